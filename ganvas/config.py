@@ -1,0 +1,179 @@
+"""The training configuration: every default, what it means, and which values it allows.
+
+A run is fully described by a `TrainConfig`. Values come, in rising priority, from these defaults,
+a preset (a commented TOML file in ``ganvas/presets``), then the command line. The whole config is
+stored in every checkpoint, so a run can be resumed or reproduced from its folder alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ganvas.errors import GanvasError, unknown_name
+
+LOSSES = ("minimax", "ns", "hinge", "wgan-gp", "lsgan")
+
+
+def option(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field whose help text documents the allowed values."""
+    if isinstance(default, dict | list):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **kw})
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class TrainConfig:
+    # What to train on what.
+    model: str = option("dcgan", "registered model name; `ganvas models` lists them")
+    data: str = option("emoji", "built-in dataset name (`ganvas data list`) or a folder of images")
+    resolution: int = option(0, "image side in pixels; 0 = the model's default. dcgan: 32, 64 or 128", min=0)
+    model_args: dict = option({}, "options of the model (see its Options class), e.g. {ngf = 32}")
+    fit: str = option("crop", "how a non-square folder image is squared: crop (centre) | pad (white)",
+                      choices=("crop", "pad"))
+    # How long.
+    kimg: float = option(0.0, "stop after this many thousand real images shown to D; 0 = no limit", min=0)
+    minutes: float = option(0.0, "stop after this many minutes of training; 0 = no limit", min=0)
+    # The adversarial game.
+    loss: str = option("ns", "minimax | ns (non-saturating) | hinge | wgan-gp | lsgan", choices=LOSSES)
+    gp_weight: float = option(10.0, "gradient-penalty weight λ for wgan-gp (Gulrajani et al. 2017)", min=0)
+    r1_gamma: float = option(0.0, "R1 penalty γ on real images (Mescheder et al. 2018); 0 = off", min=0)
+    r1_every: int = option(1, "apply R1 every N D steps, scaled by N (lazy regularisation); >= 1", min=1)
+    n_critic: int = option(1, "D steps per G step; >= 1 (5 is usual for wgan-gp)", min=1)
+    batch_size: int = option(64, "images per D or G step; >= 1", min=1)
+    lr_g: float = option(2e-4, "Adam learning rate of G; > 0", min=0, exclusive=True)
+    lr_d: float = option(2e-4, "Adam learning rate of D; > 0", min=0, exclusive=True)
+    betas_g: list = option([0.5, 0.999], "Adam (β1, β2) of G, each in [0, 1)")
+    betas_d: list = option([0.5, 0.999], "Adam (β1, β2) of D, each in [0, 1)")
+    # Averaging G for sampling.
+    ema_kimg: float = option(5.0, "half-life of G's weight average in kimg; 0 = no averaging", min=0)
+    ema_rampup: float = option(0.05, "early half-life cap as a fraction of images seen; 0 = none", min=0)
+    # Bookkeeping.
+    seed: int = option(0, "seed of every random choice in the run; >= 0", min=0)
+    checkpoint_every: int = option(500, "steps between checkpoints (one is always written at the end)", min=1)
+    keep_checkpoints: int = option(3, "how many recent checkpoints to keep; >= 1", min=1)
+    sample_every: int = option(200, "steps between sample grids (samples/ and TensorBoard)", min=1)
+    sample_count: int = option(64, "images in each sample grid; >= 1", min=1)
+    log_every: int = option(20, "steps between log rows (metrics.jsonl and TensorBoard)", min=1)
+    # Speed.
+    threads: int = option(0, "CPU threads for torch; 0 = one per core", min=0)
+    channels_last: bool = option(True, "NHWC memory layout for image models (faster convolutions on CPU)")
+    device: str = option("cpu", "cpu | cuda | auto", choices=("cpu", "cuda", "auto"))
+
+    def validate(self) -> TrainConfig:
+        """Check every field against its documented range; the first violation is a one-line error."""
+        check_fields(self, "config field")
+        for name in ("betas_g", "betas_d"):
+            betas = getattr(self, name)
+            if len(betas) != 2 or not all(isinstance(b, int | float) and 0 <= b < 1 for b in betas):
+                raise GanvasError(f"config field '{name}' must be two numbers in [0, 1), got {betas!r}")
+        if not isinstance(self.model_args, dict):
+            raise GanvasError(f"config field 'model_args' must be a table, got {self.model_args!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
+        """Build a config from a mapping, refusing unknown keys so typos are not silently ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in names:
+                raise unknown_name(f"field in {source}", key, sorted(names))
+        cfg = cls(**{k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()})
+        for f in dataclasses.fields(cls):  # TOML gives ints where floats are meant: normalise
+            if f.type == "float" and isinstance(getattr(cfg, f.name), int) and not isinstance(
+                getattr(cfg, f.name), bool
+            ):
+                setattr(cfg, f.name, float(getattr(cfg, f.name)))
+        return cfg
+
+    def with_overrides(self, overrides: dict[str, Any], source: str = "command line") -> TrainConfig:
+        """A copy with `overrides` applied; ``model_args.x`` keys set one model option."""
+        values = self.to_dict()
+        for key, value in overrides.items():
+            if key.startswith("model_args."):
+                values["model_args"] = {**values["model_args"], key.split(".", 1)[1]: value}
+            else:
+                values[key] = value
+        return TrainConfig.from_dict(values, source)
+
+    @staticmethod
+    def help_text() -> str:
+        """One line per field: name, default and allowed values (the `ganvas train --help` epilogue)."""
+        rows = [f"{f.name} = {f.default if f.default is not dataclasses.MISSING else f.default_factory()!r}"
+                f"  # {f.metadata['help']}" for f in dataclasses.fields(TrainConfig)]
+        return "\n".join(rows)
+
+
+def check_fields(obj: Any, what: str) -> None:
+    """Validate a dataclass against its fields' types and ``min``/``choices`` metadata.
+
+    `what` names the fields in messages, e.g. "config field" or "dcgan option".
+    """
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        meta = f.metadata
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        if kind in ("int", "float") and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise GanvasError(f"{what} '{f.name}' must be a number, got {value!r}")
+        if kind == "int" and not float(value).is_integer():
+            raise GanvasError(f"{what} '{f.name}' must be a whole number, got {value!r}")
+        if kind == "bool" and not isinstance(value, bool):
+            raise GanvasError(f"{what} '{f.name}' must be true or false, got {value!r}")
+        if kind == "str" and not isinstance(value, str):
+            raise GanvasError(f"{what} '{f.name}' must be text, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GanvasError(f"{what} '{f.name}' must be finite, got {value!r}")
+        if "min" in meta and (value < meta["min"] or (meta.get("exclusive") and value == meta["min"])):
+            op = ">" if meta.get("exclusive") else ">="
+            raise GanvasError(f"{what} '{f.name}' must be {op} {meta['min']}, got {value!r}")
+        if "choices" in meta and value not in meta["choices"]:
+            raise unknown_name(f"value for {what} '{f.name}'", str(value), list(meta["choices"]))
+
+
+def parse_value(text: str) -> Any:
+    """Parse a command-line value as a TOML literal (numbers, booleans, lists), else keep the string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise GanvasError(f"--set expects KEY=VALUE (e.g. loss=hinge or model_args.ngf=32), got {text!r}")
+    return key.strip(), parse_value(value.strip())
+
+
+# --- presets -------------------------------------------------------------------------------------
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("ganvas") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """The values of a built-in preset, or of a TOML file given by path."""
+    path = Path(name)
+    if name.endswith(".toml") and path.is_file():
+        text, source = path.read_text(encoding="utf-8"), str(path)
+    else:
+        if name not in preset_names():
+            raise unknown_name("preset", name, preset_names())
+        text = (resources.files("ganvas") / "presets" / f"{name}.toml").read_text(encoding="utf-8")
+        source = f"preset {name}"
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise GanvasError(f"{source} is not valid TOML: {exc}") from None
+    TrainConfig.from_dict(values, source).validate()
+    return values

@@ -1,0 +1,153 @@
+"""What every model provides to the training loop, the sampler and the checkpoint code."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from ganvas.config import check_fields
+from ganvas.errors import GanvasError, unknown_name
+
+if TYPE_CHECKING:
+    from ganvas.config import TrainConfig
+    from ganvas.train.objective import Objective
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What one training sample looks like to a model, so the model can size itself."""
+
+    domain: str                     # the domain of the data, e.g. "image"
+    shape: tuple[int, ...]          # one sample as a tensor, e.g. (3, 32, 32)
+    num_classes: int = 0            # number of labels; 0 when the data is unlabelled
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"domain": self.domain, "shape": list(self.shape), "num_classes": self.num_classes}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataSpec:
+        return cls(d["domain"], tuple(d["shape"]), int(d.get("num_classes", 0)))
+
+
+@dataclass
+class NoOptions:
+    pass
+
+
+class GanModel(nn.Module):
+    """A generator and a discriminator (or several of each) and how to sample the generator.
+
+    Subclasses set `G` and `D` in ``__init__``. The loop builds optimisers over `generator_names` and
+    `discriminator_names`, keeps a weight average of each generator, and asks `objective` for losses.
+    """
+
+    name: ClassVar[str] = ""
+    domain: ClassVar[str] = "image"
+    Options: ClassVar[type] = NoOptions
+    default_resolution: ClassVar[int] = 64
+    generator_names: ClassVar[tuple[str, ...]] = ("G",)
+    discriminator_names: ClassVar[tuple[str, ...]] = ("D",)
+
+    def __init__(self, spec: DataSpec, options: Any) -> None:
+        super().__init__()
+        self.spec = spec
+        self.options = options
+
+    # --- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def parse_options(cls, args: dict[str, Any]) -> Any:
+        """Options from a mapping; unknown names and out-of-range values are one-line errors."""
+        names = [f.name for f in dataclasses.fields(cls.Options)]
+        for key in args:
+            if key not in names:
+                raise unknown_name(f"option of model '{cls.name}'", key, names)
+        opts = cls.Options(**args)
+        check_fields(opts, f"{cls.name} option")
+        return opts
+
+    @classmethod
+    def check_spec(cls, spec: DataSpec) -> None:
+        """Refuse data this model cannot be built for (wrong domain, unsupported size)."""
+        if spec.domain != cls.domain:
+            raise GanvasError(f"model '{cls.name}' works on {cls.domain} data, not {spec.domain}")
+
+    @classmethod
+    def build(cls, spec: DataSpec, args: dict[str, Any]) -> GanModel:
+        cls.check_spec(spec)
+        return cls(spec, cls.parse_options(args))
+
+    def describe(self) -> dict[str, Any]:
+        """What a checkpoint needs to rebuild this model (no code, only names and numbers)."""
+        return {"name": self.name, "options": dataclasses.asdict(self.options), "spec": self.spec.to_dict()}
+
+    # --- sampling -------------------------------------------------------------------------------
+
+    def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None) -> torch.Tensor:
+        """`n` latent codes drawn from `generator`; truncation ψ in [0, 1] pulls them to the average."""
+        raise NotImplementedError
+
+    def latents_for_seeds(self, seeds: list[int], truncation: float | None = None,
+                          device: torch.device | str = "cpu") -> torch.Tensor:
+        """One latent per seed, each drawn from its own generator: a seed names one output for good.
+
+        (A single batched draw would not do: torch's vectorised normal sampler gives different
+        numbers for the same seed at different batch sizes.)
+        """
+        return torch.cat([self.sample_latent(1, torch.Generator(device).manual_seed(int(s)), truncation)
+                          for s in seeds])
+
+    def generate(self, latent: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
+        """Outputs of the generator `net` (default: the trained G) for `latent`."""
+        return (net if net is not None else self.G)(latent)
+
+    def objective(self, cfg: TrainConfig, latent_rng: torch.Generator) -> Objective:
+        """How this model's losses are computed; plain adversarial training unless overridden."""
+        from ganvas.train.objective import AdversarialObjective
+
+        return AdversarialObjective(self, cfg, latent_rng)
+
+
+def check_truncation(psi: float | None) -> None:
+    """ψ must lie in [0, 1]: 1 leaves latents as drawn, 0 collapses them onto the average latent."""
+    if psi is not None and not (0.0 <= psi <= 1.0):
+        raise GanvasError(f"truncation ψ must be in [0, 1] (1 = none, 0 = the average image), got {psi}")
+
+
+def normal_latent(n: int, dim: int, generator: torch.Generator, truncation: float | None = None,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """Standard normal codes, pulled towards their mean (0) by truncation ψ.
+
+    Scaling z by ψ trades variety for typicality, the same dial as StyleGAN's ψ in w space, so one
+    slider means the same thing for every model. Draws come from `generator` only: the same seed
+    gives the same codes, and the first k of n codes equal the k codes of a smaller request.
+    """
+    check_truncation(truncation)
+    z = torch.randn(n, dim, generator=generator, device=device)
+    return z if truncation is None else z * truncation
+
+
+def init_normal(module: nn.Module, std: float = 0.02) -> None:
+    """DCGAN's initialisation: conv weights N(0, std), BatchNorm scale N(1, std) and shift 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)
+
+
+def image_side(spec: DataSpec, model: str, allowed: tuple[int, ...]) -> int:
+    """The square image side of `spec`, refused unless it is one of `allowed`."""
+    if len(spec.shape) != 3 or spec.shape[1] != spec.shape[2]:
+        raise GanvasError(f"model '{model}' needs square images C×H×W, got shape {spec.shape}")
+    side = spec.shape[1]
+    if side not in allowed:
+        raise GanvasError(f"model '{model}' supports resolution {' | '.join(map(str, allowed))}, got {side}")
+    return side

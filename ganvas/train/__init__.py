@@ -1,0 +1,1 @@
+"""The adversarial training engine: one loop for every model and domain."""

@@ -1,0 +1,206 @@
+"""Checkpoints that can be trusted: tensors in safetensors, everything else in JSON, never a pickle.
+
+A checkpoint is a folder ``checkpoints/step-NNNNNNN/`` holding
+- ``nets.safetensors``: the weights and buffers of every network (``G/…``, ``D/…``, ``G_ema/…``);
+- ``optim.safetensors``: the optimisers' moment estimates (``G/<param index>/exp_avg`` …);
+- ``checkpoint.json``: model name and options, config, step, images seen, RNG states, sampler
+  position, objective state, optimiser hyper-parameters, dataset fingerprint, library versions.
+The folder is written under a temporary name and renamed into place, so a crash at any moment leaves
+the previous checkpoint whole. Loading reads only safetensors and JSON: no code from a file ever runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import platform
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ganvas.errors import GanvasError
+from ganvas.files import atomic_dir, write_json
+
+FORMAT = "ganvas-checkpoint"
+FORMAT_VERSION = 1
+CHECKPOINTS = "checkpoints"
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    meta: dict[str, Any]
+    nets: dict[str, dict[str, torch.Tensor]]     # network name -> state dict
+    optim: dict[str, torch.Tensor]               # flattened optimiser tensors
+
+    @property
+    def step(self) -> int:
+        return int(self.meta["progress"]["step"])
+
+
+# --- paths ---------------------------------------------------------------------------------------
+
+
+def step_dirs(run_dir: Path) -> list[tuple[int, Path]]:
+    folder = Path(run_dir) / CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir()
+             if (m := _STEP_DIR.match(p.name)) and (p / "checkpoint.json").is_file()]
+    return sorted(found)
+
+
+def latest(run_dir: Path) -> Path | None:
+    dirs = step_dirs(run_dir)
+    return dirs[-1][1] if dirs else None
+
+
+def looks_like_pickle(path: Path) -> bool:
+    """A pickle (protocol 2+) or a torch.save zip archive, by suffix or by its first bytes."""
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        return True
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return head[:1] == b"\x80" or head == b"PK\x03\x04"
+
+
+def resolve(path: str | Path) -> Path:
+    """The checkpoint folder meant by `path`: a run folder (its latest), a checkpoint folder, or a file in one."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise GanvasError(f"checkpoint '{p}' does not exist")
+    if p.is_file():
+        if p.name in ("checkpoint.json", "nets.safetensors", "optim.safetensors"):
+            p = p.parent
+        elif looks_like_pickle(p):
+            raise GanvasError(f"'{p}' is a pickle or torch.save file; ganvas never unpickles checkpoints "
+                              "(loading one can run arbitrary code): expected a ganvas run or checkpoint folder")
+        else:
+            raise GanvasError(f"'{p}' is not a ganvas checkpoint: expected a run folder or a "
+                              "checkpoints/step-N folder holding checkpoint.json and nets.safetensors")
+    if (p / "checkpoint.json").is_file():
+        return p
+    found = latest(p)
+    if found is None:
+        raise GanvasError(f"no checkpoint in '{p}': expected a run folder with checkpoints/step-N inside")
+    return found
+
+
+# --- tensors <-> files ---------------------------------------------------------------------------
+
+
+def _flatten(groups: dict[str, dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {f"{g}/{k}": v.detach().cpu().contiguous() for g, sd in groups.items() for k, v in sd.items()}
+
+
+def _unflatten(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in flat.items():
+        group, _, name = key.partition("/")
+        out.setdefault(group, {})[name] = value
+    return out
+
+
+def optimizer_tensors(name: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    """An optimiser's state split into tensors (for safetensors) and its hyper-parameters (for JSON)."""
+    sd = opt.state_dict()
+    tensors = {f"{name}/{idx}/{key}": (v if torch.is_tensor(v) else torch.tensor(v)).detach().cpu().contiguous()
+               for idx, state in sd["state"].items() for key, v in state.items()}
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, groups
+
+
+def restore_optimizer(name: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                      groups: list[dict]) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    prefix = f"{name}/"
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            idx, _, field = key[len(prefix):].partition("/")
+            state.setdefault(int(idx), {})[field] = value
+    # JSON has no tuples: hyper-parameters such as Adam's betas come back as lists
+    groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()} for g in groups]
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def rng_to_json(state: torch.Tensor) -> str:
+    return base64.b64encode(state.numpy().tobytes()).decode("ascii")
+
+
+def rng_from_json(text: str) -> torch.Tensor:
+    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8).clone()
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import safetensors
+
+    from ganvas import __version__
+
+    return {"ganvas": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "safetensors": safetensors.__version__, "python": platform.python_version()}
+
+
+# --- save / load ---------------------------------------------------------------------------------
+
+
+def save(run_dir: Path, step: int, nets: dict[str, dict[str, torch.Tensor]], optim: dict[str, torch.Tensor],
+         meta: dict[str, Any], keep: int) -> Path:
+    """Write checkpoint `step` atomically, then drop all but the `keep` most recent."""
+    target = Path(run_dir) / CHECKPOINTS / f"step-{step:07d}"
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta, "versions": versions()}
+    with atomic_dir(target) as tmp:
+        save_file(_flatten(nets), str(tmp / "nets.safetensors"), metadata={"format": FORMAT})
+        save_file(optim, str(tmp / "optim.safetensors"), metadata={"format": FORMAT})
+        write_json(tmp / "checkpoint.json", meta)
+    for _, old in step_dirs(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((path / "checkpoint.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise GanvasError(f"checkpoint '{path}' has an unreadable checkpoint.json: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise GanvasError(f"'{path}' is not a ganvas checkpoint (format is {meta.get('format')!r})")
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise GanvasError(f"checkpoint '{path}' was written by a newer ganvas "
+                          f"(format {meta['format_version']} > {FORMAT_VERSION}); upgrade ganvas to read it")
+    return meta
+
+
+def load(path: str | Path, with_optim: bool = True) -> Checkpoint:
+    """Read a checkpoint (run folder, checkpoint folder or a file in one); refuses pickles."""
+    ckpt_dir = resolve(path)
+    meta = read_meta(ckpt_dir)
+    try:
+        nets = _unflatten(load_file(str(ckpt_dir / "nets.safetensors")))
+        optim = load_file(str(ckpt_dir / "optim.safetensors")) if with_optim else {}
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise GanvasError(f"checkpoint '{ckpt_dir}' has corrupt tensors: {exc}") from None
+    return Checkpoint(ckpt_dir, meta, nets, optim)
+
+
+def load_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Copy `state` into `module`, with a one-line error naming the first mismatch."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    if missing or extra:
+        name = (missing or extra)[0]
+        raise GanvasError(f"{what} does not match this model: {'missing' if missing else 'unexpected'} "
+                          f"tensor '{name}' ({len(missing)} missing, {len(extra)} unexpected)")
+    for key, value in state.items():
+        if own[key].shape != value.shape:
+            raise GanvasError(f"{what} does not match this model: tensor '{key}' has shape "
+                              f"{tuple(value.shape)}, the model expects {tuple(own[key].shape)}")
+    module.load_state_dict(state)

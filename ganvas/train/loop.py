@@ -1,0 +1,281 @@
+"""The training loop: the classic alternation of a discriminator step and a generator step.
+
+Each iteration ("step") takes ``n_critic`` real batches; for each, D is updated on real against
+generated samples; then G is updated through D, and G's weight average moves. Progress is counted
+in steps and in real images shown to D (kimg, as StyleGAN counts). The loop knows nothing of pixels
+or notes: batches come from a domain, losses from the model's objective.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ganvas.config import TrainConfig
+from ganvas.console import info
+from ganvas.data.dataset import ArrayDataset
+from ganvas.domains import get_domain
+from ganvas.errors import GanvasError, TrainingDiverged
+from ganvas.files import save_image, write_bytes
+from ganvas.nets.base import GanModel
+from ganvas.train import checkpoint as ckpt
+from ganvas.train.ema import EMA, recalibrate_batchnorm
+from ganvas.train.logs import RunLogger
+from ganvas.train.sampler import EpochSampler
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """Independent, reproducible seeds for each random stream of a run."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{purpose}".encode()).digest()[:8], "little") % (2**63)
+
+
+@dataclass
+class Progress:
+    step: int = 0             # generator steps taken
+    nimg: int = 0             # real images shown to D
+    elapsed_s: float = 0.0    # wall-clock seconds spent in this run, over all resumes
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    checkpoint: Path
+    final_grid: Path
+    step: int
+    kimg: float
+    elapsed_s: float
+    images_per_s: float
+
+
+class Trainer:
+    def __init__(self,
+                 cfg: TrainConfig,              # the validated run configuration
+                 model: GanModel,               # the networks, already on `device`
+                 dataset: ArrayDataset,         # the training samples
+                 run_dir: Path,                 # where checkpoints, logs and samples go
+                 device: torch.device,          # where tensors live
+                 max_steps: int | None = None,  # stop after this many steps regardless (dry runs)
+                 progress_bar: bool | None = None,  # None: only when stderr is a terminal
+                 ) -> None:
+        self.cfg, self.model, self.dataset, self.device = cfg, model, dataset, device
+        self.run_dir = Path(run_dir)
+        self.max_steps = max_steps
+        self.progress_bar = sys.stderr.isatty() if progress_bar is None else progress_bar
+        self.domain = get_domain(dataset.domain)
+        self.latent_rng = torch.Generator(device).manual_seed(derive_seed(cfg.seed, "latent"))
+        self.sampler = EpochSampler(len(dataset), cfg.batch_size, derive_seed(cfg.seed, "data"))
+        self.objective = model.objective(cfg, self.latent_rng)
+        self.G_nets = {n: getattr(model, n) for n in model.generator_names}
+        self.D_nets = {n: getattr(model, n) for n in model.discriminator_names}
+        self.opt_g = torch.optim.Adam([p for m in self.G_nets.values() for p in m.parameters()],
+                                      lr=cfg.lr_g, betas=tuple(cfg.betas_g))
+        self.opt_d = torch.optim.Adam([p for m in self.D_nets.values() for p in m.parameters()],
+                                      lr=cfg.lr_d, betas=tuple(cfg.betas_d))
+        self.ema = EMA(self.G_nets, cfg.ema_kimg, cfg.ema_rampup)
+        self.progress = Progress()
+        # the grid shows seeds seed … seed+count−1: `ganvas sample RUN --seed SEED` redraws it
+        self.grid_latent = model.latents_for_seeds(list(range(cfg.seed, cfg.seed + cfg.sample_count)),
+                                                   device=device)
+        self.last_checkpoint: Path | None = None
+        self._saved_step = -1       # step of the newest checkpoint written or restored
+        self._snapshot_step = -1    # step of the newest sample grid
+        self.last_rate = 0.0        # images/s over the last log window
+
+    # --- data ------------------------------------------------------------------------------------
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        idx = self.sampler.next()
+        arrays = self.dataset.arrays
+        batch = {"x": self.domain.to_tensor(arrays["x"][idx], self.device)}
+        if "y" in arrays:
+            batch["y"] = torch.as_tensor(arrays["y"][idx], device=self.device)
+        return batch
+
+    # --- one step ---------------------------------------------------------------------------------
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        stats: dict[str, torch.Tensor] = {}
+        for net in self.D_nets.values():
+            net.requires_grad_(True)
+        for _ in range(cfg.n_critic):
+            batch = self.next_batch()
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d, stats_d = self.objective.d_loss(batch)
+            loss_d.backward()
+            self.opt_d.step()
+            self.progress.nimg += cfg.batch_size
+            stats.update(stats_d)
+        for net in self.D_nets.values():    # G's step needs gradients through D, not of D's weights
+            net.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g, stats_g = self.objective.g_loss(batch)
+        loss_g.backward()
+        self.opt_g.step()
+        self.ema.update(self.G_nets, self.progress.nimg, cfg.batch_size)
+        self.progress.step += 1
+        stats.update(stats_g)
+        for name, value in (("D", loss_d), ("G", loss_g)):
+            if not torch.isfinite(value):
+                where = f"; the last good checkpoint {self.last_checkpoint} is intact" if self.last_checkpoint else ""
+                raise TrainingDiverged(
+                    f"training diverged at step {self.progress.step}: {name} loss is {value.item()}{where}; "
+                    "try lower learning rates (lr_g, lr_d) or a regulariser (r1_gamma)")
+        return stats
+
+    # --- sampling and checkpoints ------------------------------------------------------------------
+
+    def ema_generator(self, name: str = "G") -> torch.nn.Module:
+        """The averaged generator, with BatchNorm statistics recomputed for its own weights."""
+        net = self.ema.averaged[name]
+        rng = torch.Generator(self.device).manual_seed(derive_seed(self.cfg.seed, "recalibrate"))
+        with torch.random.fork_rng(devices=[]):
+            recalibrate_batchnorm(net, lambda: self.model.generate(
+                self.model.sample_latent(self.cfg.batch_size, rng), net=net))
+        return net.eval()
+
+    @torch.no_grad()
+    def snapshot(self) -> Path:
+        """Save the sample grid of the averaged G at this step (fixed latents: the run's seed)."""
+        name = f"step-{self.progress.step:07d}"
+        self._snapshot_step = self.progress.step
+        net = self.ema_generator()
+        with torch.random.fork_rng(devices=[]):
+            images = self.model.generate(self.grid_latent, net=net)
+        picture = self.domain.preview(images)
+        path = self.run_dir / "samples" / f"{name}.png"
+        save_image(path, picture)
+        self.logger.image("samples", picture, self.progress.step)
+        return path
+
+    def checkpoint_meta(self) -> dict[str, Any]:
+        p = self.progress
+        return {
+            "model": self.model.describe(),
+            "config": self.cfg.to_dict(),
+            "progress": {"step": p.step, "nimg": p.nimg, "kimg": p.nimg / 1000, "elapsed_s": round(p.elapsed_s, 3)},
+            "sampler": self.sampler.state_dict(),
+            "objective": self.objective.state_dict(),
+            "rng": {"torch": ckpt.rng_to_json(torch.get_rng_state()),
+                    "latent": ckpt.rng_to_json(self.latent_rng.get_state())},
+            "dataset": self.dataset.summary(),
+            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+    def save_checkpoint(self) -> Path:
+        self.ema_generator()
+        nets = {n: m.state_dict() for n, m in {**self.G_nets, **self.D_nets}.items()}
+        nets.update({f"{n}_ema": sd for n, sd in self.ema.state_dict().items()})
+        optim_g, groups_g = ckpt.optimizer_tensors("G", self.opt_g)
+        optim_d, groups_d = ckpt.optimizer_tensors("D", self.opt_d)
+        meta = self.checkpoint_meta()
+        meta["optimizers"] = {"G": groups_g, "D": groups_d}
+        self.last_checkpoint = ckpt.save(self.run_dir, self.progress.step, nets, {**optim_g, **optim_d}, meta,
+                                         self.cfg.keep_checkpoints)
+        self._saved_step = self.progress.step
+        return self.last_checkpoint
+
+    def restore(self, c: ckpt.Checkpoint) -> None:
+        """Continue exactly where checkpoint `c` stopped: weights, optimisers, RNGs, data order, counters."""
+        for name, net in {**self.G_nets, **self.D_nets}.items():
+            ckpt.load_weights(net, c.nets.get(name, {}), f"checkpoint {c.path} network {name}")
+        for name, net in self.ema.averaged.items():
+            ckpt.load_weights(net, c.nets.get(f"{name}_ema", {}), f"checkpoint {c.path} network {name}_ema")
+        groups = c.meta["optimizers"]
+        ckpt.restore_optimizer("G", self.opt_g, c.optim, groups["G"])
+        ckpt.restore_optimizer("D", self.opt_d, c.optim, groups["D"])
+        pr = c.meta["progress"]
+        self.progress = Progress(int(pr["step"]), int(pr["nimg"]), float(pr["elapsed_s"]))
+        self.sampler.load_state_dict(c.meta["sampler"])
+        self.objective.load_state_dict(c.meta.get("objective", {}))
+        torch.set_rng_state(ckpt.rng_from_json(c.meta["rng"]["torch"]))
+        self.latent_rng.set_state(ckpt.rng_from_json(c.meta["rng"]["latent"]))
+        self.last_checkpoint = c.path
+        self._saved_step = self._snapshot_step = self.progress.step
+
+    # --- the run ---------------------------------------------------------------------------------------
+
+    def total_steps(self) -> int | None:
+        if self.max_steps is not None:
+            return self.max_steps
+        if self.cfg.kimg > 0:
+            return math.ceil(self.cfg.kimg * 1000 / (self.cfg.batch_size * self.cfg.n_critic))
+        return None
+
+    def done(self) -> bool:
+        total = self.total_steps()
+        if total is not None and self.progress.step >= total:
+            return True
+        return self.cfg.minutes > 0 and self.progress.elapsed_s >= self.cfg.minutes * 60
+
+    def run(self, resume_step: int | None = None) -> RunResult:
+        if self.total_steps() is None and self.cfg.minutes <= 0:
+            raise GanvasError("give a training length: --kimg N or --minutes N (or a preset that sets one)")
+        cfg = self.cfg
+        self.logger = RunLogger(self.run_dir, resume_step)
+        total = self.total_steps()
+        bar = tqdm(total=total if total is not None else round(cfg.minutes * 60), initial=0,
+                   unit="step" if total is not None else "s", disable=not self.progress_bar,
+                   dynamic_ncols=True, leave=True)
+        bar.update(self.progress.step if total is not None else round(self.progress.elapsed_s))
+        sums: dict[str, torch.Tensor] = {}
+        window_steps, window_t, window_img = 0, 0.0, 0
+        last_print = time.perf_counter()
+        try:
+            if self.progress.step == 0:
+                self.snapshot()
+            t_prev = time.perf_counter()
+            while not self.done():
+                t0 = time.perf_counter()
+                nimg0 = self.progress.nimg
+                stats = self.train_step()
+                t1 = time.perf_counter()
+                window_t += t1 - t0
+                window_img += self.progress.nimg - nimg0
+                window_steps += 1
+                for k, v in stats.items():
+                    sums[k] = sums.get(k, 0.0) + v.detach().float()
+                step = self.progress.step
+                now = time.perf_counter()
+                self.progress.elapsed_s += now - t_prev
+                t_prev = now
+                if step % cfg.log_every == 0 or self.done():
+                    row = {k: (v / window_steps).item() for k, v in sums.items()}
+                    row.update(kimg=self.progress.nimg / 1000, images_per_s=window_img / max(window_t, 1e-9),
+                               elapsed_s=round(self.progress.elapsed_s, 2))
+                    self.logger.scalars(step, row)
+                    bar.set_postfix_str(f"kimg {row['kimg']:.1f}  D {row.get('loss/D', 0):.3f}  "
+                                        f"G {row.get('loss/G', 0):.3f}  {row['images_per_s']:.0f} img/s",
+                                        refresh=False)
+                    if not self.progress_bar and time.perf_counter() - last_print > 30:
+                        info(f"step {step}  kimg {row['kimg']:.1f}  D {row.get('loss/D', 0):.3f}  "
+                             f"G {row.get('loss/G', 0):.3f}  {row['images_per_s']:.0f} img/s")
+                        last_print = time.perf_counter()
+                    self.last_rate = row["images_per_s"]
+                    sums, window_steps, window_t, window_img = {}, 0, 0.0, 0
+                if step % cfg.sample_every == 0:
+                    self.snapshot()
+                if step % cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+                bar.update(1 if total is not None else round(self.progress.elapsed_s) - bar.n)
+            if self._saved_step != self.progress.step:
+                self.save_checkpoint()
+            grid = self.run_dir / "samples" / f"step-{self.progress.step:07d}.png"
+            if self._snapshot_step != self.progress.step or not grid.exists():
+                grid = self.snapshot()
+            final = self.run_dir / "final.png"
+            write_bytes(final, grid.read_bytes())
+        finally:
+            bar.close()
+            self.logger.close()
+        return RunResult(self.run_dir, self.last_checkpoint, final, self.progress.step,
+                         self.progress.nimg / 1000, self.progress.elapsed_s, self.last_rate)

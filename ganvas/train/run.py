@@ -1,0 +1,179 @@
+"""From a preset and command-line options to a finished run folder (or a resumed one)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganvas.config import TrainConfig, load_preset
+from ganvas.console import info
+from ganvas.data.dataset import ArrayDataset, is_builtin, load_dataset
+from ganvas.domains import get_domain
+from ganvas.errors import GanvasError
+from ganvas.files import write_json
+from ganvas.nets import MODELS
+from ganvas.nets.base import DataSpec, GanModel
+from ganvas.train import checkpoint as ckpt
+from ganvas.train.loop import RunResult, Trainer
+
+# Fields a resumed run may change: how long and how often, not what is trained or how.
+RESUMABLE = {"kimg", "minutes", "checkpoint_every", "keep_checkpoints", "sample_every", "log_every", "threads",
+             "device", "data"}
+DRY_RUN_STEPS = 3
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GanvasError("--device cuda was asked, but torch sees no CUDA device here; use --device cpu or auto")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def set_threads(threads: int) -> None:
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+
+
+def run_name(cfg: TrainConfig, preset: str | None) -> str:
+    if preset:
+        return Path(preset).stem
+    data = cfg.data if is_builtin(cfg.data) else Path(cfg.data).name or "data"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{data}-{cfg.model}-{cfg.resolution}")
+
+
+def fresh_run_dir(base: Path) -> Path:
+    """`base`, or `base-2`, `base-3`... so a new run never overwrites an old one."""
+    candidate, n = base, 1
+    while candidate.exists() and any(candidate.iterdir()):
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def resolve_config(preset: str | None, overrides: dict[str, Any]) -> TrainConfig:
+    cfg = TrainConfig()
+    if preset:
+        cfg = cfg.with_overrides(load_preset(preset), source=f"preset {preset}")
+    cfg = cfg.with_overrides(overrides).validate()
+    if cfg.resolution == 0:
+        cfg.resolution = MODELS.get(cfg.model).default_resolution
+    return cfg
+
+
+def build_model(cfg: TrainConfig, dataset: ArrayDataset, device: torch.device) -> GanModel:
+    model_cls = MODELS.get(cfg.model)
+    domain = get_domain(dataset.domain)
+    sample_shape = tuple(domain.to_tensor(dataset.arrays["x"][:1]).shape[1:])
+    labels = dataset.card.get("labels") or {}
+    spec = DataSpec(dataset.domain, sample_shape, len(labels.get("names", [])))
+    torch.manual_seed(cfg.seed)                     # the initial weights come from the run's seed
+    model = model_cls.build(spec, cfg.model_args).to(device)
+    if cfg.channels_last and len(sample_shape) == 3:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def check_resume(saved: TrainConfig, overrides: dict[str, Any], where: Path) -> TrainConfig:
+    """The saved config with the allowed overrides; anything else that differs is refused."""
+    for key, value in overrides.items():
+        base = key.split(".", 1)[0]
+        old = saved.to_dict().get(base)
+        if key.startswith("model_args."):
+            old = saved.model_args.get(key.split(".", 1)[1])
+        if base not in RESUMABLE and old != value:
+            raise GanvasError(f"the run in {where} was trained with {key}={old!r}; it cannot resume with "
+                              f"{key}={value!r} (start a new run with another --out instead)")
+    return saved.with_overrides({k: v for k, v in overrides.items() if k in RESUMABLE}).validate()
+
+
+def find_resume_dir(out: Path | None, name_hint: str) -> Path:
+    if out is not None:
+        return out
+    runs = sorted((p for p in Path("runs").glob(f"{name_hint}*") if ckpt.latest(p)),
+                  key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise GanvasError(f"--resume: no run folder runs/{name_hint}* with a checkpoint; pass --out RUN_DIR")
+    return runs[-1]
+
+
+@dataclass
+class Prepared:
+    trainer: Trainer
+    run_dir: Path
+    resume_step: int | None
+
+
+def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, out: Path | None = None,
+            resume: bool = False, dry_run: bool = False, progress: bool | None = None,
+            max_steps: int | None = None) -> Prepared:
+    overrides = dict(overrides or {})
+    checkpoint = None
+    if resume:
+        hint = run_name(resolve_config(preset, overrides), preset)
+        run_dir = find_resume_dir(out, hint)
+        found = ckpt.latest(run_dir)
+        if found is None:
+            raise GanvasError(f"--resume: '{run_dir}' holds no checkpoint to resume from")
+        checkpoint = ckpt.load(found)
+        saved = TrainConfig.from_dict(checkpoint.meta["config"], f"checkpoint {found}")
+        cfg = check_resume(saved, overrides, run_dir)
+    else:
+        cfg = resolve_config(preset, overrides)
+        if dry_run:
+            cfg = cfg.with_overrides({"batch_size": min(cfg.batch_size, 8), "sample_count": min(cfg.sample_count, 16),
+                                      "log_every": 1, "checkpoint_every": 10**6, "kimg": 0.0, "minutes": 0.0})
+            max_steps = DRY_RUN_STEPS
+            run_dir = out or Path(tempfile.mkdtemp(prefix="ganvas-dry-run-"))
+        elif out is not None:
+            if ckpt.latest(out) is not None:
+                raise GanvasError(f"'{out}' already holds a run (step {ckpt.step_dirs(out)[-1][0]}); "
+                                  "add --resume to continue it, or choose another --out")
+            run_dir = out
+        else:
+            run_dir = fresh_run_dir(Path("runs") / run_name(cfg, preset))
+    set_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    dataset = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit)
+    model = build_model(cfg, dataset, device)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, model, dataset, run_dir, device, max_steps=max_steps, progress_bar=progress)
+    resume_step = None
+    if checkpoint is not None:
+        saved_fp = checkpoint.meta["dataset"]["fingerprint"]
+        if saved_fp != dataset.fingerprint:
+            raise GanvasError(f"the data '{cfg.data}' has changed since the run in {run_dir} was checkpointed "
+                              f"({dataset.fingerprint[:19]}… now, {saved_fp[:19]}… then); start a new run instead")
+        trainer.restore(checkpoint)
+        resume_step = checkpoint.step
+    else:
+        write_json(run_dir / "config.json", {"config": cfg.to_dict(), "model": model.describe(),
+                                             "dataset": dataset.summary()})
+    return Prepared(trainer, run_dir, resume_step)
+
+
+def train(preset: str | None = None, overrides: dict[str, Any] | None = None, out: Path | None = None,
+          resume: bool = False, dry_run: bool = False, progress: bool | None = None,
+          max_steps: int | None = None) -> RunResult:
+    """Train (or resume, or dry-run) and return where the results are."""
+    t0 = time.perf_counter()
+    p = prepare(preset, overrides, out, resume, dry_run, progress, max_steps)
+    cfg = p.trainer.cfg
+    if p.resume_step is not None:
+        info(f"resuming {p.run_dir} at step {p.resume_step} ({p.trainer.progress.nimg / 1000:.1f} kimg)")
+    else:
+        info(f"training {cfg.model} on {cfg.data} at {cfg.resolution} px into {p.run_dir}")
+    result = p.trainer.run(resume_step=p.resume_step)
+    if dry_run:
+        from ganvas.api import load
+
+        load(result.checkpoint).sample(2, seed=0)      # the checkpoint must load and sample
+        info(f"dry run ok: {result.step} steps of {cfg.model} on {cfg.data} at {cfg.resolution} px, checkpoint, "
+             f"samples and reload in {time.perf_counter() - t0:.1f} s; files in {p.run_dir}")
+    return result

@@ -1,0 +1,50 @@
+"""Shared fixtures: one data home per test session (built datasets are reused across tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import toy  # noqa: E402
+
+toy.register()
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ganvas_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private data home for the session; also inherited by CLI subprocesses."""
+    home = Path(os.environ.get("GANVAS_TEST_HOME") or tmp_path_factory.mktemp("ganvas-home"))
+    os.environ["GANVAS_HOME"] = str(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def emoji_built(ganvas_home: Path) -> Path:
+    from ganvas.data.dataset import builtin_root, load_dataset
+
+    load_dataset("emoji", 32, progress=False)
+    return builtin_root("emoji")
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the real `ganvas` command (python -m ganvas) in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "ganvas", *args], capture_output=True, text=True,
+                          cwd=cwd or REPO, timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, f"expected one error line, got:\n{proc.stderr}"
+    assert lines[0].startswith("error: "), lines[0]
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+    return lines[0]
