@@ -1,0 +1,54 @@
+"""`ganvas data list|build`."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def data() -> None:
+    """Built-in datasets: list and build them."""
+
+
+@data.command("list")
+def data_list() -> None:
+    """Show which built-in datasets are built, which can be built, and what is missing."""
+    import json
+
+    from ganvas.data import DATASETS, data_home
+    from ganvas.data.dataset import builtin_root
+
+    print(f"data home: {data_home()}")
+    for name in DATASETS.names():
+        root = builtin_root(name)
+        builder = DATASETS.get(name)()
+        if (root / "card.json").exists():
+            card = json.loads((root / "card.json").read_text(encoding="utf-8"))
+            part = f" (a subset of {card['available']})" if card.get("available", 0) > card["count"] else ""
+            state = f"built: {card['count']} images{part} at {card['native_size']} px in {root}"
+        else:
+            problem = builder.missing()
+            state = f"can be built: ganvas data build {name}" if problem is None else f"missing: {problem}"
+        print(f"{name:<12} {state}\n{'':<12} {builder.title}; licence: {builder.licence}")
+
+
+@data.command("build")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="rebuild even if already built")
+@click.option("--limit", type=click.IntRange(1), help="build only this many items, evenly spaced (a quick look)")
+def data_build(name, force, limit) -> None:
+    """Build a built-in dataset from its Debian package into the data home."""
+    import json
+
+    from ganvas.data import DATASETS
+    from ganvas.data.dataset import builtin_root
+
+    builder = DATASETS.get(name)()
+    root = builtin_root(name)
+    if (root / "card.json").exists() and not force:
+        print(f"{name} is already built in {root} (use --force to rebuild)")
+        return
+    builder.build(root, limit=limit)
+    card = json.loads((root / "card.json").read_text(encoding="utf-8"))
+    skipped = sum(card.get("skipped", {}).values())
+    print(f"built {name}: {card['count']} images in {root}" + (f" ({skipped} skipped)" if skipped else ""))

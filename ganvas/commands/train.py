@@ -1,0 +1,45 @@
+"""`ganvas train`."""
+
+from __future__ import annotations
+
+import click
+
+from ganvas.commands import PathArg
+from ganvas.console import info
+
+
+@click.command(epilog="Any config field can be set with --set KEY=VALUE; `ganvas config` lists them all.")
+@click.option("--preset", help="built-in preset name (`ganvas presets`) or a .toml file")
+@click.option("--model", help="model name (`ganvas models`)")
+@click.option("--data", help="built-in dataset name (`ganvas data list`) or a folder of images")
+@click.option("--resolution", type=int, help="image side in pixels")
+@click.option("--kimg", type=float, help="train until this many thousand real images were shown to D")
+@click.option("--minutes", type=float, help="train for this many minutes")
+@click.option("--batch-size", type=int, help="images per step")
+@click.option("--loss", help="minimax | ns | hinge | wgan-gp | lsgan")
+@click.option("--seed", type=int, help="seed of every random choice")
+@click.option("--threads", type=int, help="CPU threads (0 = one per core)")
+@click.option("--device", help="cpu | cuda | auto")
+@click.option("--out", type=PathArg, help="run folder (default runs/<preset or data-model-res>)")
+@click.option("--resume", is_flag=True, help="continue the run in --out (or the newest matching one)")
+@click.option("--dry-run", is_flag=True, help="run the whole path for a few steps, in seconds")
+@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="set any config field")
+def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed, threads, device, out,
+          resume, dry_run, set_) -> None:
+    """Train a GAN on a built-in dataset or a folder of images."""
+    from ganvas.config import parse_assignment
+    from ganvas.train.run import train as run_train
+
+    overrides = {k: v for k, v in {
+        "model": model, "data": data, "resolution": resolution, "kimg": kimg, "minutes": minutes,
+        "batch_size": batch_size, "loss": loss, "seed": seed, "threads": threads, "device": device,
+    }.items() if v is not None}
+    overrides.update(parse_assignment(s) for s in set_)
+    result = run_train(preset, overrides, out, resume=resume, dry_run=dry_run)
+    if not dry_run:
+        info(f"done: {result.step} steps, {result.kimg:.1f} kimg in {result.elapsed_s / 60:.1f} min")
+        info(f"  final grid:  {result.final_grid}")
+        info(f"  samples:     {result.run_dir / 'samples'}")
+        info(f"  checkpoint:  {result.checkpoint}")
+        info(f"  logs:        {result.run_dir / 'metrics.jsonl'}  (tensorboard --logdir {result.run_dir})")
+        info(f"  more images: ganvas sample {result.run_dir} --n 64 --seed 1 --grid grid.png")
