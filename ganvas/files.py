@@ -18,6 +18,15 @@ from typing import Any
 import numpy as np
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()   # temporary files are created private (0600); finished ones get the usual mode
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
@@ -39,6 +48,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
         _fsync_dir(path.parent)
     finally:
@@ -91,6 +101,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
             if child.is_file():
                 with open(child, "rb+") as fh:
                     os.fsync(fh.fileno())
+        os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
             trash = path.with_name(f".{path.name}.old")
             shutil.rmtree(trash, ignore_errors=True)

@@ -132,3 +132,18 @@ def test_optimizer_state_round_trips_exactly() -> None:
     for i in sd1["state"]:
         for k in sd1["state"][i]:
             assert torch.equal(torch.as_tensor(sd1["state"][i][k]), torch.as_tensor(sd2["state"][i][k]))
+
+
+def test_finished_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from ganvas.files import write_text
+
+    write_text(tmp_path / "a.txt", "hi")
+    path = write(tmp_path, 1)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE(path.stat().st_mode) == 0o777 & ~mask
+    assert stat.S_IMODE((path / "checkpoint.json").stat().st_mode) == 0o666 & ~mask
