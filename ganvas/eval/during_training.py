@@ -68,7 +68,8 @@ class TrainingEvaluator:
         with torch.random.fork_rng(devices=[]):
             images = np.concatenate([t.domain.to_array(t.model.generate(self.latent[i:i + 256], net=net))
                                      for i in range(0, len(self.latent), 256)])
-        metrics = ("fd", "prdc", "authenticity", "memorization") + (("kid",) if cfg.eval_metric == "kid" else ())
+        metrics = ("fd", "prdc", "authenticity", "memorization", "data_copying") + (("kid",) if cfg.eval_metric == "kid"
+                                                                                      else ())
         values, _, _ = self.reference.evaluate(images, metrics)
         scalars = {f"eval/{k}": float(v) for k, v in values.items() if isinstance(v, float) and math.isfinite(v)}
         t.logger.scalars(step, scalars)
