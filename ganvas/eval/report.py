@@ -74,7 +74,8 @@ def verdicts(m: dict[str, Any], fd_name: str) -> list[str]:
         word = ("data-copying: samples are closer to the training images than new images are" if c < -3 else
                 "underfitting: samples are farther from the training images than new images are" if c > 3 else
                 "neither copying nor underfitting detected")
-        out.append(f"C_T = {c:.2f} against the held-out split: {word}.")
+        cells = f" ({m['C_T_cells_used']} of {m['C_T_cells']} cells had enough samples)" if "C_T_cells" in m else ""
+        out.append(f"C_T = {c:.2f} against the held-out split{cells}: {word}.")
     if "precision" in m and "recall" in m:
         out.append(f"Precision {m['precision']:.2f} (realism) and recall {m['recall']:.2f} (variety covered).")
     if "diversity_ratio" in m and not math.isnan(m["diversity_ratio"]):
