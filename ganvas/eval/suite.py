@@ -40,7 +40,7 @@ MEANINGS = {
     "fd_heldout": "the same against held-out images the model never saw",
     "fd_real_floor": "the same between two real samples of this size: the best a model can reach at this N",
     "kid_mean": "kernel distance: unbiased MMD² with a cubic kernel, mean over 100 subsets (lower is better)",
-    "kid_std": "its standard deviation over the subsets",
+    "kid_std": "its standard deviation over the subsets (0 when N ≤ 1000: each subset is the whole set)",
     "precision": f"share of generated samples inside the real manifold (k={K_PR}): realism",
     "recall": f"share of real samples inside the generated manifold (k={K_PR}): variety covered",
     "density": f"real neighbourhoods (k={K_DC}) containing each generated sample, / k (≈1 when matched)",
