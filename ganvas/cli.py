@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ganvas.commands import data, inspect, sample, train
+from ganvas.commands import data, evaluate, inspect, sample, train
 from ganvas.errors import GanvasError
 
 
@@ -25,6 +25,7 @@ def app() -> None:
 app.add_command(train.train)
 app.add_command(sample.sample)
 app.add_command(data.data)
+app.add_command(evaluate.evaluate)
 app.add_command(inspect.models)
 app.add_command(inspect.presets)
 app.add_command(inspect.config)

@@ -36,6 +36,8 @@ class TrainConfig:
     model_args: dict = option({}, "options of the model (see its Options class), e.g. {ngf = 32}")
     fit: str = option("crop", "how a non-square folder image is squared: crop (centre) | pad (white)",
                       choices=("crop", "pad"))
+    holdout: float = option(0.0, "share of the data kept out of training for evaluation (held-out FD, "
+                                 "data-copying C_T); 0 to 0.5", min=0)
     # How long.
     kimg: float = option(0.0, "stop after this many thousand real images shown to D; 0 = no limit", min=0)
     minutes: float = option(0.0, "stop after this many minutes of training; 0 = no limit", min=0)
@@ -60,6 +62,15 @@ class TrainConfig:
     sample_every: int = option(200, "steps between sample grids (samples/ and TensorBoard)", min=1)
     sample_count: int = option(64, "images in each sample grid; >= 1", min=1)
     log_every: int = option(20, "steps between log rows (metrics.jsonl and TensorBoard)", min=1)
+    # Evaluation during training (ganvas.eval; `ganvas evaluate` for a full report).
+    eval_every: int = option(0, "steps between evaluations (eval/* in the logs, checkpoints/best); 0 = never", min=0)
+    eval_features: str = option("auto", "extractor: auto (domain if the data has labels, else random) | domain | "
+                                        "random | inception", choices=("auto", "domain", "random", "inception"))
+    eval_n: int = option(1000, "generated samples per evaluation (at most the held-out or training images); >= 6",
+                         min=6)
+    eval_metric: str = option("fd", "what picks checkpoints/best: fd | kid (lower is better) | precision | recall | "
+                                    "density | coverage | authenticity (higher)",
+                              choices=("fd", "kid", "precision", "recall", "density", "coverage", "authenticity"))
     # Speed.
     threads: int = option(0, "CPU threads for torch; 0 = one per core", min=0)
     channels_last: bool = option(True, "NHWC memory layout for image models (faster convolutions on CPU)")
@@ -72,6 +83,8 @@ class TrainConfig:
             betas = getattr(self, name)
             if len(betas) != 2 or not all(isinstance(b, int | float) and 0 <= b < 1 for b in betas):
                 raise GanvasError(f"config field '{name}' must be two numbers in [0, 1), got {betas!r}")
+        if self.holdout > 0.5:
+            raise GanvasError(f"config field 'holdout' must be a share in [0, 0.5], got {self.holdout!r}")
         if not isinstance(self.model_args, dict):
             raise GanvasError(f"config field 'model_args' must be a table, got {self.model_args!r}")
         return self

@@ -20,11 +20,12 @@ from ganvas.console import info
 @click.option("--seed", type=int, help="seed of every random choice")
 @click.option("--threads", type=int, help="CPU threads (0 = one per core)")
 @click.option("--device", help="cpu | cuda | auto")
+@click.option("--eval-every", type=click.IntRange(0), help="evaluate every K steps (logs, checkpoints/best)")
 @click.option("--out", type=PathArg, help="run folder (default runs/<preset or data-model-res>)")
 @click.option("--resume", is_flag=True, help="continue the run in --out (or the newest matching one)")
 @click.option("--dry-run", is_flag=True, help="run the whole path for a few steps, in seconds")
 @click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="set any config field")
-def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed, threads, device, out,
+def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed, threads, device, eval_every, out,
           resume, dry_run, set_) -> None:
     """Train a GAN on a built-in dataset or a folder of images."""
     from ganvas.config import parse_assignment
@@ -33,6 +34,7 @@ def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed
     overrides = {k: v for k, v in {
         "model": model, "data": data, "resolution": resolution, "kimg": kimg, "minutes": minutes,
         "batch_size": batch_size, "loss": loss, "seed": seed, "threads": threads, "device": device,
+        "eval_every": eval_every,
     }.items() if v is not None}
     overrides.update(parse_assignment(s) for s in set_)
     result = run_train(preset, overrides, out, resume=resume, dry_run=dry_run)

@@ -89,6 +89,11 @@ class Trainer:
         self._saved_step = -1       # step of the newest checkpoint written or restored
         self._snapshot_step = -1    # step of the newest sample grid
         self.last_rate = 0.0        # images/s over the last log window
+        self.evaluator = None       # metrics every `eval_every` steps and checkpoints/best (ganvas.eval)
+        if cfg.eval_every:
+            from ganvas.eval.during_training import TrainingEvaluator
+
+            self.evaluator = TrainingEvaluator(self)
 
     # --- data ------------------------------------------------------------------------------------
 
@@ -169,6 +174,7 @@ class Trainer:
                     "latent": ckpt.rng_to_json(self.latent_rng.get_state())},
             "dataset": self.dataset.summary(),
             "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **({"evaluation": self.evaluator.state_dict()} if self.evaluator else {}),
         }
 
     def save_checkpoint(self) -> Path:
@@ -197,6 +203,8 @@ class Trainer:
         self.progress = Progress(int(pr["step"]), int(pr["nimg"]), float(pr["elapsed_s"]))
         self.sampler.load_state_dict(c.meta["sampler"])
         self.objective.load_state_dict(c.meta.get("objective", {}))
+        if self.evaluator:
+            self.evaluator.load_state_dict(c.meta.get("evaluation") or {})
         torch.set_rng_state(ckpt.rng_from_json(c.meta["rng"]["torch"]))
         self.latent_rng.set_state(ckpt.rng_from_json(c.meta["rng"]["latent"]))
         self.last_checkpoint = c.path
@@ -266,6 +274,8 @@ class Trainer:
                     self.snapshot()
                 if step % cfg.checkpoint_every == 0:
                     self.save_checkpoint()
+                if self.evaluator and step % cfg.eval_every == 0:
+                    self.evaluator.run(step)
                 bar.update(1 if total is not None else round(self.progress.elapsed_s) - bar.n)
             if self._saved_step != self.progress.step:
                 self.save_checkpoint()

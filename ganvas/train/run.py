@@ -15,6 +15,7 @@ import torch
 from ganvas.config import TrainConfig, load_preset
 from ganvas.console import info
 from ganvas.data.dataset import ArrayDataset, is_builtin, load_dataset
+from ganvas.data.split import training_part
 from ganvas.domains import get_domain
 from ganvas.errors import GanvasError
 from ganvas.files import write_json
@@ -25,7 +26,7 @@ from ganvas.train.loop import RunResult, Trainer
 
 # Fields a resumed run may change: how long and how often, not what is trained or how.
 RESUMABLE = {"kimg", "minutes", "checkpoint_every", "keep_checkpoints", "sample_every", "log_every", "threads",
-             "device", "data"}
+             "device", "data", "eval_every"}
 DRY_RUN_STEPS = 3
 
 
@@ -140,7 +141,7 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
             run_dir = fresh_run_dir(Path("runs") / run_name(cfg, preset))
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
-    dataset = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit)
+    dataset = training_part(load_dataset(cfg.data, cfg.resolution, fit=cfg.fit), cfg.holdout)
     model = build_model(cfg, dataset, device)
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, model, dataset, run_dir, device, max_steps=max_steps, progress_bar=progress)

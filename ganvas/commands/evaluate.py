@@ -1,0 +1,118 @@
+"""`ganvas evaluate RUN_OR_CHECKPOINT …` and `ganvas evaluate features REAL.npy FAKE.npy …`.
+
+One command, two forms: a click group whose first argument, when it is not a subcommand name, is
+taken as the run to evaluate (``ganvas evaluate run PATH`` is the explicit spelling, for a run
+folder that happens to be called "features").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ganvas.commands import PathArg
+from ganvas.console import info
+
+FEATURES = click.Choice(["auto", "domain", "random", "inception"])
+
+
+class DefaultToRun(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultToRun, epilog=(
+    "ganvas evaluate RUN_OR_CHECKPOINT [--data D] [--n N] [--features F]: report on a trained model.\n\n"
+    "ganvas evaluate features REAL.npy FAKE.npy [--train TRAIN.npy] --json: the metrics on your own features."))
+def evaluate() -> None:
+    """Judge what a model makes: quality, diversity, novelty, memorization, with an HTML report."""
+
+
+def _load_features(path: Path, what: str):
+    from ganvas.errors import GanvasError
+    from ganvas.files import load_npy
+
+    if not path.is_file():
+        raise GanvasError(f"{what} '{path}' does not exist")
+    try:
+        return load_npy(path)
+    except (ValueError, OSError, EOFError) as exc:     # numpy's errors for pickles, object arrays, other files
+        reason = ("it holds pickled Python objects" if "pickle" in str(exc) else
+                  " ".join(str(exc).split()) or type(exc).__name__)
+        raise GanvasError(f"{what} '{path}' is not a plain numeric .npy array (pickles are refused): "
+                          f"{reason}") from None
+
+
+@evaluate.command("features")
+@click.argument("real", type=PathArg)
+@click.argument("fake", type=PathArg)
+@click.option("--train", type=PathArg, help="training-set features for the memorization tests (default: REAL)")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="seed of the KID subsets")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as one JSON object")
+def features_cmd(real, fake, train, seed, as_json) -> None:
+    """Metrics on precomputed N×D feature arrays (.npy), to check ganvas against other tools."""
+    from ganvas.eval.evaluate import evaluate_features
+
+    arrays = {"real": _load_features(real, "REAL features"), "fake": _load_features(fake, "FAKE features")}
+    names = {"real": str(real), "fake": str(fake)}
+    if train is not None:
+        arrays["train"] = _load_features(train, "TRAIN features")
+        names["train"] = str(train)
+    result = evaluate_features(arrays["real"], arrays["fake"], arrays.get("train"), names=names, seed=seed)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:<20} {value:.6g}" if isinstance(value, float) else f"{key:<20} {value}")
+
+
+@evaluate.command("run")
+@click.argument("checkpoint", type=PathArg)
+@click.option("--data", help="dataset to compare with (default: the one the model was trained on)")
+@click.option("--n", type=click.IntRange(1), help="generated samples, and as many reference reals "
+                                                  "(default: all the held-out split allows, at most 5000)")
+@click.option("--features", type=FEATURES, default="auto", show_default=True,
+              help="extractor: auto = domain when the data has labels, else random")
+@click.option("--inception-weights", type=PathArg, help="InceptionV3 weights file (or set GANVAS_INCEPTION)")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="generated samples are seeds SEED…SEED+N-1; also seeds the choice of reals")
+@click.option("--truncation", type=float, help="ψ in [0, 1] (default: none, as FID is usually reported)")
+@click.option("--metrics", default="all", show_default=True,
+              help="comma-separated: fd,kid,prdc,authenticity,memorization,diversity,data_copying")
+@click.option("--out", type=PathArg, help="folder for metrics.json and report.html "
+                                          "(default RUN/eval/<checkpoint>-<features>-n<N>)")
+@click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto (the generator's device)")
+@click.option("--json", "as_json", is_flag=True, help="also print metrics.json to stdout")
+def run_cmd(checkpoint, data, n, features, inception_weights, seed, truncation, metrics, out, device,
+            as_json) -> None:
+    """Generate N samples and compare them with the data: metrics.json and a self-contained report.html."""
+    from ganvas.api import load
+    from ganvas.eval.evaluate import evaluate_run
+    from ganvas.eval.report import render
+    from ganvas.eval.suite import ALL, check_metric_names
+    from ganvas.files import write_json, write_text
+    from ganvas.train.run import pick_device, set_threads
+
+    chosen = ALL if metrics == "all" else check_metric_names([m.strip() for m in metrics.split(",") if m.strip()])
+    set_threads(0)
+    G = load(checkpoint, pick_device(device))
+    options = {"weights": inception_weights} if inception_weights and features == "inception" else {}
+    ev = evaluate_run(G, data, n, features, seed=seed, truncation=truncation, metrics=chosen, progress=True,
+                      extractor_options=options)
+    if out is None:
+        run_dir = G.path.parent.parent if G.path.parent.name == "checkpoints" else G.path.parent
+        out = run_dir / "eval" / f"{G.path.name}-{ev.reference.extractor.name}-n{ev.reference.n}"
+    write_json(Path(out) / "metrics.json", ev.metrics)
+    write_text(Path(out) / "report.html", render(ev))
+    m, ex = ev.metrics["metrics"], ev.reference.extractor
+    shown = [ex.fd_name, "precision", "recall", "density", "coverage", "authenticity", "memorized_fraction", "C_T"]
+    info(f"{ex.name} features ({ex.sha256[:12]}), N = {ev.reference.n}: " +
+         ", ".join(f"{k} {m[k]:.4g}" for k in shown if k in m))
+    info(f"  metrics: {Path(out) / 'metrics.json'}")
+    info(f"  report:  {Path(out) / 'report.html'}")
+    if as_json:
+        print(json.dumps(ev.metrics, indent=2))

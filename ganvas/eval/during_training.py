@@ -1,0 +1,99 @@
+"""Evaluation during training (``eval_every``): log the metrics and keep the best checkpoint.
+
+Every ``eval_every`` steps the weight-averaged generator makes ``eval_n`` samples from seeds
+0 … eval_n − 1 (the samples ``ganvas evaluate --seed 0 --n eval_n`` makes, so the logged figures can
+be reproduced from the checkpoint), the metrics are computed against the run's data through the
+same `Reference` as ``ganvas evaluate``, logged as ``eval/<name>`` to metrics.jsonl and TensorBoard,
+and when ``eval_metric`` improves the step's checkpoint is copied to ``checkpoints/best``. The best
+value so far is part of every checkpoint, so a resumed run keeps comparing against it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ganvas.console import info
+from ganvas.files import atomic_dir, write_json
+
+if TYPE_CHECKING:
+    from ganvas.train.loop import Trainer
+
+HIGHER_IS_BETTER = {"precision", "recall", "density", "coverage", "authenticity"}
+BEST = "best"
+
+
+class TrainingEvaluator:
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.reference = None               # built on the first evaluation (may train the domain extractor)
+        self.best: float | None = None      # best value of `eval_metric` so far
+        self.best_step: int | None = None
+        self.latent: torch.Tensor | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"metric": self.trainer.cfg.eval_metric, "best": self.best, "best_step": self.best_step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("metric") == self.trainer.cfg.eval_metric:
+            self.best, self.best_step = state.get("best"), state.get("best_step")
+
+    def _prepare(self) -> None:
+        from ganvas.data.dataset import load_dataset
+        from ganvas.eval.evaluate import Reference
+
+        t, cfg = self.trainer, self.trainer.cfg
+        full = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit)
+        allowed = len(t.dataset) if cfg.holdout <= 0 else min(len(t.dataset), len(full) - len(t.dataset))
+        self.reference = Reference.build(full, cfg.eval_features, min(cfg.eval_n, allowed), cfg.holdout,
+                                         seed=0, progress=t.progress_bar)
+        self.latent = t.model.latents_for_seeds(list(range(self.reference.n)), device=t.device)
+
+    def metric_key(self) -> str:
+        name, ex = self.trainer.cfg.eval_metric, self.reference.extractor
+        return {"fd": ex.fd_name, "kid": f"{ex.kd_name}_mean"}.get(name, name)
+
+    @torch.no_grad()
+    def run(self, step: int) -> dict[str, float]:
+        """Evaluate now; log; copy the checkpoint to `best` when the chosen metric improved."""
+        if self.reference is None:
+            self._prepare()
+        t, cfg = self.trainer, self.trainer.cfg
+        net = t.ema_generator()
+        with torch.random.fork_rng(devices=[]):
+            images = np.concatenate([t.domain.to_array(t.model.generate(self.latent[i:i + 256], net=net))
+                                     for i in range(0, len(self.latent), 256)])
+        metrics = ("fd", "prdc", "authenticity", "memorization", "data_copying") + (("kid",) if cfg.eval_metric == "kid"
+                                                                                      else ())
+        values, _, _ = self.reference.evaluate(images, metrics)
+        scalars = {f"eval/{k}": float(v) for k, v in values.items() if isinstance(v, float) and math.isfinite(v)}
+        t.logger.scalars(step, scalars)
+        key = self.metric_key()
+        value = float(values[key])
+        better = self.best is None or (value > self.best if cfg.eval_metric in HIGHER_IS_BETTER else value < self.best)
+        if better:
+            self.best, self.best_step = value, step
+            if t._saved_step != step:
+                t.save_checkpoint()         # carries the new best in its JSON
+            self._copy_best(key, value, step)
+        info(f"eval step {step}: {key} {value:.4g}" + (" (best so far)" if better else f" (best {self.best:.4g} "
+                                                                                      f"at step {self.best_step})"))
+        return scalars
+
+    def _copy_best(self, key: str, value: float, step: int) -> None:
+        src = self.trainer.last_checkpoint
+        target = self.trainer.run_dir / "checkpoints" / BEST
+        with atomic_dir(target) as tmp:
+            for f in src.iterdir():
+                if f.name != "checkpoint.json":
+                    shutil.copy2(f, tmp / f.name)
+            meta = json.loads((src / "checkpoint.json").read_text(encoding="utf-8"))
+            meta["best"] = {"metric": key, "value": value, "step": step,
+                            "extractor": self.reference.extractor.identity() | {"source": None},
+                            "n": self.reference.n}
+            write_json(tmp / "checkpoint.json", meta)
