@@ -330,7 +330,14 @@ class StyleGAN(GanModel):
             return self.G.mapping(z.to(self.G.mapping.w_avg.device), truncation)
 
     def generate(self, latent: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
+        """Images of z codes [n, z_dim] or style codes [n, num_ws, w_dim].
+
+        Outside training each code is generated on its own: BLAS and oneDNN pick different kernels
+        for different batch sizes, and a seed's image must not depend on the batch it came in.
+        """
         net = net if net is not None else self.G
+        if not net.training and latent.shape[0] > 1:
+            return torch.cat([self.generate(latent[i:i + 1], net) for i in range(latent.shape[0])])
         if latent.dim() == 3:                     # style codes ws
             return net.synthesis(latent)
         return net(latent)
