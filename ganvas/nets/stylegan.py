@@ -55,7 +55,7 @@ class StyleGANOptions:
     mapping_layers: int = option(8, "fully connected layers of the mapping network z → w; >= 1", min=1)
     mapping_lr_mult: float = option(0.01, "learning-rate multiplier of the mapping network; > 0", min=0,
                                     exclusive=True)
-    channel_base: int = option(4096, "width rule: a layer at side r has min(channel_base / r, channel_max) "
+    channel_base: int = option(1024, "width rule: a layer at side r has min(channel_base / r, channel_max) "
                                      "channels; >= 16", min=16)
     channel_max: int = option(128, "widest layer of G and D; >= 1", min=1)
     noise: bool = option(True, "per-pixel noise inputs with learned strength in every synthesis layer")
