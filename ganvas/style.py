@@ -178,6 +178,9 @@ def load_ws(path: str | Path, G: Generator | None = None) -> torch.Tensor:
         raise GanvasError(f"w file '{path}' does not exist")
     try:
         if path.suffix == ".npy":
+            with open(path, "rb") as fh:
+                if fh.read(6) != b"\x93NUMPY":
+                    raise GanvasError(f"w file '{path}' is not a NumPy .npy array file")
             ws = torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32))
         elif path.suffix == ".safetensors":
             from safetensors import safe_open
