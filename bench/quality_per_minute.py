@@ -7,8 +7,9 @@ For one wall-clock budget (default 10 minutes each), the same data and the same 
   (b) ganvas's DCGAN preset for the data and size (default emoji-dcgan-32);
   (c) ganvas's StyleGAN preset for the data and size (default emoji-stylegan-32, with ADA),
 one after the other, each in a fresh process; then it scores every generator with ganvas's
-evaluation module (`score` below: the Fréchet distance in the domain feature space, FD_domain,
-which is not FID) and prints the figures side by side with ratios to (a), and training images/s.
+evaluation module (`make_scorer` below: the Fréchet distance in the domain feature space,
+FD_domain, which is not FID; every metric goes to bench-scores.json in each run folder) and prints
+the figures side by side with ratios to (a), and training images/s.
 The goal of issue 4: (c) reaches at most half of (a)'s distance.
 
     .venv/bin/python bench/quality_per_minute.py                          # 3 × 10 minutes, then scores
@@ -37,29 +38,32 @@ Generate = Callable[[int, int], "object"]   # (n, seed) → n images as a float 
 # --- scoring: the one place that talks to the evaluation module ------------------------------------
 
 
-NO_EVAL = ("error: scoring needs ganvas.eval.evaluate_generator (issue 3, the evaluation module), which this "
-           "checkout lacks; run with --no-score to train and time only")
+NO_EVAL = ("error: scoring needs ganvas.eval (issue 3, the evaluation module), which this checkout lacks; "
+           "run with --no-score to train and time only")
 
 
-def score(generate: Generate, data: str, resolution: int, n: int, seed: int) -> dict[str, float]:
-    """Distances of `generate`'s images to the training set, from ganvas.eval (issue 3).
+def make_scorer(data: str, resolution: int, n: int | None, seed: int) -> Callable[[Generate], dict[str, float]]:
+    """A function giving the metrics of a generator's images against the training set, from ganvas.eval.
 
-    Returns at least {"FD_domain": ...}; lower is better. The domain feature extractor is ganvas's
-    own, not Inception, so the figure is labelled FD_domain and never called FID.
+    The real side (dataset features in the domain feature space, the seeded choice of reference
+    reals) is prepared once and shared by the three contenders, so their figures compare like with
+    like. The domain extractor is ganvas's own, not Inception: its distance is FD_domain, never FID.
     """
     try:
-        from ganvas.eval import evaluate_generator
+        from ganvas.eval.evaluate import Reference
     except ImportError:
         raise SystemExit(NO_EVAL) from None
-    return evaluate_generator(generate, data=data, resolution=resolution, n=n, seed=seed, features="domain")
+    from ganvas.data.dataset import load_dataset
+    from ganvas.domains import get_domain
 
+    ref = Reference.build(load_dataset(data, resolution), "domain", n, seed=seed)
+    to_array = get_domain("image").to_array
 
-def check_scoring() -> None:
-    """Fail before half an hour of training, not after."""
-    try:
-        from ganvas.eval import evaluate_generator  # noqa: F401
-    except ImportError:
-        raise SystemExit(NO_EVAL) from None
+    def score(generate: Generate) -> dict[str, float]:
+        values, _, _ = ref.evaluate(to_array(generate(ref.n, seed)))
+        return values
+
+    return score
 
 
 # --- (a) the reference loop ---------------------------------------------------------------------
@@ -186,7 +190,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dcgan-preset", help="default: <data>-dcgan-<resolution>")
     ap.add_argument("--stylegan-preset", help="default: <data>-stylegan-<resolution>")
-    ap.add_argument("--n-eval", type=int, default=5000, help="generated images scored per contender")
+    ap.add_argument("--n-eval", type=int, help="generated images scored per contender (default: as ganvas.eval, "
+                    "up to 5000)")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "quality-per-minute", help="run folders go here")
     ap.add_argument("--docs", type=Path, help="also write the three grids and the table (markdown) here")
     ap.add_argument("--no-score", action="store_true", help="train and time only")
@@ -207,8 +212,7 @@ def main() -> None:
         if values.get("data") != args.data or values.get("resolution") != args.resolution:
             raise SystemExit(f"error: preset {preset} trains on {values.get('data')} at {values.get('resolution')} px, "
                              f"not {args.data} at {args.resolution} px; pass a matching --dcgan/--stylegan-preset")
-    if not args.no_score:
-        check_scoring()
+    scorer = None if args.no_score else make_scorer(args.data, args.resolution, args.n_eval, args.seed)
     if args.out.exists() and any(args.out.iterdir()):
         raise SystemExit(f"error: {args.out} is not empty; choose another --out")
     nf = dcgan_width(dcgan)
@@ -246,8 +250,9 @@ def main() -> None:
         generate = reference_generator(r["dir"]) if key == "a" else ganvas_generator(r["dir"])
         r["grid"] = r["dir"] / "bench-grid.png"
         save_image(r["grid"], domain.preview(generate(GRID_SEEDS, args.seed)))
-        if not args.no_score:
-            r["scores"] = score(generate, args.data, args.resolution, args.n_eval, args.seed)
+        if scorer is not None:
+            r["scores"] = scorer(generate)
+            (r["dir"] / "bench-scores.json").write_text(json.dumps(r["scores"], indent=2, default=float) + "\n")
     table = report(runs, args)
     print(table)
     if args.docs:
@@ -259,7 +264,8 @@ def main() -> None:
 
 
 def report(runs: dict[str, dict], args: argparse.Namespace) -> str:
-    metrics = sorted({m for r in runs.values() for m in r.get("scores", {})})
+    metrics = sorted({m for r in runs.values() for m in r.get("scores", {})
+                      if m.startswith(("FD", "KD")) and "std" not in m})      # distances: lower is better
     head = ["contender", "kimg", "images/s", *metrics, *(f"{m} / (a)" for m in metrics)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in runs.values():
