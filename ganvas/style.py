@@ -100,7 +100,14 @@ def ws_for_seeds(G: Generator, seeds: Sequence[int], truncation: float | None = 
 
 @torch.no_grad()
 def synthesize(G: Generator, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
-    """Images of w codes: [n, num_ws, w_dim], or [n, w_dim] for one w on every layer."""
+    """Images of w codes: [n, num_ws, w_dim], or [n, w_dim] for one w on every layer.
+
+    noise_mode: "const" (each layer's fixed noise: repeatable), "random" (fresh stochastic detail) or "none".
+    """
+    from ganvas.nets.stylegan import NOISE_MODES
+
+    if noise_mode not in NOISE_MODES:
+        raise GanvasError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
     model = require_style(G)
     ws = check_ws(ws, model, "w codes")
     return torch.cat([model.G.synthesis(ws[i:i + 1].to(G.device), noise_mode) for i in range(ws.shape[0])])
