@@ -166,7 +166,8 @@ def tiny_folder(emoji_built, tmp_path_factory) -> Path:
     return folder
 
 
-ADA_RUN = {"model": "dcgan", "resolution": 32, "batch_size": 16, "model_args.ngf": 8, "model_args.ndf": 8,
+# fit = pad keeps this folder's cache apart from the 32-crop one tests/test_data.py looks for
+ADA_RUN = {"model": "dcgan", "resolution": 32, "fit": "pad", "batch_size": 16, "model_args.ngf": 8, "model_args.ndf": 8,
            "augment": "ada", "ada_kimg": 0.4, "ada_interval": 3, "lr_d": 1e-3, "sample_every": 100,
            "checkpoint_every": 4, "log_every": 1, "sample_count": 4}
 
