@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from ganvas.domains import get_domain
+from ganvas.errors import GanvasError
 from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec, GanModel
 from ganvas.train import checkpoint as ckpt
@@ -42,13 +43,39 @@ class Generator:
         out = self(self.latents(n, seed, truncation))
         return self.domain.to_pil(out) if pil else out
 
+    # --- style-based models (see ganvas.style) ---------------------------------------------------
+
+    def ws(self, n: int, seed: int = 0, truncation: float | None = None,
+           truncation_cutoff: int | None = None) -> torch.Tensor:
+        """Per-layer w codes [n, num_ws, w_dim] of seeds seed … seed+n−1 (ψ pulls the first cutoff layers)."""
+        from ganvas.style import ws_for_seeds
+
+        return ws_for_seeds(self, list(range(seed, seed + n)), truncation, truncation_cutoff)
+
+    def synthesize(self, ws: torch.Tensor, pil: bool = False) -> torch.Tensor | list[Image.Image]:
+        """Outputs of w codes ([n, num_ws, w_dim], or [n, w_dim] for one w on every layer)."""
+        from ganvas.style import synthesize
+
+        out = synthesize(self, ws)
+        return self.domain.to_pil(out) if pil else out
+
+    def mixing_grid(self, rows: list[int], cols: list[int], layers: str | list[int] | None = None,
+                    truncation: float | None = None, truncation_cutoff: int | None = None) -> Image.Image:
+        """StyleGAN's style-mixing table: row seeds with `layers` (default the coarse half) from column seeds."""
+        from ganvas.style import mixing_picture
+
+        return mixing_picture(self, rows, cols, layers, truncation, truncation_cutoff)
+
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Generator:
     """Load the averaged generator of a run folder or checkpoint folder. Never unpickles anything."""
     c = ckpt.load(path, with_optim=False)
     desc = c.meta["model"]
-    model_cls = MODELS.get(desc["name"])
-    model = model_cls.build(DataSpec.from_dict(desc["spec"]), desc["options"])
+    try:
+        model_cls = MODELS.get(desc["name"])
+        model = model_cls.build(DataSpec.from_dict(desc["spec"]), desc["options"])
+    except GanvasError as exc:      # e.g. options of an older or newer ganvas
+        raise GanvasError(f"checkpoint {c.path} cannot be rebuilt: {exc}") from None
     for name in model_cls.generator_names:
         what = f"checkpoint {c.path} network {name}_ema"
         ckpt.load_weights(getattr(model, name), c.nets.get(f"{name}_ema", {}), what)

@@ -18,6 +18,7 @@ from typing import Any
 from ganvas.errors import GanvasError, unknown_name
 
 LOSSES = ("minimax", "ns", "hinge", "wgan-gp", "lsgan")
+AUGMENTATIONS = ("none", "diffaugment", "ada")
 
 
 def option(default: Any, help: str, **kw: Any) -> Any:
@@ -52,6 +53,19 @@ class TrainConfig:
     lr_d: float = option(2e-4, "Adam learning rate of D; > 0", min=0, exclusive=True)
     betas_g: list = option([0.5, 0.999], "Adam (β1, β2) of G, each in [0, 1)")
     betas_d: list = option([0.5, 0.999], "Adam (β1, β2) of D, each in [0, 1)")
+    # Augmenting every image D sees (reals and fakes), for small datasets; image models only.
+    augment: str = option("none", "none | diffaugment (Zhao et al. 2020: every transform, always) | ada (Karras et "
+                                  "al. 2020: each transform with probability p, adapted to D's overfitting)",
+                          choices=AUGMENTATIONS)
+    augment_policy: str = option("", "comma-separated transform groups; '' = the method's default. diffaugment: "
+                                     "color, translation, cutout (default all); ada: blit, geom, color, cutout "
+                                     "(default blit,geom,color)")
+    augment_p: float = option(0.0, "ada: initial probability p of each transform, in [0, 1]", min=0, max=1)
+    ada_target: float = option(0.6, "ada: target of r_t = E[sign(D(real))]; p rises while r_t is above it, "
+                                    "in [0, 1); 0 = p stays at augment_p", min=0, max=1, exclusive_max=True)
+    ada_kimg: float = option(500.0, "ada: adjustment speed, thousands of real images for p to move by 1 "
+                                    "(500 in the paper); > 0", min=0, exclusive=True)
+    ada_interval: int = option(4, "ada: adjust p every N D steps; >= 1", min=1)
     # Averaging G for sampling.
     ema_kimg: float = option(5.0, "half-life of G's weight average in kimg; 0 = no averaging", min=0)
     ema_rampup: float = option(0.05, "early half-life cap as a fraction of images seen; 0 = none", min=0)
@@ -126,7 +140,7 @@ class TrainConfig:
 
 
 def check_fields(obj: Any, what: str) -> None:
-    """Validate a dataclass against its fields' types and ``min``/``choices`` metadata.
+    """Validate a dataclass against its fields' types and ``min``/``max``/``choices`` metadata.
 
     `what` names the fields in messages, e.g. "config field" or "dcgan option".
     """
@@ -147,6 +161,9 @@ def check_fields(obj: Any, what: str) -> None:
         if "min" in meta and (value < meta["min"] or (meta.get("exclusive") and value == meta["min"])):
             op = ">" if meta.get("exclusive") else ">="
             raise GanvasError(f"{what} '{f.name}' must be {op} {meta['min']}, got {value!r}")
+        if "max" in meta and (value > meta["max"] or (meta.get("exclusive_max") and value == meta["max"])):
+            op = "<" if meta.get("exclusive_max") else "<="
+            raise GanvasError(f"{what} '{f.name}' must be {op} {meta['max']}, got {value!r}")
         if "choices" in meta and value not in meta["choices"]:
             raise unknown_name(f"value for {what} '{f.name}'", str(value), list(meta["choices"]))
 
