@@ -4,8 +4,10 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# Debian packages: datasets (emoji, openclipart, papirus) and cairo for SVG icons.
-APT_PACKAGES := fonts-noto-color-emoji unicode-data openclipart-png papirus-icon-theme libcairo2
+# Debian packages: datasets (emoji, openclipart, papirus) and cairo for SVG icons;
+# fluidsynth and the General MIDI soundfont render music samples to WAV.
+APT_PACKAGES := fonts-noto-color-emoji unicode-data openclipart-png papirus-icon-theme libcairo2 \
+                fluidsynth fluid-soundfont-gm
 TORCH  := torch==2.13.0
 
 .PHONY: demo test lint bench system venv clean

@@ -9,4 +9,5 @@ from ganvas.registry import Registry
 MODELS = Registry("model", {
     "seed-dcgan": "ganvas.nets.seed_dcgan:SeedDCGAN",
     "dcgan": "ganvas.nets.dcgan:DCGAN",
+    "musegan": "ganvas.nets.musegan:MuseGAN",
 })
