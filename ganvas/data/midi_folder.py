@@ -49,7 +49,7 @@ class FolderOptions(PhraseOptions):
     high: int = 107                 # MIDI pitch of the highest row (107 = B7)
     tracks: str = "auto"            # auto | program | family | single
     max_tracks: int = 8             # at most this many tracks; >= 1
-    tempo: float = 0.0              # tempo of written samples; 0 = the median first tempo of the files
+    tempo: float = 0.0              # tempo of written samples; 0 = the median first tempo of the files used
 
 
 def parse_options(args: dict | None) -> FolderOptions:
@@ -138,8 +138,8 @@ def _build(folder: Path, files: list[Path], digest: str, cache: Path, opts: Fold
     tracks, mode = assign_tracks([parts for _, parts, _, _ in read], opts)
     index = {k: i for i, k in enumerate(tracks)}
     counts: collections.Counter[str] = collections.Counter()
-    rolls, keys, kept_files = [], [], 0
-    for path, parts, length, _ in read:
+    rolls, keys, tempi = [], [], []
+    for path, parts, length, file_tempo in read:
         rel = path.relative_to(folder).as_posix()
         notes: list[list] = [[] for _ in tracks]
         for part in parts:
@@ -153,7 +153,7 @@ def _build(folder: Path, files: list[Path], digest: str, cache: Path, opts: Fold
             skipped["no notes in the pitch range"] += 1
             skipped_lines.append(f"{rel}\tno {opts.bars}-bar phrase with notes in MIDI {opts.low}–{opts.high}")
             continue
-        kept_files += 1
+        tempi.append(file_tempo)
         for bar, roll in phrases:
             rolls.append(roll)
             keys.append(f"{rel}\tbar {bar}")
@@ -163,7 +163,7 @@ def _build(folder: Path, files: list[Path], digest: str, cache: Path, opts: Fold
         raise GanvasError(f"data folder '{folder}' holds no usable MIDI files ({' '.join(MIDI_SUFFIXES)}) with "
                           f"{opts.bars}-bar phrases in MIDI {opts.low}–{opts.high}{what}")
     x = np.stack(rolls)
-    tempo = opts.tempo or round(statistics.median(t for _, _, _, t in read))
+    tempo = opts.tempo or round(statistics.median(tempi))
     domain_args = {"low": opts.low, "pitches": opts.pitches, "beat_steps": BEAT_STEPS, "bar_steps": BAR_STEPS,
                    "tracks": [{"name": name, "program": program, "is_drum": order == 1000}
                               for order, name, program in tracks],
@@ -175,7 +175,7 @@ def _build(folder: Path, files: list[Path], digest: str, cache: Path, opts: Fold
         "layout": (f"{x.shape[1]} tracks ({mode}) × {x.shape[2]} steps × {x.shape[3]} pitches "
                    f"(MIDI {opts.low}–{opts.high}), {'velocity' if opts.velocity else 'binary'}"),
         "domain_args": domain_args, "options": dataclasses.asdict(opts),
-        "pieces": {"available": len(files), "read": len(read), "used": kept_files},
+        "pieces": {"available": len(files), "read": len(read), "used": len(tempi)},
         "labels": None, "licence": "unknown (the user's own MIDI files)", "source": {"folder": str(folder)},
         "skipped": dict(skipped), "notes": dict(counts), "listing": digest,
         "fingerprint": fingerprint_arrays({"x": x}),

@@ -153,3 +153,28 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
         raise GanvasError(f"{path}: expected 16-bit PCM, got {8 * width}-bit")
     data = np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768
     return data.reshape(-1, channels).mean(1), rate
+
+
+def compact_wav(tracks: list[list[Note]], specs: list[TrackSpec], tempo: float, beat_steps: int = 4,
+                engine: str = "auto") -> tuple[bytes, str]:
+    """The rendering as WAV bytes at 22.05 kHz mono, cut one second after the last note ends (a quarter
+    of the size or less, for embedding in a page)."""
+    import io
+
+    with tempfile.TemporaryDirectory(prefix="ganvas-wav-") as tmp:
+        path = Path(tmp) / "x.wav"
+        used = render_wav(tracks, specs, tempo, path, beat_steps, engine)
+        samples, rate = read_wav(path)
+    end = max((n.end for notes in tracks for n in notes), default=0) * 60.0 / (tempo * beat_steps)
+    samples = samples[: int((end + 1.0) * rate)]
+    if rate % 2 == 0 and rate > 22050:                       # average pairs: a gentle low-pass, then halve
+        samples = samples[: len(samples) // 2 * 2].reshape(-1, 2).mean(1)
+        rate //= 2
+    pcm = (np.clip(samples, -1, 1) * 32767).round().astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return buf.getvalue(), used
