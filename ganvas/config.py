@@ -31,7 +31,7 @@ def option(default: Any, help: str, **kw: Any) -> Any:
 class TrainConfig:
     # What to train on what.
     model: str = option("dcgan", "registered model name; `ganvas models` lists them")
-    data: str = option("emoji", "built-in dataset name (`ganvas data list`) or a folder of images")
+    data: str = option("emoji", "built-in dataset name (`ganvas data list`) or a folder of images or MIDI files")
     resolution: int = option(0, "image side in pixels; 0 = the model's default. dcgan: 32, 64 or 128", min=0)
     model_args: dict = option({}, "options of the model (see its Options class), e.g. {ngf = 32}")
     data_args: dict = option({}, "options of a folder reader, e.g. for MIDI folders {bars = 4, hop = 1, low = 24, "
