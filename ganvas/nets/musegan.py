@@ -86,16 +86,17 @@ class TrackLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, t, *mid, cin = x.shape
-        h = torch.bmm(x.transpose(0, 1).reshape(t, -1, cin), self.weight)      # tracks × (N·…) × cout
-        h = h + self.bias[:, None]
-        return h.view(t, n, *mid, -1).transpose(0, 1)
+        # a broadcast batched product over (sample, track): no copy of x, whatever its size
+        h = torch.matmul(x.reshape(n, t, -1, cin), self.weight[None]) + self.bias[None, :, None]
+        return h.view(n, t, *mid, -1)
 
 
-class Norm(nn.BatchNorm1d):
-    """BatchNorm over the last (feature) axis of any shape."""
+class NormReLU(nn.BatchNorm1d):
+    """BatchNorm over the last (feature) axis of any shape, then ReLU (in place, on the normalised
+    tensor itself rather than on a view of it: autograd would otherwise copy it back in the backward)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.reshape(-1, x.shape[-1])).view(x.shape)
+        return torch.relu_(super().forward(x.reshape(-1, x.shape[-1]))).view(x.shape)
 
 
 def expand(x: torch.Tensor, layer: nn.Linear, k: int, axis: int) -> torch.Tensor:
@@ -148,25 +149,32 @@ class BarGenerator(nn.Module):
         super().__init__()
         w = width
         self.beats, self.beat_steps, self.octaves = beats, beat_steps, octaves
-        self.time0, self.norm0 = nn.Linear(in_dim, beats * w), Norm(w)             # 1 → beats
-        self.pitch0, self.norm1 = nn.Linear(w, octaves * (w // 2)), Norm(w // 2)   # 1 → octaves
-        self.pt_pitch, self.pt_norm1 = nn.Linear(w // 2, 12 * (w // 4)), Norm(w // 4)    # octaves → pitches
-        self.pt_time, self.pt_norm2 = nn.Linear(w // 4, beat_steps * (w // 8)), Norm(w // 8)  # beats → steps
-        self.tp_time, self.tp_norm1 = nn.Linear(w // 2, beat_steps * (w // 4)), Norm(w // 4)
-        self.tp_pitch, self.tp_norm2 = nn.Linear(w // 4, 12 * (w // 8)), Norm(w // 8)
-        self.out = TrackLinear(tracks, w // 4, 1)           # private per-track output layer
-        self.act = nn.ReLU()
+        self.time0, self.norm0 = nn.Linear(in_dim, beats * w), NormReLU(w)             # 1 → beats
+        self.pitch0, self.norm1 = nn.Linear(w, octaves * (w // 2)), NormReLU(w // 2)   # 1 → octaves
+        self.pt_pitch, self.pt_norm1 = nn.Linear(w // 2, 12 * (w // 4)), NormReLU(w // 4)    # octaves → pitches
+        self.pt_time, self.pt_norm2 = nn.Linear(w // 4, beat_steps * (w // 8)), NormReLU(w // 8)  # beats → steps
+        self.tp_time, self.tp_norm1 = nn.Linear(w // 2, beat_steps * (w // 4)), NormReLU(w // 4)
+        self.tp_pitch, self.tp_norm2 = nn.Linear(w // 4, 12 * (w // 8)), NormReLU(w // 8)
+        # private per-track output layer over both branches' features (split in two to avoid a concat)
+        self.out_pt, self.out_tp = TrackLinear(tracks, w // 8, 1), TrackLinear(tracks, w // 8, 1)
+        with torch.no_grad():
+            self.out_tp.bias.zero_()                        # one bias for the sum
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         """codes: M × tracks × in_dim (M = samples × bars) → M × tracks × steps × octaves·12."""
         m, t, _ = codes.shape
-        h = self.act(self.norm0(self.time0(codes).view(m, t, self.beats, 1, -1)))   # M × T × beats × 1 × w
-        h = self.act(self.norm1(expand(h, self.pitch0, self.octaves, 3)))          # … × beats × octaves × w/2
-        a = self.act(self.pt_norm1(expand(h, self.pt_pitch, 12, 3)))               # pitch first
-        a = self.act(self.pt_norm2(expand(a, self.pt_time, self.beat_steps, 2)))   # then time
-        b = self.act(self.tp_norm1(expand(h, self.tp_time, self.beat_steps, 2)))   # time first
-        b = self.act(self.tp_norm2(expand(b, self.tp_pitch, 12, 3)))               # then pitch
-        return torch.tanh(self.out(torch.cat([a, b], -1))).squeeze(-1)
+        bs, pitches = self.beat_steps, self.octaves * 12
+        h = self.norm0(self.time0(codes).view(m, t, self.beats, 1, -1))   # M × T × beats × 1 × w
+        h = self.norm1(expand(h, self.pitch0, self.octaves, 3))          # … × beats × octaves × w/2
+        # pitch first, then time: the last expansion stays as (beat, pitch, step-in-beat); every layer after
+        # it works per position, so only the one-channel result is moved into time order
+        a = self.pt_norm1(expand(h, self.pt_pitch, 12, 3))               # … × beats × pitches × w/4
+        a = self.pt_norm2(self.pt_time(a).view(m, t, self.beats, pitches, bs, -1))
+        a = self.out_pt(a).view(m, t, self.beats, pitches, bs).transpose(3, 4).reshape(m, t, -1, pitches)
+        # time first, then pitch
+        b = self.tp_norm1(expand(h, self.tp_time, bs, 2))                # … × steps × octaves × w/4
+        b = self.tp_norm2(expand(b, self.tp_pitch, 12, 3))               # … × steps × pitches × w/8
+        return torch.tanh(a + self.out_tp(b).squeeze(-1))
 
 
 class Generator(nn.Module):
