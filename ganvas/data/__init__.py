@@ -16,6 +16,8 @@ DATASETS = Registry("dataset", {
     "emoji": "ganvas.data.emoji:EmojiBuilder",
     "openclipart": "ganvas.data.openclipart:OpenClipartBuilder",
     "papirus": "ganvas.data.papirus:PapirusBuilder",
+    "chorales": "ganvas.data.chorales:ChoralesBuilder",
+    "chorales-original": "ganvas.data.chorales:OriginalKeyChoralesBuilder",
 })
 
 

@@ -29,6 +29,11 @@ class ArrayDataset:
         return len(self.arrays["x"])
 
     @property
+    def domain_args(self) -> dict:
+        """How the domain lays out these samples (music: pitch range, tracks...); empty for images."""
+        return dict(self.card.get("domain_args") or {})
+
+    @property
     def label_names(self) -> list[str]:
         labels = self.card.get("labels") or {}
         return list(labels.get("names", []))
@@ -68,6 +73,9 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
 def load_stored(root: Path, name: str, resolution: int) -> ArrayDataset:
     """Open a built dataset folder at `resolution`, caching the resized array beside the original."""
     card = json.loads((root / "card.json").read_text(encoding="utf-8"))
+    if card.get("domain", "image") != "image":       # stored as built: no resolutions to derive
+        return ArrayDataset(name=name, domain=card["domain"], arrays={"x": load_npy(root / card["array"])},
+                            card=card, fingerprint=card["fingerprint"])
     native = int(card["native_size"])
     if resolution > native:
         raise GanvasError(f"dataset '{name}' is stored at {native} px; ask for --resolution {native} or less")
@@ -100,15 +108,29 @@ def builtin_root(name: str, home: Path | None = None) -> Path:
 
 
 def load_dataset(spec: str, resolution: int, fit: str = "crop", home: Path | None = None,
-                 progress: bool | None = None) -> ArrayDataset:
-    """A built-in dataset by name (built on first use) or a folder of the user's images."""
+                 progress: bool | None = None, domain: str | None = None,
+                 data_args: dict | None = None) -> ArrayDataset:
+    """A built-in dataset by name (built on first use) or a folder of the user's images or MIDI files.
+
+    `domain` is what the model reads: a folder is read as music for a music model; without one, a
+    folder holding MIDI files and no images is music. `data_args` are options of the folder reader.
+    """
     if is_builtin(spec):
+        if data_args:
+            raise GanvasError(f"data_args ({', '.join(sorted(data_args))}) apply to folders of MIDI files; "
+                              f"the built-in dataset '{spec}' is built one way")
         root = builtin_root(spec, home)
         if not (root / "card.json").exists():
             DATASETS.get(spec)().build(root, progress=progress)
         return load_stored(root, spec, resolution)
     path = Path(spec).expanduser()
     if path.exists() or "/" in spec or spec.startswith("."):
+        from ganvas.data.midi_folder import is_music_folder, load_midi_folder
+
+        if domain == "music" or (domain is None and is_music_folder(path)):
+            return load_midi_folder(path, home=home, progress=progress, args=data_args)
+        if data_args:
+            raise GanvasError(f"data_args ({', '.join(sorted(data_args))}) apply to folders of MIDI files only")
         from ganvas.data.folder import load_folder
 
         return load_folder(path, resolution, fit=fit, home=home, progress=progress)

@@ -8,9 +8,10 @@ from ganvas.registry import Registry
 
 DOMAINS = Registry("domain", {
     "image": "ganvas.domains.image:ImageDomain",
+    "music": "ganvas.domains.music:MusicDomain",
 })
 
 
-def get_domain(name: str):
-    """An instance of the domain registered as `name`."""
-    return DOMAINS.get(name)()
+def get_domain(name: str, args: dict | None = None):
+    """An instance of the domain registered as `name`, laid out by `args` (a dataset's domain_args)."""
+    return DOMAINS.get(name)(**(args or {}))

@@ -14,6 +14,17 @@ class Domain:
 
     name: ClassVar[str]
     file_suffix: ClassVar[str]          # what `save` writes, e.g. ".png"
+    formats: ClassVar[tuple[str, ...]] = ("png",)   # what `save` can write; the first ones by default
+    default_formats: ClassVar[tuple[str, ...]] = ("png",)
+    output_options: ClassVar[tuple[str, ...]] = ()  # domain arguments a user may change when sampling
+
+    def __init__(self, **args: Any) -> None:
+        """`args` describe how samples are laid out (e.g. music's pitch range); a dataset's card and a
+        checkpoint's data spec carry them as ``domain_args``. Domains without any take none."""
+        if args:
+            from ganvas.errors import GanvasError
+
+            raise GanvasError(f"domain '{self.name}' takes no arguments, got {', '.join(sorted(args))}")
 
     def to_tensor(self, batch: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
         """Stored samples → the float tensor a model sees."""
@@ -27,6 +38,23 @@ class Domain:
         """One picture (a PIL image) of a batch of outputs, for logs and sample grids."""
         raise NotImplementedError
 
-    def save(self, x: torch.Tensor, out_dir: Path, stems: list[str]) -> list[Path]:
-        """Write each output as a file a person can open; returns the paths."""
+    def to_pil(self, x: torch.Tensor) -> list[Any]:
+        """One picture per output (what ``Generator.sample(pil=True)`` returns)."""
         raise NotImplementedError
+
+    def save(self, x: torch.Tensor, out_dir: Path, stems: list[str], formats: tuple[str, ...] | None = None
+             ) -> list[Path]:
+        """Write each output as files a person can open, one per format (default `default_formats`)."""
+        raise NotImplementedError
+
+    def check_formats(self, formats: tuple[str, ...] | None) -> tuple[str, ...]:
+        """`formats` (or the defaults), refused in one line unless this domain can write them."""
+        if formats is None:
+            return self.default_formats
+        from ganvas.errors import GanvasError
+
+        bad = [f for f in formats if f not in self.formats]
+        if bad or not formats:
+            raise GanvasError(f"{self.name} outputs can be written as {', '.join(self.formats)}; "
+                              f"got {', '.join(bad) or 'nothing'}")
+        return tuple(dict.fromkeys(formats))

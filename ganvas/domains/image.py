@@ -34,7 +34,9 @@ class ImageDomain(Domain):
     def preview(self, x: torch.Tensor, nrow: int | None = None, pad: int = 2) -> Image.Image:
         return make_grid(self.to_array(x), nrow=nrow, pad=pad)
 
-    def save(self, x: torch.Tensor, out_dir: Path, stems: list[str]) -> list[Path]:
+    def save(self, x: torch.Tensor, out_dir: Path, stems: list[str], formats: tuple[str, ...] | None = None
+             ) -> list[Path]:
+        self.check_formats(formats)
         out_dir = Path(out_dir)
         paths = []
         for image, stem in zip(self.to_pil(x), stems, strict=True):

@@ -10,4 +10,5 @@ MODELS = Registry("model", {
     "seed-dcgan": "ganvas.nets.seed_dcgan:SeedDCGAN",
     "dcgan": "ganvas.nets.dcgan:DCGAN",
     "stylegan": "ganvas.nets.stylegan:StyleGAN",
+    "musegan": "ganvas.nets.musegan:MuseGAN",
 })

@@ -24,13 +24,18 @@ class DataSpec:
     domain: str                     # the domain of the data, e.g. "image"
     shape: tuple[int, ...]          # one sample as a tensor, e.g. (3, 32, 32)
     num_classes: int = 0            # number of labels; 0 when the data is unlabelled
+    domain_args: dict = dataclasses.field(default_factory=dict, hash=False)  # the domain's layout (music: tracks,
+                                    # pitch range, steps per bar); empty for images
 
     def to_dict(self) -> dict[str, Any]:
-        return {"domain": self.domain, "shape": list(self.shape), "num_classes": self.num_classes}
+        d = {"domain": self.domain, "shape": list(self.shape), "num_classes": self.num_classes}
+        if self.domain_args:
+            d["domain_args"] = self.domain_args
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataSpec:
-        return cls(d["domain"], tuple(d["shape"]), int(d.get("num_classes", 0)))
+        return cls(d["domain"], tuple(d["shape"]), int(d.get("num_classes", 0)), dict(d.get("domain_args") or {}))
 
 
 @dataclass

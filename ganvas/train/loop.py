@@ -70,7 +70,7 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.max_steps = max_steps
         self.progress_bar = sys.stderr.isatty() if progress_bar is None else progress_bar
-        self.domain = get_domain(dataset.domain)
+        self.domain = get_domain(dataset.domain, dataset.domain_args)
         self.latent_rng = torch.Generator(device).manual_seed(derive_seed(cfg.seed, "latent"))
         self.sampler = EpochSampler(len(dataset), cfg.batch_size, derive_seed(cfg.seed, "data"))
         self.objective = model.objective(cfg, self.latent_rng)

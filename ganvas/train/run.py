@@ -46,7 +46,8 @@ def run_name(cfg: TrainConfig, preset: str | None) -> str:
     if preset:
         return Path(preset).stem
     data = cfg.data if is_builtin(cfg.data) else Path(cfg.data).name or "data"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{data}-{cfg.model}-{cfg.resolution}")
+    res = f"-{cfg.resolution}" if cfg.resolution else ""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{data}-{cfg.model}{res}")
 
 
 def fresh_run_dir(base: Path) -> Path:
@@ -70,13 +71,13 @@ def resolve_config(preset: str | None, overrides: dict[str, Any]) -> TrainConfig
 
 def build_model(cfg: TrainConfig, dataset: ArrayDataset, device: torch.device) -> GanModel:
     model_cls = MODELS.get(cfg.model)
-    domain = get_domain(dataset.domain)
+    domain = get_domain(dataset.domain, dataset.domain_args)
     sample_shape = tuple(domain.to_tensor(dataset.arrays["x"][:1]).shape[1:])
     labels = dataset.card.get("labels") or {}
-    spec = DataSpec(dataset.domain, sample_shape, len(labels.get("names", [])))
+    spec = DataSpec(dataset.domain, sample_shape, len(labels.get("names", [])), dataset.domain_args)
     torch.manual_seed(cfg.seed)                     # the initial weights come from the run's seed
     model = model_cls.build(spec, cfg.model_args).to(device)
-    if cfg.channels_last and len(sample_shape) == 3:
+    if cfg.channels_last and dataset.domain == "image" and len(sample_shape) == 3:
         model = model.to(memory_format=torch.channels_last)
     return model
 
@@ -86,8 +87,8 @@ def check_resume(saved: TrainConfig, overrides: dict[str, Any], where: Path) -> 
     for key, value in overrides.items():
         base = key.split(".", 1)[0]
         old = saved.to_dict().get(base)
-        if key.startswith("model_args."):
-            old = saved.model_args.get(key.split(".", 1)[1])
+        if key.startswith(("model_args.", "data_args.")):
+            old = getattr(saved, base).get(key.split(".", 1)[1])
         if base not in RESUMABLE and old != value:
             raise GanvasError(f"the run in {where} was trained with {key}={old!r}; it cannot resume with "
                               f"{key}={value!r} (start a new run with another --out instead)")
@@ -141,7 +142,8 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
             run_dir = fresh_run_dir(Path("runs") / run_name(cfg, preset))
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
-    dataset = training_part(load_dataset(cfg.data, cfg.resolution, fit=cfg.fit), cfg.holdout)
+    dataset = training_part(load_dataset(cfg.data, cfg.resolution, fit=cfg.fit, domain=MODELS.get(cfg.model).domain,
+                                         data_args=cfg.data_args), cfg.holdout)
     model = build_model(cfg, dataset, device)
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, model, dataset, run_dir, device, max_steps=max_steps, progress_bar=progress)
@@ -159,6 +161,10 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
     return Prepared(trainer, run_dir, resume_step)
 
 
+def where_px(cfg: TrainConfig) -> str:
+    return f" at {cfg.resolution} px" if cfg.resolution else ""
+
+
 def train(preset: str | None = None, overrides: dict[str, Any] | None = None, out: Path | None = None,
           resume: bool = False, dry_run: bool = False, progress: bool | None = None,
           max_steps: int | None = None) -> RunResult:
@@ -169,12 +175,12 @@ def train(preset: str | None = None, overrides: dict[str, Any] | None = None, ou
     if p.resume_step is not None:
         info(f"resuming {p.run_dir} at step {p.resume_step} ({p.trainer.progress.nimg / 1000:.1f} kimg)")
     else:
-        info(f"training {cfg.model} on {cfg.data} at {cfg.resolution} px into {p.run_dir}")
+        info(f"training {cfg.model} on {cfg.data}{where_px(cfg)} into {p.run_dir}")
     result = p.trainer.run(resume_step=p.resume_step)
     if dry_run:
         from ganvas.api import load
 
         load(result.checkpoint).sample(2, seed=0)      # the checkpoint must load and sample
-        info(f"dry run ok: {result.step} steps of {cfg.model} on {cfg.data} at {cfg.resolution} px, checkpoint, "
+        info(f"dry run ok: {result.step} steps of {cfg.model} on {cfg.data}{where_px(cfg)}, checkpoint, "
              f"samples and reload in {time.perf_counter() - t0:.1f} s; files in {p.run_dir}")
     return result

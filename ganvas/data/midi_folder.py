@@ -1,0 +1,190 @@
+"""A folder of the user's MIDI files as a music dataset, read once and cached.
+
+Every ``.mid``/``.midi`` file below the folder is quantised to sixteenth notes and cut into phrases of
+`bars` bars. Instruments become tracks:
+
+- ``tracks = "program"``: one track per General MIDI program found in the folder (drums: one track);
+  instruments of the same program, in one file or several, share a track;
+- ``tracks = "family"``: one track per General MIDI family (Piano, Guitar, Bass, Strings, ...);
+- ``tracks = "single"``: every pitched instrument in one piano track (drums are dropped);
+- ``tracks = "auto"`` (default): by program while that gives at most `max_tracks` tracks, else by family.
+Beyond `max_tracks`, the instruments found in the fewest files are dropped (their notes counted).
+Files that cannot be used (zero-byte, corrupt, not 4/4, no notes, no notes in the pitch range) are
+skipped, counted in one line, and listed in ``skipped.txt`` in the cache; the cache is rebuilt when a
+file or an option changes. Options come from the run's ``data_args``, e.g.
+``--set data_args.bars=8 --set data_args.tracks=family``.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ganvas.console import info, skipped_summary
+from ganvas.data import data_home
+from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
+from ganvas.data.folder import listing_digest, scan
+from ganvas.data.imageprep import IMAGE_SUFFIXES
+from ganvas.data.music_builder import ROLLS, PhraseOptions, Piece, cut_phrases
+from ganvas.errors import GanvasError, unknown_name
+from ganvas.files import atomic_dir, load_npy, save_npy, write_json, write_text
+from ganvas.music.midi import BadMidi, Part, gm_family, gm_name, read_midi
+
+MIDI_SUFFIXES = (".mid", ".midi")
+TRACK_MODES = ("auto", "program", "family", "single")
+BEAT_STEPS, BAR_STEPS = 4, 16
+
+
+@dataclass
+class FolderOptions(PhraseOptions):
+    low: int = 24                   # MIDI pitch of the lowest row (24 = C1, as MuseGAN's 84-pitch range)
+    high: int = 107                 # MIDI pitch of the highest row (107 = B7)
+    tracks: str = "auto"            # auto | program | family | single
+    max_tracks: int = 8             # at most this many tracks; >= 1
+    tempo: float = 0.0              # tempo of written samples; 0 = the median first tempo of the files used
+
+
+def parse_options(args: dict | None) -> FolderOptions:
+    names = [f.name for f in dataclasses.fields(FolderOptions)]
+    for key in args or {}:
+        if key not in names:
+            raise unknown_name("data_args option for a MIDI folder", key, names)
+    opts = FolderOptions(**(args or {}))
+    opts.check("data_args")
+    if opts.tracks not in TRACK_MODES:
+        raise unknown_name("data_args value for 'tracks'", str(opts.tracks), list(TRACK_MODES))
+    if not isinstance(opts.max_tracks, int) or opts.max_tracks < 1:
+        raise GanvasError(f"data_args: 'max_tracks' must be a whole number >= 1, got {opts.max_tracks!r}")
+    return opts
+
+
+def is_music_folder(path: Path) -> bool:
+    """A folder holding MIDI files and no images is read as music when the model does not say."""
+    if not path.is_dir():
+        return False
+    suffixes = {p.suffix.lower() for p in scan(path)}
+    return bool(suffixes & set(MIDI_SUFFIXES)) and not suffixes & set(IMAGE_SUFFIXES)
+
+
+def track_key(part: Part, mode: str) -> tuple[int, str, int]:
+    """(sort order, track name, program written) of the track a part belongs to."""
+    if part.is_drum:
+        return (1000, "Drums", 0)
+    if mode == "single":
+        return (0, "Piano", 0)
+    if mode == "family":
+        return (part.program // 8, gm_family(part.program), part.program // 8 * 8)
+    return (part.program, gm_name(part.program), part.program)
+
+
+def assign_tracks(parts_per_file: list[list[Part]], opts: FolderOptions) -> tuple[list[tuple], str]:
+    """The tracks (sort order, name, program) this folder is cut into, and the mode used."""
+    mode = opts.tracks
+    if mode == "auto":
+        programs = {track_key(p, "program") for parts in parts_per_file for p in parts}
+        mode = "program" if len(programs) <= opts.max_tracks else "family"
+    files_with: collections.Counter = collections.Counter()
+    for parts in parts_per_file:
+        files_with.update({track_key(p, mode) for p in parts if not (mode == "single" and p.is_drum)})
+    kept = sorted(k for k, _ in files_with.most_common(opts.max_tracks))
+    return kept, mode
+
+
+def load_midi_folder(folder: Path, home: Path | None = None, progress: bool | None = None,
+                     args: dict | None = None) -> ArrayDataset:
+    folder = Path(folder).expanduser().resolve()
+    if not folder.exists():
+        raise GanvasError(f"data folder '{folder}' does not exist")
+    if not folder.is_dir():
+        raise GanvasError(f"data '{folder}' is a file; expected a folder of MIDI files or a built-in dataset name")
+    opts = parse_options(args)
+    files = scan(folder)
+    digest = listing_digest(folder, files)
+    key = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+    opt_key = hashlib.sha256(json.dumps(dataclasses.asdict(opts), sort_keys=True).encode()).hexdigest()[:12]
+    cache = (home or data_home()) / "folders" / key / f"music-{opt_key}"
+    if (cache / "card.json").exists():
+        card = json.loads((cache / "card.json").read_text(encoding="utf-8"))
+        if card.get("listing") == digest:
+            return ArrayDataset(str(folder), "music", {"x": load_npy(cache / ROLLS)}, card, card["fingerprint"])
+    return _build(folder, files, digest, cache, opts, progress)
+
+
+def _build(folder: Path, files: list[Path], digest: str, cache: Path, opts: FolderOptions,
+           progress: bool | None) -> ArrayDataset:
+    skipped: collections.Counter[str] = collections.Counter()
+    skipped_lines: list[str] = []
+    read: list[tuple[Path, list[Part], int, float]] = []
+    quiet = None if progress is None else not progress
+    for path in tqdm(files, desc=f"reading {folder.name}", unit="file", disable=quiet, leave=False):
+        rel = path.relative_to(folder).as_posix()
+        try:
+            if path.suffix.lower() not in MIDI_SUFFIXES:
+                raise BadMidi("not a MIDI file", f"suffix {path.suffix or '(none)'}")
+            parts, length, tempo = read_midi(path, BEAT_STEPS)
+        except BadMidi as exc:
+            skipped[exc.reason] += 1
+            skipped_lines.append(f"{rel}\t{exc}")
+            continue
+        read.append((path, parts, length, tempo))
+    tracks, mode = assign_tracks([parts for _, parts, _, _ in read], opts)
+    index = {k: i for i, k in enumerate(tracks)}
+    counts: collections.Counter[str] = collections.Counter()
+    rolls, keys, tempi = [], [], []
+    for path, parts, length, file_tempo in read:
+        rel = path.relative_to(folder).as_posix()
+        notes: list[list] = [[] for _ in tracks]
+        for part in parts:
+            k = track_key(part, mode)
+            if k in index and not (mode == "single" and part.is_drum):
+                notes[index[k]].extend(part.notes)
+            else:
+                counts["notes of instruments left out"] += len(part.notes)
+        phrases = cut_phrases(Piece(notes, length), opts, BEAT_STEPS, BAR_STEPS, counts)
+        if not phrases:
+            skipped["no notes in the pitch range"] += 1
+            skipped_lines.append(f"{rel}\tno {opts.bars}-bar phrase with notes in MIDI {opts.low}–{opts.high}")
+            continue
+        tempi.append(file_tempo)
+        for bar, roll in phrases:
+            rolls.append(roll)
+            keys.append(f"{rel}\tbar {bar}")
+    summary = skipped_summary(dict(skipped), len(files), str(folder))
+    if not rolls:
+        what = f" ({summary})" if summary else ""
+        raise GanvasError(f"data folder '{folder}' holds no usable MIDI files ({' '.join(MIDI_SUFFIXES)}) with "
+                          f"{opts.bars}-bar phrases in MIDI {opts.low}–{opts.high}{what}")
+    x = np.stack(rolls)
+    tempo = opts.tempo or round(statistics.median(tempi))
+    domain_args = {"low": opts.low, "pitches": opts.pitches, "beat_steps": BEAT_STEPS, "bar_steps": BAR_STEPS,
+                   "tracks": [{"name": name, "program": program, "is_drum": order == 1000}
+                              for order, name, program in tracks],
+                   "velocity": opts.velocity, "tempo": float(tempo)}
+    card = {
+        "name": str(folder), "title": folder.name, "domain": "music", "unit": "phrases", "array": ROLLS,
+        "description": f"MIDI files from the folder {folder}, {opts.bars}-bar phrases every {opts.hop} bar(s)",
+        "count": int(len(x)), "shape": list(x.shape[1:]),
+        "layout": (f"{x.shape[1]} tracks ({mode}) × {x.shape[2]} steps × {x.shape[3]} pitches "
+                   f"(MIDI {opts.low}–{opts.high}), {'velocity' if opts.velocity else 'binary'}"),
+        "domain_args": domain_args, "options": dataclasses.asdict(opts),
+        "pieces": {"available": len(files), "read": len(read), "used": len(tempi)},
+        "labels": None, "licence": "unknown (the user's own MIDI files)", "source": {"folder": str(folder)},
+        "skipped": dict(skipped), "notes": dict(counts), "listing": digest,
+        "fingerprint": fingerprint_arrays({"x": x}),
+    }
+    with atomic_dir(cache) as tmp:
+        save_npy(tmp / ROLLS, x)
+        write_text(tmp / "keys.txt", "\n".join(keys) + "\n")
+        write_text(tmp / "skipped.txt", "\n".join(skipped_lines) + ("\n" if skipped_lines else ""))
+        write_json(tmp / "card.json", card)
+    if summary:
+        info(f"{summary} (listed in {cache / 'skipped.txt'})")
+    return ArrayDataset(str(folder), "music", {"x": x}, card, card["fingerprint"])
