@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ganvas.commands import data, inspect, sample, train
+from ganvas.commands import data, inspect, sample, train, translate
 from ganvas.errors import GanvasError
 
 
@@ -28,6 +28,7 @@ app.add_command(data.data)
 app.add_command(inspect.models)
 app.add_command(inspect.presets)
 app.add_command(inspect.config)
+app.add_command(translate.translate)
 
 
 def main(argv: list[str] | None = None) -> int:

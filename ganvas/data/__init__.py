@@ -16,6 +16,9 @@ DATASETS = Registry("dataset", {
     "emoji": "ganvas.data.emoji:EmojiBuilder",
     "openclipart": "ganvas.data.openclipart:OpenClipartBuilder",
     "papirus": "ganvas.data.papirus:PapirusBuilder",
+    "cjk-fonts": "ganvas.data.cjk_fonts:CJKFontsBuilder",
+    "icons-papirus-numix": "ganvas.data.icon_themes:PapirusNumixBuilder",
+    "icons-flat-lemon": "ganvas.data.icon_themes:FlatLemonBuilder",
 })
 
 

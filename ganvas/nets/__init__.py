@@ -9,4 +9,6 @@ from ganvas.registry import Registry
 MODELS = Registry("model", {
     "seed-dcgan": "ganvas.nets.seed_dcgan:SeedDCGAN",
     "dcgan": "ganvas.nets.dcgan:DCGAN",
+    "pix2pix": "ganvas.nets.pix2pix:Pix2Pix",
+    "cyclegan": "ganvas.nets.cyclegan:CycleGAN",
 })
