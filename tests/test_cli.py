@@ -19,9 +19,11 @@ TINY = ["--set", "sample_count=4"]
 
 
 @pytest.mark.parametrize("model", SHIPPED_MODELS)
-def test_dry_run_of_every_registered_model(model: str, tmp_path: Path, emoji_built, capsys) -> None:
+def test_dry_run_of_every_registered_model(model: str, tmp_path: Path, emoji_built, translation_folder,
+                                           capsys) -> None:
     out = tmp_path / model
-    assert main(["train", "--model", model, "--data", "emoji", "--dry-run", "--out", str(out)]) == 0
+    data = "emoji" if MODELS.get(model).data_layout == "single" else str(translation_folder)   # A/ and B/
+    assert main(["train", "--model", model, "--data", data, "--dry-run", "--out", str(out)]) == 0
     assert "dry run ok" in capsys.readouterr().err
     assert (out / "final.png").exists() and (out / "metrics.jsonl").exists()
     assert list((out / "checkpoints").glob("step-*/nets.safetensors"))

@@ -98,7 +98,8 @@ def fingerprint_arrays(arrays: dict[str, np.ndarray]) -> str:
     for key in sorted(arrays):
         a = np.ascontiguousarray(arrays[key])
         h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
-        h.update(memoryview(a).cast("B"))
+        if a.size:                      # an empty split (no held-out rows) has no bytes to hash
+            h.update(memoryview(a).cast("B"))
     return "sha256:" + h.hexdigest()
 
 
