@@ -90,10 +90,12 @@ def _images(T, inputs: tuple[Path, ...], direction: str, out_dir: Path, sheet: P
 
     files: list[Path] = []
     skipped: dict[str, int] = {}
+    seen = 0
     for p in inputs:
         if not p.exists():
             raise GanvasError(f"input '{p}' does not exist")
         for f in (scan(p) if p.is_dir() else [p]):
+            seen += 1
             if f.suffix.lower() in IMAGE_SUFFIXES:
                 files.append(f)
             else:
@@ -122,7 +124,7 @@ def _images(T, inputs: tuple[Path, ...], direction: str, out_dir: Path, sheet: P
         if sheet is not None:
             pairs_in.append(T.domain.to_array(x))
             pairs_out.append(T.domain.to_array(y))
-    note = skipped_summary(skipped, len(files) + skipped.get("not an image", 0), "the inputs")
+    note = skipped_summary(skipped, seen, "the inputs")
     if not written:
         raise GanvasError("no usable input images" + (f" ({note})" if note else "")
                           + f"; expected {' '.join(IMAGE_SUFFIXES)} files or folders of them")
