@@ -4,8 +4,10 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# Debian packages: datasets (emoji, openclipart, papirus) and cairo for SVG icons.
-APT_PACKAGES := fonts-noto-color-emoji unicode-data openclipart-png papirus-icon-theme libcairo2
+# Debian packages: datasets (emoji, openclipart, papirus) and cairo for SVG icons; the fonts of cjk-fonts
+# and the second icon theme of icons-papirus-numix.
+APT_PACKAGES := fonts-noto-color-emoji unicode-data openclipart-png papirus-icon-theme libcairo2 \
+                fonts-arphic-ukai fonts-arphic-uming fonts-wqy-zenhei fonts-noto-cjk numix-icon-theme-circle
 TORCH  := torch==2.13.0
 
 .PHONY: demo test lint bench system venv clean

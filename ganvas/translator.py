@@ -142,8 +142,8 @@ class Translator:
         """
         face, canvas = self.text_font(font, direction)
         chars = [c for c in text if c not in "\r\n"]
-        if not chars:
-            raise GanvasError("--text is empty: type at least one character")
+        if all(c.isspace() for c in chars):
+            raise GanvasError("--text has nothing to draw: type at least one character that is not a space")
         glyphs, missing, blank = [], [], []
         for char in chars:
             try:

@@ -62,9 +62,12 @@ def test_folder_loader_keeps_good_images_and_counts_bad_ones(tmp_path: Path, cap
     assert ds.card["skipped"] == {"zero-byte": 1, "not an image": 2, "unreadable": 1, "too large": 1}
     err = capsys.readouterr().err
     assert "skipped 5 of 13 files" in err and "1 too large" in err
+    import hashlib
+
     from ganvas.data import data_home
 
-    listed = next(data_home().glob("folders/*/32-crop/skipped.txt")).read_text()
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]     # this folder's cache, not another test's
+    listed = (data_home() / "folders" / key / "32-crop" / "skipped.txt").read_text()
     assert {line.split("\t")[0] for line in listed.splitlines()} == {
         "empty.png", "notes.txt", "fake.png", "truncated.png", "huge.png"}
     # transparency is composited on white: the corners of the red-square image are white
