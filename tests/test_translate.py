@@ -97,6 +97,15 @@ def test_evaluation_scores_held_out_pairs_against_the_input_unchanged_baseline(f
     assert same["ssim"]["model"] == pytest.approx(same["ssim"]["input_unchanged"])
 
 
+def test_the_report_entry_gives_metrics_and_an_html_section(font_run: Path) -> None:
+    from ganvas.eval.translation import translation_report
+
+    metrics, section = translation_report(font_run, sheet_count=2)
+    assert metrics["data_unchanged"] and metrics["directions"]["AtoB"]["count"] > 0
+    assert section.startswith('<section class="ganvas-translation">') and section.count("<img ") == 1
+    json.dumps(metrics)                                                   # JSON-able as it is
+
+
 def test_translate_evaluate_writes_metrics_triptychs_and_html(font_run: Path, tmp_path: Path) -> None:
     proc = run_cli("translate", str(font_run), "--evaluate", "--count", "4", "--out-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr

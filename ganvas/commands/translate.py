@@ -45,6 +45,8 @@ def translate(checkpoint, inputs, out_dir, direction, text, font, sheet, evaluat
                           "a translation model (pix2pix, cyclegan): use `ganvas sample` for this one")
     if font is not None and text is None:
         raise GanvasError("--font is for --text: it names the font the typed line is drawn in")
+    if sheet is not None and not inputs:
+        raise GanvasError("--sheet is for INPUT files: it shows each input beside its translation")
     T.generator(direction)                      # refuse a direction the model cannot translate, before any work
     if text is not None:
         _text(T, text, font, direction, out_dir)
@@ -141,15 +143,14 @@ def _images(T, inputs: tuple[Path, ...], direction: str, out_dir: Path, sheet: P
 
 def _evaluate(T, out_dir: Path, count: int) -> None:
     from ganvas.console import info
-    from ganvas.data.dataset import load_dataset
-    from ganvas.eval.translation import evaluate
+    from ganvas.eval.translation import evaluate, held_out_data
     from ganvas.files import save_image, write_json, write_text
 
-    cfg = T.meta["config"]
-    dataset = load_dataset(cfg["data"], T.resolution, fit=cfg.get("fit", "crop"), layout=T.model.data_layout)
-    if dataset.fingerprint != T.meta["dataset"]["fingerprint"]:
-        info(f"note: the data '{cfg['data']}' has changed since this model was trained; scoring today's data")
+    dataset, same = held_out_data(T)
+    if not same:
+        info(f"note: the data '{dataset.name}' has changed since this model was trained; scoring today's data")
     result = evaluate(T, dataset, sheet_count=count)
+    result.metrics["data_unchanged"] = same
     for direction, picture in result.sheets.items():
         save_image(out_dir / f"triptychs-{direction}.png", picture)
     write_json(out_dir / "metrics.json", result.metrics)

@@ -98,9 +98,11 @@ def triptych_sheet(columns: list[np.ndarray], labels: list[str], per_row: int = 
     rows = math.ceil(n / per_row)
     sheet = Image.new("RGB", (per_row * tw + (per_row + 1) * gap, head + rows * (th + gap) + gap - 4), "white")
     draw = ImageDraw.Draw(sheet)
-    for t in range(per_row):
-        for k, label in enumerate(labels):
-            draw.text((gap + t * (tw + gap) + 1 + k * (side + 1) + 1, 2), label[: max(1, side // 6)], fill=(90, 90, 90))
+    for k, label in enumerate(labels):
+        while len(label) > 1 and draw.textlength(label) > side - 2:      # shorten labels over small images
+            label = label[:-1]
+        for t in range(per_row):
+            draw.text((gap + t * (tw + gap) + 1 + k * (side + 1) + 1, 2), label, fill=(90, 90, 90))
     for i, tile in enumerate(tiles):
         r, c = divmod(i, per_row)
         sheet.paste(tile, (gap + c * (tw + gap), head + r * (th + gap)))
@@ -210,3 +212,31 @@ def html_fragment(result: TranslationEval) -> str:
                          f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def held_out_data(translator: Any) -> tuple[Any, bool]:
+    """The data `translator` was trained on, at its resolution, and whether it is unchanged since."""
+    from ganvas.data.dataset import load_dataset
+
+    cfg = translator.meta["config"]
+    dataset = load_dataset(cfg["data"], translator.resolution, fit=cfg.get("fit", "crop"),
+                           layout=translator.model.data_layout)
+    return dataset, dataset.fingerprint == translator.meta["dataset"]["fingerprint"]
+
+
+def translation_report(checkpoint: Any, sheet_count: int = 24, device: str = "cpu") -> tuple[dict[str, Any], str]:
+    """Metrics (a JSON-able dict) and an HTML section with the triptychs embedded, for a report page.
+
+    `checkpoint` is a run folder, a checkpoint folder, or a loaded `Translator`.
+    """
+    from ganvas.api import load
+    from ganvas.translator import Translator
+
+    translator = checkpoint if isinstance(checkpoint, Translator) else load(checkpoint, device)
+    if not isinstance(translator, Translator):
+        raise GanvasError(f"{checkpoint} is a {translator.name} model, not a translation model (pix2pix, cyclegan)")
+    dataset, same = held_out_data(translator)
+    result = evaluate(translator, dataset, sheet_count=sheet_count)
+    result.metrics["data_unchanged"] = same
+    return result.metrics, result.html
+
