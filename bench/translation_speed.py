@@ -1,8 +1,9 @@
 """Training speed of the translation presets, NCHW against channels-last memory layout.
 
-pix2pix and CycleGAN use instance normalisation (and CycleGAN reflection padding), whose CPU kernels
-are slower on channels-last tensors than the convolutions gain from it, so both models default to
-NCHW (``channels_last = false``), unlike DCGAN. This measures each preset's training steps both ways.
+Channels-last makes DCGAN's convolutions faster on a CPU, but pix2pix and CycleGAN also spend time
+in instance normalisation (and CycleGAN in reflection padding), whose kernels may prefer NCHW. This
+measures each preset's training steps both ways, to decide the ``channels_last`` default from
+figures: both models keep the engine's default (channels-last) until a measurement says otherwise.
 
 Each measurement is a fresh process running the real Trainer on the preset's data; the two layouts
 alternate round by round so drift on the machine hits both, and the median per side is reported.
@@ -26,8 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 PRESETS = {"fonts-ming2kai-pix2pix": 12, "icons-papirus2numix-cyclegan": 6}   # preset -> timed steps
 
 
-def measure(preset: str, channels_last: bool, steps: int) -> float:
-    """Images per second of the preset's training steps (after two warm-up steps)."""
+def measure(preset: str, channels_last: bool, steps: int) -> tuple[float, float]:
+    """Images per second of the preset's training steps (after two warm-up steps), and CPU ms per image.
+
+    CPU time (all threads) is the steadier figure on a machine shared with other work.
+    """
     import time
 
     from ganvas.train.run import prepare
@@ -37,10 +41,11 @@ def measure(preset: str, channels_last: bool, steps: int) -> float:
                                    "checkpoint_every": 10**6}, out=Path(tmp) / "run", progress=False).trainer
         for _ in range(2):
             trainer.train_step()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(steps):
             trainer.train_step()
-        return steps * trainer.cfg.batch_size / (time.perf_counter() - t0)
+        n = steps * trainer.cfg.batch_size
+        return n / (time.perf_counter() - t0), (time.process_time() - c0) * 1000 / n
 
 
 def main() -> None:
@@ -51,21 +56,24 @@ def main() -> None:
     args = ap.parse_args()
     if args.one:
         preset, layout = args.one
-        print(json.dumps({"images_per_s": measure(preset, layout == "channels-last", PRESETS[preset])}))
+        rate, cpu_ms = measure(preset, layout == "channels-last", PRESETS[preset])
+        print(json.dumps({"images_per_s": rate, "cpu_ms_per_image": cpu_ms}))
         return
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(REPO)}
-    print(f"{'preset':<30} {'layout':<14} images/s (median of {args.rounds})   vs NCHW")
+    print(f"{'preset':<30} {'layout':<14} {'images/s':>9} {'vs NCHW':>8} {'CPU ms/image':>13} {'vs NCHW':>8}"
+          f"   (medians of {args.rounds})")
     for preset in args.presets:
-        rates: dict[str, list[float]] = {"NCHW": [], "channels-last": []}
+        runs: dict[str, list[dict]] = {"NCHW": [], "channels-last": []}
         for _ in range(args.rounds):
-            for layout in rates:
+            for layout in runs:
                 out = subprocess.run([sys.executable, __file__, "--one", preset, layout], capture_output=True,
                                      text=True, env=env, check=True, cwd=REPO)
-                rates[layout].append(json.loads(out.stdout.strip().splitlines()[-1])["images_per_s"])
-        base = statistics.median(rates["NCHW"])
-        for layout, values in rates.items():
-            rate = statistics.median(values)
-            print(f"{preset:<30} {layout:<14} {rate:>8.1f}                 {rate / base:.2f}×")
+                runs[layout].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        med = {layout: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for layout, rs in runs.items()}
+        for layout, m in med.items():
+            rate, cpu = m["images_per_s"], m["cpu_ms_per_image"]
+            print(f"{preset:<30} {layout:<14} {rate:>9.1f} {rate / med['NCHW']['images_per_s']:>7.2f}× "
+                  f"{cpu:>13.0f} {cpu / med['NCHW']['cpu_ms_per_image']:>7.2f}×")
 
 
 if __name__ == "__main__":

@@ -96,8 +96,7 @@ class CycleGAN(TranslationModel):
     generator_names = ("G", "F")            # G: A → B, F: B → A (the paper's names)
     discriminator_names = ("D_A", "D_B")    # D_B judges G's outputs among real B, D_A F's among real A
     directions = {"AtoB": "G", "BtoA": "F"}
-    # NCHW: instance norm and reflection padding are slower channels-last (bench/translation_speed.py)
-    config_defaults: dict[str, Any] = {"loss": "lsgan", "sample_count": 16, "batch_size": 4, "channels_last": False}
+    config_defaults: dict[str, Any] = {"loss": "lsgan", "sample_count": 16, "batch_size": 4}
 
     def __init__(self, spec: DataSpec, options: CycleGANOptions) -> None:
         super().__init__(spec, options)

@@ -92,8 +92,7 @@ class Pix2Pix(TranslationModel):
     Options = Pix2PixOptions
     data_layout = "paired"
     directions = {"AtoB": "G"}
-    # NCHW: instance norm and these small widths ran 1.4× faster than channels-last (bench/translation_speed.py)
-    config_defaults: dict[str, Any] = {"loss": "ns", "sample_count": 16, "batch_size": 16, "channels_last": False}
+    config_defaults: dict[str, Any] = {"loss": "ns", "sample_count": 16, "batch_size": 16}
 
     def __init__(self, spec: DataSpec, options: Pix2PixOptions) -> None:
         super().__init__(spec, options)
