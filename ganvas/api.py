@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
@@ -13,6 +13,9 @@ from ganvas.errors import GanvasError
 from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec, GanModel
 from ganvas.train import checkpoint as ckpt
+
+if TYPE_CHECKING:
+    from ganvas.translator import Translator
 
 
 class Generator:
@@ -67,8 +70,12 @@ class Generator:
         return mixing_picture(self, rows, cols, layers, truncation, truncation_cutoff)
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> Generator:
-    """Load the averaged generator of a run folder or checkpoint folder. Never unpickles anything."""
+def load(path: str | Path, device: str | torch.device = "cpu") -> Generator | Translator:
+    """Load the averaged generator(s) of a run folder or checkpoint folder. Never unpickles anything.
+
+    A model that samples from noise comes back as a `Generator`; a translation model (pix2pix,
+    cyclegan) as a `Translator`.
+    """
     c = ckpt.load(path, with_optim=False)
     desc = c.meta["model"]
     try:
@@ -80,4 +87,8 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Generator:
         what = f"checkpoint {c.path} network {name}_ema"
         ckpt.load_weights(getattr(model, name), c.nets.get(f"{name}_ema", {}), what)
     device = torch.device(device)
+    if model_cls.data_layout != "single":
+        from ganvas.translator import Translator
+
+        return Translator(model.to(device), c.meta, c.path, device)
     return Generator(model.to(device), c.meta, c.path, device)

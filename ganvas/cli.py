@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ganvas.commands import data, evaluate, inspect, sample, train
+from ganvas.commands import data, evaluate, inspect, sample, train, translate
 from ganvas.errors import GanvasError
 
 
@@ -29,6 +29,7 @@ app.add_command(evaluate.evaluate)
 app.add_command(inspect.models)
 app.add_command(inspect.presets)
 app.add_command(inspect.config)
+app.add_command(translate.translate)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,3 +70,57 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> s
     for needle in needles:
         assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
     return lines[0]
+
+
+def shape_pair(rng, side: int = 40):
+    """A synthetic pair: an outlined shape (A) and the same shape filled with colour (B)."""
+    from PIL import Image, ImageDraw
+
+    x0, y0 = (int(v) for v in rng.integers(2, side // 3, 2))
+    x1, y1 = (int(v) for v in rng.integers(side * 2 // 3, side - 2, 2))
+    colour = tuple(int(v) for v in rng.integers(0, 200, 3))
+    a, b = Image.new("RGB", (side, side), "white"), Image.new("RGB", (side, side), "white")
+    ImageDraw.Draw(a).ellipse((x0, y0, x1, y1), outline="black", width=2)
+    ImageDraw.Draw(b).ellipse((x0, y0, x1, y1), fill=colour, outline="black", width=2)
+    return a, b
+
+
+@pytest.fixture(scope="session")
+def translation_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user's translation folder: A/ and B/ with 12 pairs matched by name, testA/ and testB/ with 4."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("shapes")
+    rng = np.random.default_rng(0)
+    for split, n in (("", 12), ("test", 4)):
+        for side in "AB":
+            (root / f"{split}{side}").mkdir()
+        for i in range(n):
+            a, b = shape_pair(rng)
+            a.save(root / f"{split}A" / f"s{i:02d}.png")
+            b.save(root / f"{split}B" / f"s{i:02d}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def cjk_built(ganvas_home: Path) -> Path:
+    """`cjk-fonts` built with 60 characters per font (the test data home's copy; a full build is 3,755)."""
+    from ganvas.data import DATASETS
+    from ganvas.data.dataset import builtin_root
+
+    root = builtin_root("cjk-fonts")
+    if not (root / "card.json").exists():
+        DATASETS.get("cjk-fonts")().build(root, progress=False, limit=60)
+    return root
+
+
+@pytest.fixture(scope="session")
+def icons_built(ganvas_home: Path) -> Path:
+    """`icons-papirus-numix` built with 40 icons per theme."""
+    from ganvas.data import DATASETS
+    from ganvas.data.dataset import builtin_root
+
+    root = builtin_root("icons-papirus-numix")
+    if not (root / "card.json").exists():
+        DATASETS.get("icons-papirus-numix")().build(root, progress=False, limit=40)
+    return root

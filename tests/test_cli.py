@@ -20,8 +20,12 @@ TINY = ["--set", "sample_count=4"]
 
 @pytest.mark.parametrize("model", SHIPPED_MODELS)
 def test_dry_run_of_every_registered_model(model: str, tmp_path: Path, request, capsys) -> None:
-    data = {"image": "emoji", "music": "chorales"}[MODELS.get(model).domain]
-    request.getfixturevalue(f"{data}_built")
+    cls = MODELS.get(model)
+    if cls.data_layout != "single":
+        data = str(request.getfixturevalue("translation_folder"))               # A/ and B/
+    else:
+        data = {"image": "emoji", "music": "chorales"}[cls.domain]
+        request.getfixturevalue(f"{data}_built")
     out = tmp_path / model
     assert main(["train", "--model", model, "--data", data, "--dry-run", "--out", str(out)]) == 0
     assert "dry run ok" in capsys.readouterr().err

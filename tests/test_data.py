@@ -63,6 +63,7 @@ def test_folder_loader_keeps_good_images_and_counts_bad_ones(tmp_path: Path, cap
     assert ds.card["skipped"] == {"zero-byte": 1, "not an image": 2, "unreadable": 1, "too large": 1}
     err = capsys.readouterr().err
     assert "skipped 5 of 13 files" in err and "1 too large" in err
+
     from ganvas.data import data_home
 
     key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]   # this folder's cache, not another test's

@@ -20,6 +20,9 @@ def models() -> None:
         print(f"{name:<14} {doc}")
         for f in dataclasses.fields(cls.Options):
             print(f"    {f.name} = {f.default!r:<8} # {f.metadata.get('help', '')}")
+        if cls.config_defaults:
+            shown = ", ".join(f"{k} = {v!r}" for k, v in cls.config_defaults.items())
+            print(f"    (its config defaults: {shown})")
 
 
 @click.command()

@@ -18,6 +18,9 @@ DATASETS = Registry("dataset", {
     "papirus": "ganvas.data.papirus:PapirusBuilder",
     "chorales": "ganvas.data.chorales:ChoralesBuilder",
     "chorales-original": "ganvas.data.chorales:OriginalKeyChoralesBuilder",
+    "cjk-fonts": "ganvas.data.cjk_fonts:CJKFontsBuilder",
+    "icons-papirus-numix": "ganvas.data.icon_themes:PapirusNumixBuilder",
+    "icons-flat-lemon": "ganvas.data.icon_themes:FlatLemonBuilder",
 })
 
 

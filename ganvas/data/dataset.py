@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -14,19 +15,62 @@ from ganvas.data import DATASETS, data_home
 from ganvas.errors import GanvasError, unknown_name
 from ganvas.files import load_npy, save_npy, write_text
 
+LAYOUTS = ("single", "paired", "unpaired")   # what a model trains on: see `ArrayDataset.for_layout`
+
 
 @dataclass
 class ArrayDataset:
-    """Samples as compact arrays, ready to index: ``x`` (the samples) and optionally ``y`` (labels)."""
+    """Samples as compact arrays, ready to index: ``x`` (the samples) and optionally ``y`` (labels).
+
+    Translation datasets hold two domains instead: ``a`` and ``b`` (and held-out ``a_test``,
+    ``b_test``), either paired (row i of ``a`` and of ``b`` show the same thing) or unpaired (two
+    collections of different lengths). ``streams`` says which arrays one sampler indexes together,
+    so the training loop needs no notion of pairs: one stream ``x`` over ``x`` and ``y`` for the
+    usual single set, one stream over ``a`` and ``b`` for pairs, one stream each for unpaired sets.
+    Arrays in no stream (held-out ones) are never trained on. Every array except ``y`` (labels)
+    holds samples of `domain`.
+    """
 
     name: str                               # built-in name or the folder path it came from
     domain: str                             # the domain that reads ``x`` (e.g. "image")
     arrays: dict[str, np.ndarray]           # "x": N×... samples, "y": N int labels when labelled
     card: dict = field(default_factory=dict)   # the dataset card (source, licence, labels, counts)
     fingerprint: str = ""                   # sha256 of the arrays: a resumed run checks it
+    streams: dict[str, list[str]] = field(default_factory=dict)  # sampler -> arrays it indexes; {}: one over all
+
+    def __post_init__(self) -> None:
+        if not self.streams:
+            self.streams = {"x": list(self.arrays)}
+
+    @property
+    def layout(self) -> str:
+        """single | paired | unpaired (see `LAYOUTS`)."""
+        return self.card.get("layout", "single")
+
+    @property
+    def sample_key(self) -> str:
+        """The array whose rows show what one training sample looks like (``x``, or ``a``)."""
+        return next(iter(self.streams.values()))[0]
 
     def __len__(self) -> int:
-        return len(self.arrays["x"])
+        return len(self.arrays[self.sample_key])
+
+    def for_layout(self, layout: str, model: str) -> ArrayDataset:
+        """This data as `model` needs it: a paired set serves an unpaired model by sampling each side alone."""
+        have = self.layout
+        if layout == have:
+            return self
+        if layout == "unpaired" and have == "paired":
+            return dataclasses.replace(self, streams={"a": ["a"], "b": ["b"]})
+        what = {"single": "single images", "paired": "pairs of images (A → B)",
+                "unpaired": "two unpaired collections (A ↔ B)"}
+        hint = {"single": "a built-in image set such as emoji, or a folder of images",
+                "paired": "a paired set such as cjk-fonts, or a folder with A/ and B/ sub-folders whose "
+                          "files match by name",
+                "unpaired": "a translation set such as icons-papirus-numix, or a folder with A/ and B/ "
+                            "sub-folders"}
+        raise GanvasError(f"model '{model}' trains on {what[layout]}, but the data '{self.name}' holds "
+                          f"{what[have]}; use {hint[layout]}")
 
     @property
     def domain_args(self) -> dict:
@@ -44,9 +88,12 @@ class ArrayDataset:
             "name": self.name,
             "fingerprint": self.fingerprint,
             "count": len(self),
-            "shape": list(self.arrays["x"].shape[1:]),
+            "shape": list(self.arrays[self.sample_key].shape[1:]),
             "licence": self.card.get("licence", "unknown (user data)"),
             "source": self.card.get("source", {}),
+            **({"translation": {"layout": self.layout, **self.card.get("translation", {}),
+                                "counts": {k: len(v) for k, v in self.arrays.items()}}}
+               if self.layout != "single" else {}),
         }
 
 
@@ -56,17 +103,20 @@ def fingerprint_arrays(arrays: dict[str, np.ndarray]) -> str:
     for key in sorted(arrays):
         a = np.ascontiguousarray(arrays[key])
         h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
-        h.update(memoryview(a).cast("B"))
+        if a.size:                      # an empty split (no held-out rows) has no bytes to hash
+            h.update(memoryview(a).cast("B"))
     return "sha256:" + h.hexdigest()
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
-    """Resize N×H×W×3 uint8 images to `size` with an antialiasing (Lanczos) filter."""
+    """Resize N×H×W×C uint8 images (C = 3, or 1 for grey) to `size` with an antialiasing (Lanczos) filter."""
     if images.shape[1] == size and images.shape[2] == size:
         return images
     out = np.empty((len(images), size, size, images.shape[3]), dtype=np.uint8)
+    grey = images.shape[3] == 1                       # glyphs are stored as one grey channel
     for i, img in enumerate(images):
-        out[i] = np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.LANCZOS))
+        small = Image.fromarray(img[..., 0] if grey else img).resize((size, size), Image.Resampling.LANCZOS)
+        out[i] = np.asarray(small).reshape(size, size, -1)
     return out
 
 
@@ -99,8 +149,14 @@ def load_stored(root: Path, name: str, resolution: int) -> ArrayDataset:
     return ArrayDataset(name=name, domain=card.get("domain", "image"), arrays=arrays, card=card, fingerprint=fp)
 
 
+def split_spec(spec: str) -> tuple[str, str]:
+    """``NAME[:VARIANT]``: a built-in dataset and an optional variant (e.g. ``cjk-fonts:sans:kai``)."""
+    name, _, variant = spec.partition(":")
+    return name, variant
+
+
 def is_builtin(spec: str) -> bool:
-    return spec in DATASETS
+    return split_spec(spec)[0] in DATASETS
 
 
 def builtin_root(name: str, home: Path | None = None) -> Path:
@@ -108,20 +164,27 @@ def builtin_root(name: str, home: Path | None = None) -> Path:
 
 
 def load_dataset(spec: str, resolution: int, fit: str = "crop", home: Path | None = None,
-                 progress: bool | None = None, domain: str | None = None,
+                 progress: bool | None = None, layout: str = "single", domain: str | None = None,
                  data_args: dict | None = None) -> ArrayDataset:
     """A built-in dataset by name (built on first use) or a folder of the user's images or MIDI files.
 
-    `domain` is what the model reads: a folder is read as music for a music model; without one, a
-    folder holding MIDI files and no images is music. `data_args` are options of the folder reader.
+    `layout` is what the model trains on (see `LAYOUTS`): a folder is read as single images, or as
+    two domains in its A/ and B/ sub-folders for a translation model. `domain` is what the model
+    reads: a folder is read as music for a music model; without one, a folder holding MIDI files and
+    no images is music. `data_args` are options of the MIDI folder reader.
     """
     if is_builtin(spec):
         if data_args:
             raise GanvasError(f"data_args ({', '.join(sorted(data_args))}) apply to folders of MIDI files; "
                               f"the built-in dataset '{spec}' is built one way")
-        root = builtin_root(spec, home)
+        name, variant = split_spec(spec)
+        root = builtin_root(name, home)
         if not (root / "card.json").exists():
-            DATASETS.get(spec)().build(root, progress=progress)
+            DATASETS.get(name)().build(root, progress=progress)
+        if variant or "layout" in json.loads((root / "card.json").read_text(encoding="utf-8")):
+            from ganvas.data.translation import load_translation
+
+            return load_translation(root, spec, resolution)
         return load_stored(root, spec, resolution)
     path = Path(spec).expanduser()
     if path.exists() or "/" in spec or spec.startswith("."):
@@ -131,6 +194,10 @@ def load_dataset(spec: str, resolution: int, fit: str = "crop", home: Path | Non
             return load_midi_folder(path, home=home, progress=progress, args=data_args)
         if data_args:
             raise GanvasError(f"data_args ({', '.join(sorted(data_args))}) apply to folders of MIDI files only")
+        if layout != "single":
+            from ganvas.data.translation_folder import load_translation_folder
+
+            return load_translation_folder(path, resolution, layout, fit=fit, home=home, progress=progress)
         from ganvas.data.folder import load_folder
 
         return load_folder(path, resolution, fit=fit, home=home, progress=progress)

@@ -11,4 +11,6 @@ MODELS = Registry("model", {
     "dcgan": "ganvas.nets.dcgan:DCGAN",
     "stylegan": "ganvas.nets.stylegan:StyleGAN",
     "musegan": "ganvas.nets.musegan:MuseGAN",
+    "pix2pix": "ganvas.nets.pix2pix:Pix2Pix",
+    "cyclegan": "ganvas.nets.cyclegan:CycleGAN",
 })

@@ -56,6 +56,8 @@ class GanModel(nn.Module):
     default_resolution: ClassVar[int] = 64
     generator_names: ClassVar[tuple[str, ...]] = ("G",)
     discriminator_names: ClassVar[tuple[str, ...]] = ("D",)
+    data_layout: ClassVar[str] = "single"   # single | paired | unpaired: what it trains on (data.dataset.LAYOUTS)
+    config_defaults: ClassVar[dict[str, Any]] = {}  # the paper's config values; presets and options override
 
     def __init__(self, spec: DataSpec, options: Any) -> None:
         super().__init__()
@@ -109,6 +111,14 @@ class GanModel(nn.Module):
     def generate(self, latent: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
         """Outputs of the generator `net` (default: the trained G) for `latent`."""
         return (net if net is not None else self.G)(latent)
+
+    def grid_input(self, seeds: list[int], dataset: Any, device: torch.device | str = "cpu") -> Any:
+        """What the run's sample grids are drawn from: one latent per seed (translation models: fixed inputs)."""
+        return self.latents_for_seeds(seeds, device=device)
+
+    def preview(self, grid_input: Any, nets: dict[str, nn.Module], domain: Any) -> Any:
+        """The sample grid picture, drawn with the weight-averaged generators `nets` (by name)."""
+        return domain.preview(self.generate(grid_input, net=nets["G"]))
 
     def objective(self, cfg: TrainConfig, latent_rng: torch.Generator) -> Objective:
         """How this model's losses are computed; plain adversarial training unless overridden."""

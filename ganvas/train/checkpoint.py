@@ -2,7 +2,8 @@
 
 A checkpoint is a folder ``checkpoints/step-NNNNNNN/`` holding
 - ``nets.safetensors``: the weights and buffers of every network (``G/…``, ``D/…``, ``G_ema/…``);
-- ``optim.safetensors``: the optimisers' moment estimates (``G/<param index>/exp_avg`` …);
+- ``optim.safetensors``: the optimisers' moment estimates (``G/<param index>/exp_avg`` …) and any
+  other tensors only resuming needs (``objective/…``: e.g. CycleGAN's history pools of generated images);
 - ``checkpoint.json``: model name and options, config, step, images seen, RNG states, sampler
   position, objective state, optimiser hyper-parameters, dataset fingerprint, library versions.
 The folder is written under a temporary name and renamed into place, so a crash at any moment leaves
@@ -29,6 +30,7 @@ from ganvas.files import atomic_dir, write_json
 FORMAT = "ganvas-checkpoint"
 FORMAT_VERSION = 1
 CHECKPOINTS = "checkpoints"
+OBJECTIVE = "objective"      # prefix of an objective's resume-only tensors in optim.safetensors
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 

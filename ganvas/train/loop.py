@@ -72,7 +72,12 @@ class Trainer:
         self.progress_bar = sys.stderr.isatty() if progress_bar is None else progress_bar
         self.domain = get_domain(dataset.domain, dataset.domain_args)
         self.latent_rng = torch.Generator(device).manual_seed(derive_seed(cfg.seed, "latent"))
-        self.sampler = EpochSampler(len(dataset), cfg.batch_size, derive_seed(cfg.seed, "data"))
+        # one sampler per stream of arrays (one for most data; two for unpaired A and B), each with its
+        # own order; the first keeps the historical seed so single-stream runs are unchanged
+        self.samplers = {name: EpochSampler(len(dataset.arrays[keys[0]]), cfg.batch_size,
+                                            derive_seed(cfg.seed, "data" if i == 0 else f"data:{name}"))
+                         for i, (name, keys) in enumerate(dataset.streams.items())}
+        self.sampler = next(iter(self.samplers.values()))
         self.objective = model.objective(cfg, self.latent_rng)
         self.G_nets = {n: getattr(model, n) for n in model.generator_names}
         self.D_nets = {n: getattr(model, n) for n in model.discriminator_names}
@@ -83,8 +88,8 @@ class Trainer:
         self.ema = EMA(self.G_nets, cfg.ema_kimg, cfg.ema_rampup)
         self.progress = Progress()
         # the grid shows seeds seed … seed+count−1: `ganvas sample RUN --seed SEED` redraws it
-        self.grid_latent = model.latents_for_seeds(list(range(cfg.seed, cfg.seed + cfg.sample_count)),
-                                                   device=device)
+        # (a translation model shows fixed held-out inputs instead: see GanModel.grid_input)
+        self.grid_latent = model.grid_input(list(range(cfg.seed, cfg.seed + cfg.sample_count)), dataset, device)
         self.last_checkpoint: Path | None = None
         self._saved_step = -1       # step of the newest checkpoint written or restored
         self._snapshot_step = -1    # step of the newest sample grid
@@ -98,11 +103,14 @@ class Trainer:
     # --- data ------------------------------------------------------------------------------------
 
     def next_batch(self) -> dict[str, torch.Tensor]:
-        idx = self.sampler.next()
+        """One batch from every stream: ``x`` (and ``y``), or ``a`` and ``b`` for translation data."""
         arrays = self.dataset.arrays
-        batch = {"x": self.domain.to_tensor(arrays["x"][idx], self.device)}
-        if "y" in arrays:
-            batch["y"] = torch.as_tensor(arrays["y"][idx], device=self.device)
+        batch: dict[str, torch.Tensor] = {}
+        for name, sampler in self.samplers.items():
+            idx = sampler.next()
+            for key in self.dataset.streams[name]:
+                batch[key] = (torch.as_tensor(arrays[key][idx], device=self.device) if key == "y"
+                              else self.domain.to_tensor(arrays[key][idx], self.device))
         return batch
 
     # --- one step ---------------------------------------------------------------------------------
@@ -153,10 +161,9 @@ class Trainer:
         """Save the sample grid of the averaged G at this step (fixed latents: the run's seed)."""
         name = f"step-{self.progress.step:07d}"
         self._snapshot_step = self.progress.step
-        net = self.ema_generator()
+        nets = {n: self.ema_generator(n) for n in self.G_nets}
         with torch.random.fork_rng(devices=[]):
-            images = self.model.generate(self.grid_latent, net=net)
-        picture = self.domain.preview(images)
+            picture = self.model.preview(self.grid_latent, nets, self.domain)
         path = self.run_dir / "samples" / f"{name}.png"
         save_image(path, picture)
         self.logger.image("samples", picture, self.progress.step)
@@ -169,6 +176,7 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "progress": {"step": p.step, "nimg": p.nimg, "kimg": p.nimg / 1000, "elapsed_s": round(p.elapsed_s, 3)},
             "sampler": self.sampler.state_dict(),
+            **({"samplers": {n: s.state_dict() for n, s in self.samplers.items()}} if len(self.samplers) > 1 else {}),
             "objective": self.objective.state_dict(),
             "rng": {"torch": ckpt.rng_to_json(torch.get_rng_state()),
                     "latent": ckpt.rng_to_json(self.latent_rng.get_state())},
@@ -185,8 +193,10 @@ class Trainer:
         optim_d, groups_d = ckpt.optimizer_tensors("D", self.opt_d)
         meta = self.checkpoint_meta()
         meta["optimizers"] = {"G": groups_g, "D": groups_d}
-        self.last_checkpoint = ckpt.save(self.run_dir, self.progress.step, nets, {**optim_g, **optim_d}, meta,
-                                         self.cfg.keep_checkpoints)
+        # tensors an objective needs to resume (CycleGAN's history pools) travel with the optimiser state
+        extra = {f"{ckpt.OBJECTIVE}/{k}": v for k, v in self.objective.tensor_state().items()}
+        self.last_checkpoint = ckpt.save(self.run_dir, self.progress.step, nets, {**optim_g, **optim_d, **extra},
+                                         meta, self.cfg.keep_checkpoints)
         self._saved_step = self.progress.step
         return self.last_checkpoint
 
@@ -201,10 +211,14 @@ class Trainer:
         ckpt.restore_optimizer("D", self.opt_d, c.optim, groups["D"])
         pr = c.meta["progress"]
         self.progress = Progress(int(pr["step"]), int(pr["nimg"]), float(pr["elapsed_s"]))
-        self.sampler.load_state_dict(c.meta["sampler"])
+        for name, state in c.meta.get("samplers", {"": c.meta["sampler"]}).items():
+            self.samplers.get(name, self.sampler).load_state_dict(state)
         self.objective.load_state_dict(c.meta.get("objective", {}))
         if self.evaluator:
             self.evaluator.load_state_dict(c.meta.get("evaluation") or {})
+        prefix = f"{ckpt.OBJECTIVE}/"
+        self.objective.load_tensor_state({k[len(prefix):]: v.to(self.device) for k, v in c.optim.items()
+                                          if k.startswith(prefix)})
         torch.set_rng_state(ckpt.rng_from_json(c.meta["rng"]["torch"]))
         self.latent_rng.set_state(ckpt.rng_from_json(c.meta["rng"]["latent"]))
         self.last_checkpoint = c.path

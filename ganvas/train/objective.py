@@ -38,6 +38,13 @@ class Objective:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
 
+    def tensor_state(self) -> dict[str, torch.Tensor]:
+        """Tensors that must survive a resume (image pools...): saved in safetensors, never in JSON."""
+        return {}
+
+    def load_tensor_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        pass
+
 
 class AdversarialObjective(Objective):
     """The classic game: D tells real from generated, G tries to fool D, under a chosen loss.

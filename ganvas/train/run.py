@@ -60,9 +60,14 @@ def fresh_run_dir(base: Path) -> Path:
 
 
 def resolve_config(preset: str | None, overrides: dict[str, Any]) -> TrainConfig:
+    """Defaults ← the model's own defaults (its paper's loss...) ← preset ← command line."""
     cfg = TrainConfig()
+    values = load_preset(preset) if preset else {}
+    model_defaults = MODELS.get(overrides.get("model", values.get("model", cfg.model))).config_defaults
+    if model_defaults:
+        cfg = cfg.with_overrides(model_defaults, source="model defaults")
     if preset:
-        cfg = cfg.with_overrides(load_preset(preset), source=f"preset {preset}")
+        cfg = cfg.with_overrides(values, source=f"preset {preset}")
     cfg = cfg.with_overrides(overrides).validate()
     if cfg.resolution == 0:
         cfg.resolution = MODELS.get(cfg.model).default_resolution
@@ -72,7 +77,7 @@ def resolve_config(preset: str | None, overrides: dict[str, Any]) -> TrainConfig
 def build_model(cfg: TrainConfig, dataset: ArrayDataset, device: torch.device) -> GanModel:
     model_cls = MODELS.get(cfg.model)
     domain = get_domain(dataset.domain, dataset.domain_args)
-    sample_shape = tuple(domain.to_tensor(dataset.arrays["x"][:1]).shape[1:])
+    sample_shape = tuple(domain.to_tensor(dataset.arrays[dataset.sample_key][:1]).shape[1:])
     labels = dataset.card.get("labels") or {}
     spec = DataSpec(dataset.domain, sample_shape, len(labels.get("names", [])), dataset.domain_args)
     torch.manual_seed(cfg.seed)                     # the initial weights come from the run's seed
@@ -142,8 +147,15 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
             run_dir = fresh_run_dir(Path("runs") / run_name(cfg, preset))
     set_threads(cfg.threads)
     device = pick_device(cfg.device)
-    dataset = training_part(load_dataset(cfg.data, cfg.resolution, fit=cfg.fit, domain=MODELS.get(cfg.model).domain,
-                                         data_args=cfg.data_args), cfg.holdout)
+    model_cls = MODELS.get(cfg.model)
+    layout = model_cls.data_layout
+    dataset = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit, layout=layout, domain=model_cls.domain,
+                           data_args=cfg.data_args).for_layout(layout, cfg.model)
+    if layout == "single":
+        dataset = training_part(dataset, cfg.holdout)
+    elif cfg.holdout:
+        raise GanvasError(f"holdout applies to datasets of single samples; '{cfg.data}' ({layout}) keeps its own "
+                          "held-out items: leave holdout at 0")
     model = build_model(cfg, dataset, device)
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, model, dataset, run_dir, device, max_steps=max_steps, progress_bar=progress)
@@ -179,8 +191,13 @@ def train(preset: str | None = None, overrides: dict[str, Any] | None = None, ou
     result = p.trainer.run(resume_step=p.resume_step)
     if dry_run:
         from ganvas.api import load
+        from ganvas.translator import Translator
 
-        load(result.checkpoint).sample(2, seed=0)      # the checkpoint must load and sample
+        loaded = load(result.checkpoint)                # the checkpoint must load and generate
+        if isinstance(loaded, Translator):
+            loaded.translate(p.trainer.grid_latent["a"][:2])
+        else:
+            loaded.sample(2, seed=0)
         info(f"dry run ok: {result.step} steps of {cfg.model} on {cfg.data}{where_px(cfg)}, checkpoint, "
              f"samples and reload in {time.perf_counter() - t0:.1f} s; files in {p.run_dir}")
     return result

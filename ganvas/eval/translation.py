@@ -1,0 +1,242 @@
+"""How good a translation model is, on data it never trained on.
+
+For paired data (the same character in two fonts) each output has a true target, so the output can
+be scored against it pixel by pixel: mean absolute error (L1, on intensities in [0, 1]) and SSIM
+(Wang, Bovik, Sheikh and Simoncelli 2004: 11×11 Gaussian window, σ = 1.5, K1 = 0.01, K2 = 0.03),
+next to the trivial baseline of returning the input unchanged; a model that does not beat that
+baseline has learned nothing worth having. Pictures show input | output | target triptychs.
+
+For unpaired data there is no target: the report shows input | output | round trip (F(G(a)))
+triptychs and the round-trip L1, which says whether the translation keeps enough of its input to
+be undone, not whether it looks like the other domain. How close the outputs come to the target
+domain as a whole is a job for the distribution metrics (`outputs` gives the translated images).
+
+Everything is computed on the uint8 images a user would get as files.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+from ganvas.domains.image import make_grid
+from ganvas.errors import GanvasError
+
+SSIM_SIGMA = 1.5
+SSIM_RADIUS = 5            # 11 taps: the paper's window, and scikit-image's for σ = 1.5 (truncate 3.5)
+K1, K2 = 0.01, 0.03
+
+
+def gaussian_window(sigma: float = SSIM_SIGMA, radius: int = SSIM_RADIUS) -> torch.Tensor:
+    """The normalised 1-D Gaussian of SSIM's separable window (float64)."""
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    w = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    return w / w.sum()
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, sigma: float = SSIM_SIGMA,
+         radius: int = SSIM_RADIUS) -> torch.Tensor:
+    """Mean structural similarity of each image pair in N×C×H×W batches `x`, `y` (one value per image).
+
+    Local means, variances and covariance are Gaussian-weighted averages over each window that lies
+    wholly inside the image (no padding), averaged over positions and channels, as in Wang et al.
+    and scikit-image's ``structural_similarity(gaussian_weights=True, use_sample_covariance=False)``.
+    """
+    if x.shape != y.shape or x.dim() != 4:
+        raise ValueError(f"ssim needs two N×C×H×W batches of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    side = 2 * radius + 1
+    if min(x.shape[2:]) < side:
+        raise ValueError(f"ssim's {side}×{side} window needs images of at least {side} px, got {tuple(x.shape[2:])}")
+    x, y = x.to(torch.float64), y.to(torch.float64)
+    c = x.shape[1]
+    w = gaussian_window(sigma, radius).to(x.device)
+    wh, wv = w.view(1, 1, 1, -1).repeat(c, 1, 1, 1), w.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.conv2d(t, wh, groups=c), wv, groups=c)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return s.mean(dim=(1, 2, 3))
+
+
+def unit(images: np.ndarray) -> torch.Tensor:
+    """uint8 N×H×W×C images as float64 N×C×H×W in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(torch.float64) / 255.0
+
+
+def l1(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-image mean absolute difference of uint8 images, on intensities in [0, 1]."""
+    return np.abs(x.astype(np.float64) - y.astype(np.float64)).reshape(len(x), -1).mean(1) / 255.0
+
+
+def pick_rows(n_rows: int, n: int) -> np.ndarray:
+    """`n` evenly spaced row indices of `n_rows` (all of them when there are fewer)."""
+    if n_rows <= n:
+        return np.arange(n_rows)
+    return np.linspace(0, n_rows - 1, n).round().astype(int)
+
+
+def triptych_sheet(columns: list[np.ndarray], labels: list[str], per_row: int = 4, gap: int = 10) -> Image.Image:
+    """Triptychs (row i of each of the `columns` arrays side by side), `per_row` to a line, labelled on top."""
+    n, side = len(columns[0]), columns[0].shape[2]
+    per_row = max(1, min(per_row, n))
+    tiles = [make_grid(np.stack([c[i] for c in columns]), nrow=len(columns), pad=1).convert("RGB") for i in range(n)]
+    tw, th = tiles[0].size
+    head = 13
+    rows = math.ceil(n / per_row)
+    sheet = Image.new("RGB", (per_row * tw + (per_row + 1) * gap, head + rows * (th + gap) + gap - 4), "white")
+    draw = ImageDraw.Draw(sheet)
+    for k, label in enumerate(labels):
+        while len(label) > 1 and draw.textlength(label) > side - 2:      # shorten labels over small images
+            label = label[:-1]
+        for t in range(per_row):
+            draw.text((gap + t * (tw + gap) + 1 + k * (side + 1) + 1, 2), label, fill=(90, 90, 90))
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, per_row)
+        sheet.paste(tile, (gap + c * (tw + gap), head + r * (th + gap)))
+    return sheet
+
+
+def png_data_uri(image: Image.Image) -> str:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@dataclass
+class TranslationEval:
+    """What `evaluate` found: numbers, pictures, and the translated images themselves."""
+
+    metrics: dict[str, Any]                                            # JSON-able (metrics.json)
+    sheets: dict[str, Image.Image] = field(default_factory=dict)        # direction -> triptych picture
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)        # direction -> translated uint8 images
+
+    @property
+    def html(self) -> str:
+        return html_fragment(self)
+
+
+def evaluate(translator: Any, dataset: Any, directions: list[str] | None = None, sheet_count: int = 24,
+             batch_size: int = 64) -> TranslationEval:
+    """Translate the held-out rows of `dataset` each way the model can and score them.
+
+    `dataset` is the model's training data as loaded by `load_dataset` (``a``, ``b``, ``a_test``,
+    ``b_test``); with no held-out rows (a user folder without testA/ and testB/) the training rows
+    are used, and the metrics say so.
+    """
+    directions = directions or translator.directions
+    held_out = len(dataset.arrays["a_test"]) > 0 and len(dataset.arrays["b_test"]) > 0
+    suffix = "_test" if held_out else ""
+    paired = dataset.layout == "paired"
+    metrics: dict[str, Any] = {
+        "model": translator.name, "checkpoint": str(translator.path),
+        "step": int(translator.meta.get("progress", {}).get("step", 0)), "data": dataset.name,
+        "split": "held-out" if held_out else "training (no held-out rows: add testA/ and testB/ folders)",
+        "paired": paired, "directions": {},
+    }
+    result = TranslationEval(metrics)
+    domain = translator.domain
+    for direction in directions:
+        src, dst = ("a", "b") if direction == "AtoB" else ("b", "a")
+        inputs = dataset.arrays[src + suffix]
+        if not len(inputs):
+            raise GanvasError(f"no {src.upper()} images to evaluate {direction} on in '{dataset.name}'")
+        x = domain.to_tensor(inputs, translator.device)
+        out = domain.to_array(translator.translate(x, direction, batch_size=batch_size))
+        result.outputs[direction] = out
+        names = (translator.side(src.upper())["name"], translator.side(dst.upper())["name"])
+        entry: dict[str, Any] = {"from": names[0], "to": names[1], "count": int(len(out))}
+        rows = pick_rows(len(out), sheet_count)
+        if paired:
+            target = dataset.arrays[dst + suffix]
+            entry["l1"] = {"model": float(l1(out, target).mean()), "input_unchanged": float(l1(inputs, target).mean())}
+            entry["ssim"] = {"model": float(ssim(unit(out), unit(target)).mean()),
+                             "input_unchanged": float(ssim(unit(inputs), unit(target)).mean())}
+            result.sheets[direction] = triptych_sheet([inputs[rows], out[rows], target[rows]],
+                                                      ["input", "output", "target"])
+        else:
+            back = "BtoA" if direction == "AtoB" else "AtoB"
+            if back in translator.directions:
+                round_trip = domain.to_array(translator.translate(domain.to_tensor(out, translator.device), back,
+                                                                  batch_size=batch_size))
+                entry["round_trip_l1"] = float(l1(round_trip, inputs).mean())
+                columns, labels = [inputs[rows], out[rows], round_trip[rows]], ["input", "output", "back"]
+            else:
+                columns, labels = [inputs[rows], out[rows]], ["input", "output"]
+            entry["change_l1"] = float(l1(out, inputs).mean())
+            result.sheets[direction] = triptych_sheet(columns, labels)
+        metrics["directions"][direction] = entry
+    return result
+
+
+def _num(v: float) -> str:
+    return f"{v:.4f}" if math.isfinite(v) else "–"
+
+
+def html_fragment(result: TranslationEval) -> str:
+    """A self-contained HTML section (pictures embedded) for a report page."""
+    m = result.metrics
+    parts = [f'<section class="ganvas-translation"><h2>Translation: {html.escape(m["model"])}, step {m["step"]}</h2>',
+             f"<p>Data <code>{html.escape(m['data'])}</code>, {html.escape(m['split'])} rows. "
+             "Scores on uint8 outputs; L1 is the mean absolute difference of intensities in [0, 1].</p>"]
+    for direction, e in m["directions"].items():
+        title = f"{html.escape(e['from'])} → {html.escape(e['to'])} ({direction}), {e['count']} images"
+        parts.append(f"<h3>{title}</h3>")
+        if "l1" in e:
+            parts.append("<table><tr><th></th><th>L1 ↓</th><th>SSIM ↑</th></tr>"
+                         f"<tr><td>{html.escape(m['model'])}</td><td>{_num(e['l1']['model'])}</td>"
+                         f"<td>{_num(e['ssim']['model'])}</td></tr>"
+                         f"<tr><td>input unchanged (baseline)</td><td>{_num(e['l1']['input_unchanged'])}</td>"
+                         f"<td>{_num(e['ssim']['input_unchanged'])}</td></tr></table>")
+            caption = "input | output | target"
+        else:
+            rows = [f"<tr><td>change from the input (L1)</td><td>{_num(e['change_l1'])}</td></tr>"]
+            if "round_trip_l1" in e:
+                rows.append(f"<tr><td>round trip back to the input (L1 ↓)</td><td>{_num(e['round_trip_l1'])}</td></tr>")
+            parts.append("<table>" + "".join(rows) + "</table>")
+            caption = "input | output | translated back" if "round_trip_l1" in e else "input | output"
+        if direction in result.sheets:
+            parts.append(f'<figure><img src="{png_data_uri(result.sheets[direction])}" alt="{html.escape(caption)}">'
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def held_out_data(translator: Any) -> tuple[Any, bool]:
+    """The data `translator` was trained on, at its resolution, and whether it is unchanged since."""
+    from ganvas.data.dataset import load_dataset
+
+    cfg = translator.meta["config"]
+    dataset = load_dataset(cfg["data"], translator.resolution, fit=cfg.get("fit", "crop"),
+                           layout=translator.model.data_layout)
+    return dataset, dataset.fingerprint == translator.meta["dataset"]["fingerprint"]
+
+
+def translation_report(checkpoint: Any, sheet_count: int = 24, device: str = "cpu") -> tuple[dict[str, Any], str]:
+    """Metrics (a JSON-able dict) and an HTML section with the triptychs embedded, for a report page.
+
+    `checkpoint` is a run folder, a checkpoint folder, or a loaded `Translator`.
+    """
+    from ganvas.api import load
+    from ganvas.translator import Translator
+
+    translator = checkpoint if isinstance(checkpoint, Translator) else load(checkpoint, device)
+    if not isinstance(translator, Translator):
+        raise GanvasError(f"{checkpoint} is a {translator.name} model, not a translation model (pix2pix, cyclegan)")
+    dataset, same = held_out_data(translator)
+    result = evaluate(translator, dataset, sheet_count=sheet_count)
+    result.metrics["data_unchanged"] = same
+    return result.metrics, result.html
+
