@@ -172,7 +172,7 @@ def _build(folder: Path, files: list[Path], digest: str, cache: Path, opts: Fold
         "name": str(folder), "title": folder.name, "domain": "music", "unit": "phrases", "array": ROLLS,
         "description": f"MIDI files from the folder {folder}, {opts.bars}-bar phrases every {opts.hop} bar(s)",
         "count": int(len(x)), "shape": list(x.shape[1:]),
-        "layout": (f"{x.shape[1]} tracks ({mode}) × {x.shape[2]} steps × {x.shape[3]} pitches "
+        "roll": (f"{x.shape[1]} tracks ({mode}) × {x.shape[2]} steps × {x.shape[3]} pitches "
                    f"(MIDI {opts.low}–{opts.high}), {'velocity' if opts.velocity else 'binary'}"),
         "domain_args": domain_args, "options": dataclasses.asdict(opts),
         "pieces": {"available": len(files), "read": len(read), "used": len(tempi)},

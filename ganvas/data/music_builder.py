@@ -175,7 +175,7 @@ class MusicDatasetBuilder:
             "name": self.name, "title": self.title, "description": self.description,
             "domain": "music", "unit": "phrases", "array": ROLLS,
             "count": int(len(x)), "shape": list(x.shape[1:]),
-            "layout": (f"{x.shape[1]} tracks × {x.shape[2]} steps ({o.bars} bars of {self.bar_steps}) × "
+            "roll": (f"{x.shape[1]} tracks × {x.shape[2]} steps ({o.bars} bars of {self.bar_steps}) × "
                        f"{x.shape[3]} pitches (MIDI {o.low}–{o.high}), {'velocity' if o.velocity else 'binary'}"),
             "domain_args": self.domain_args(),
             "phrases": {"bars": o.bars, "hop": o.hop, "separate_repeats": o.separate_repeats},
@@ -206,7 +206,7 @@ def music_card_markdown(card: dict) -> str:
     lines = [f"# {card['title']} (`{card['name']}`)", "", card["description"], "",
              f"- Phrases: {card['count']} from {p['used']} of {p['read']} pieces read"
              + (f" ({p['available']} in the source)" if p["available"] != p["read"] else ""),
-             f"- Layout: {card['layout']}",
+             f"- Piano-roll: {card['roll']}",
              "- Tracks: " + ", ".join(f"{t['name']} (program {t['program']})" for t in card["domain_args"]["tracks"]),
              f"- Licence: {card['licence']}"]
     for pkg, version in card["source"]["pypi"].items():
