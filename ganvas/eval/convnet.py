@@ -28,14 +28,21 @@ class ConvNet(nn.Module):
         self.dim = 8 * w
         self.head = nn.Linear(8 * w, num_classes) if num_classes else None
 
-    def stages(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Globally pooled output of each stage (widths w, 2w, 4w, 8w)."""
-        pooled = []
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The output map of each stage (widths w, 2w, 4w, 8w; sides 1/2, 1/4, 1/8, 1/16 of the input).
+
+        Projection (ganvas.explore.project) compares images by these maps: spatial features, not pooled.
+        """
+        maps = []
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
             x = F.relu(norm(conv(x)))
             if i in self.stage_ends:
-                pooled.append(x.mean(dim=(2, 3)))
-        return pooled
+                maps.append(x)
+        return maps
+
+    def stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Globally pooled output of each stage (widths w, 2w, 4w, 8w)."""
+        return [m.mean(dim=(2, 3)) for m in self.feature_maps(x)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.stages(x)[-1]

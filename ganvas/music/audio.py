@@ -53,10 +53,11 @@ def fluidsynth_setup() -> tuple[str, Path] | str:
 
 
 def render_wav(tracks: list[list[Note]], specs: list[TrackSpec], tempo: float, path: Path, beat_steps: int = 4,
-               engine: str = "auto") -> str:
+               engine: str = "auto", tmp_dir: Path | None = None) -> str:
     """Write the notes as a 16-bit WAV at 44.1 kHz; returns the engine used ("fluidsynth" or "builtin").
 
     `engine`: auto (FluidSynth when installed) | fluidsynth (an error if missing) | builtin.
+    `tmp_dir`: where FluidSynth's scratch files go (default: the system's temporary folder).
     """
     setup = fluidsynth_setup() if engine != "builtin" else "builtin asked for"
     if isinstance(setup, str):
@@ -65,7 +66,7 @@ def render_wav(tracks: list[list[Note]], specs: list[TrackSpec], tempo: float, p
         write_wav(path, synthesize(tracks, specs, tempo, beat_steps))
         return "builtin"
     binary, soundfont = setup
-    with tempfile.TemporaryDirectory(prefix="ganvas-wav-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ganvas-wav-", dir=tmp_dir) as tmp:
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
         write_midi(notes_to_midi(tracks, specs, tempo, beat_steps), mid)
         cmd = [binary, "-ni", "-q", "-r", str(SAMPLE_RATE), "-g", "0.6", "-T", "wav", "-O", "s16",
@@ -156,14 +157,14 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 
 def compact_wav(tracks: list[list[Note]], specs: list[TrackSpec], tempo: float, beat_steps: int = 4,
-                engine: str = "auto") -> tuple[bytes, str]:
+                engine: str = "auto", tmp_dir: Path | None = None) -> tuple[bytes, str]:
     """The rendering as WAV bytes at 22.05 kHz mono, cut one second after the last note ends (a quarter
-    of the size or less, for embedding in a page)."""
+    of the size or less, for embedding in a page). `tmp_dir`: where scratch files go."""
     import io
 
-    with tempfile.TemporaryDirectory(prefix="ganvas-wav-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ganvas-wav-", dir=tmp_dir) as tmp:
         path = Path(tmp) / "x.wav"
-        used = render_wav(tracks, specs, tempo, path, beat_steps, engine)
+        used = render_wav(tracks, specs, tempo, path, beat_steps, engine, tmp_dir)
         samples, rate = read_wav(path)
     end = max((n.end for notes in tracks for n in notes), default=0) * 60.0 / (tempo * beat_steps)
     samples = samples[: int((end + 1.0) * rate)]

@@ -1,0 +1,331 @@
+"""`ganvas explore`: interpolation, GANSpace directions, breeding, projection and rendering recipes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ganvas.commands import PathArg
+
+common_truncation = click.option("--truncation", type=float, help="ψ in [0, 1]: 1 = none, 0 = the average")
+
+
+@click.group()
+def explore() -> None:
+    """Move through a trained model's latent space (the studio's tools, on the command line)."""
+
+
+def _load(checkpoint: Path, device: str):
+    from ganvas.api import Generator, load
+    from ganvas.errors import GanvasError
+    from ganvas.train.run import pick_device
+
+    G = load(checkpoint, pick_device(device))
+    if not isinstance(G, Generator):
+        raise GanvasError(f"{checkpoint} is a {G.name} translation model; `ganvas explore` needs a model that "
+                          "generates from codes (use `ganvas translate`)")
+    return G
+
+
+def _end(G, text: str, what: str):
+    """A seed number, or FILE / FILE#INDEX of a latent file, as a base code [1, …] in the edit space."""
+    from ganvas.errors import GanvasError
+    from ganvas.explore import latent as L
+
+    if text.isdigit():
+        return L.seed_codes(G, [int(text)])
+    name, _, idx = text.partition("#")
+    codes = _codes_file(G, Path(name))
+    i = int(idx) if idx.isdigit() else 0
+    if not 0 <= i < codes.shape[0]:
+        raise GanvasError(f"{what} '{text}': the file holds codes 0-{codes.shape[0] - 1}")
+    return codes[i:i + 1]
+
+
+def _codes_file(G, path: Path):
+    """Base codes [n, …] (edit space) of a latent file: a download's latent.safetensors, `breed --save`, .npy."""
+    from ganvas.explore import latent as L
+    from ganvas.explore.provenance import read_latent
+
+    codes, meta = read_latent(path)
+    space = meta.get("space") or L.edit_space(G)
+    if codes.dim() == len(L.code_shape(G, space)):
+        codes = codes[None]
+    return L.to_space(G, L.from_batch(G, codes, space, f"codes in '{path}'"), space, L.edit_space(G))
+
+
+def _save_outputs(G, outputs, grid: Path | None, out_dir: Path | None, stems: list[str], default_grid: str) -> None:
+    from ganvas.files import save_image
+
+    if out_dir is not None:
+        paths = G.domain.save(outputs, out_dir, stems)
+        print(f"wrote {len(paths)} files to {out_dir}")
+    if grid is None and out_dir is None:
+        grid = Path(default_grid)
+    if grid is not None:
+        one = outputs.shape[0] == 1
+        save_image(grid, G.domain.to_pil(outputs)[0] if one else
+                   G.domain.preview(outputs, nrow=len(stems) if len(stems) <= 16 else None))
+        print(f"wrote {grid}")
+
+
+@explore.command()
+@click.argument("checkpoint", type=PathArg)
+@click.argument("a")
+@click.argument("b")
+@click.option("--steps", type=click.IntRange(2, 256), default=8, show_default=True, help="frames, both ends included")
+@click.option("--space", type=click.Choice(["z", "w"]), help="where to move (default: w for style models, z "
+              "otherwise; z needs seeds at both ends)")
+@click.option("--method", type=click.Choice(["slerp", "lerp"]), help="default: slerp in z, lerp in w")
+@common_truncation
+@click.option("--strip", type=PathArg, help="the frames side by side (default interpolate-A-B.png)")
+@click.option("--animation", type=PathArg, help="an animated .gif or .webp of the frames (images only)")
+@click.option("--fps", type=click.FloatRange(0.1, 60), default=12, show_default=True)
+@click.option("--boomerang/--no-boomerang", default=True, show_default=True, help="animation plays there and back")
+@click.option("--scale", type=click.IntRange(1, 16), default=1, show_default=True, help="animation pixel scale")
+@click.option("--out-dir", type=PathArg, help="each frame as its own file(s); for music also morph.mid/.wav, "
+              "the frames played one after another")
+@click.option("--device", default="cpu", show_default=True)
+def interpolate(checkpoint, a, b, steps, space, method, truncation, strip, animation, fps, boomerang, scale,
+                out_dir, device) -> None:
+    """Frames from A to B: each a seed number or a latent file (FILE or FILE#INDEX)."""
+    from ganvas import explore as X
+    from ganvas.errors import GanvasError
+    from ganvas.files import save_image
+
+    G = _load(checkpoint, device)
+    ends = [int(t) if t.isdigit() else _end(G, t, what) for t, what in ((a, "A"), (b, "B"))]
+    codes, frames = X.interpolate(G, ends[0], ends[1], steps, truncation, space, method)
+    if animation is not None:
+        if G.domain.name != "image":
+            raise GanvasError(f"--animation makes a moving picture; '{G.name}' makes {G.domain.name}: use --out-dir "
+                              "(music: morph.mid and morph.wav)")
+        X.save_animation(animation, G.domain.to_pil(frames), fps, boomerang, scale)
+        print(f"wrote {animation}")
+    if out_dir is not None:
+        G.domain.save(frames, out_dir, [f"frame{i:03d}" for i in range(steps)])
+        print(f"wrote {steps} frames to {out_dir}")
+        if G.domain.name == "music":
+            _morph(G, frames, Path(out_dir))
+    if strip is not None or (animation is None and out_dir is None):
+        strip = strip or Path(f"interpolate-{Path(a).stem}-{Path(b).stem}.png")
+        save_image(strip, G.domain.preview(frames, nrow=steps))
+        print(f"wrote {strip}")
+
+
+def _morph(G, frames, out_dir: Path) -> None:
+    """Music frames one after another as one piece: phrase A turning into phrase B."""
+    import numpy as np
+    import torch
+
+    rolls = G.domain.to_array(frames)
+    whole = np.concatenate(list(rolls), axis=1)[None]
+    x = G.domain.to_tensor(whole)
+    x = torch.where(x > 0, x, torch.full_like(x, -1.0))
+    paths = G.domain.save(x, out_dir, ["morph"], ("midi", "wav"))
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+
+
+@explore.command()
+@click.argument("checkpoint", type=PathArg)
+@click.option("--method", type=click.Choice(["w", "z", "activations"]), help="default: w for style models, "
+              "activations (of an early layer) otherwise")
+@click.option("--components", type=click.IntRange(1, 64), default=16, show_default=True, help="directions computed")
+@click.option("--samples", type=click.IntRange(32, 200000), help="codes sampled (default 10000; activations 2000)")
+@click.option("--layer", help="activations: G's layer (a module name, e.g. net.2)")
+@click.option("--count", type=click.IntRange(1, 64), default=8, show_default=True, help="directions shown (rows)")
+@click.option("--steps", type=click.IntRange(2, 31), default=7, show_default=True, help="columns per direction")
+@click.option("--span", type=click.FloatRange(0, 20, min_open=True), default=2.0, show_default=True,
+              help="columns run from −span·σ to +span·σ")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="the output moved")
+@common_truncation
+@click.option("--layers", help="style models: move only these style layers, e.g. 0-3 or 4- (default all)")
+@click.option("--grid", type=PathArg, help="where to write the picture (default directions-METHOD.png)")
+@click.option("--no-cache", is_flag=True, help="recompute even if the run folder has them")
+@click.option("--device", default="cpu", show_default=True)
+def directions(checkpoint, method, components, samples, layer, count, steps, span, seed, truncation, layers, grid,
+               no_cache, device) -> None:
+    """GANSpace: principal directions of CHECKPOINT's latent space, as a grid (−σ … +σ per row)."""
+    from ganvas import explore as X
+    from ganvas.explore import ganspace
+    from ganvas.explore.recipe import _layers
+    from ganvas.files import save_image
+
+    G = _load(checkpoint, device)
+    d = X.directions(G, method, components, samples, 0, layer, cache=not no_cache)
+    where = f", layer {d.layer}" if d.layer else ""
+    print(f"{len(d)} directions ({d.method}{where}, {d.n_samples} samples); cached in {ganspace.cache_dir(G)}")
+    for row in d.describe()[:count]:
+        print(f"  {row['index']:2d}  σ = {row['sigma']:.4g}  variance share {100 * row['explained']:.2f}%")
+    pic = ganspace.picture(G, d, count, steps, span, seed, truncation, _layers(layers, G))
+    grid = grid or Path(f"directions-{d.method}.png")
+    save_image(grid, pic)
+    print(f"wrote {grid}: rows = directions 0-{min(count, len(d)) - 1}, "
+          f"columns = −{span:g}σ … +{span:g}σ of seed {seed}")
+
+
+@explore.command()
+@click.argument("checkpoint", type=PathArg)
+@click.argument("parents", nargs=-1, required=True)
+@click.option("--pick", help="with one latent file as PARENTS: the codes to breed from, e.g. 0,3,5")
+@click.option("--n", "count", type=click.IntRange(1, 64), default=8, show_default=True, help="children")
+@click.option("--mutation", type=click.FloatRange(0, 4), default=0.3, show_default=True,
+              help="Gaussian mutation, as a share of the codes' spread")
+@click.option("--mode", type=click.Choice(["uniform", "layers"]), help="crossover: uniform mask, or per style layer "
+              "(the default for style models)")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="fixes every random choice")
+@common_truncation
+@click.option("--save", type=PathArg, help="the children's codes (.safetensors): breed from them next with "
+              "--pick (default children.safetensors)")
+@click.option("--grid", type=PathArg, help="the children side by side (default children.png)")
+@click.option("--out-dir", type=PathArg, help="each child as its own file(s)")
+@click.option("--device", default="cpu", show_default=True)
+def breed(checkpoint, parents, pick, count, mutation, mode, seed, truncation, save, grid, out_dir, device) -> None:
+    """Children of PARENTS (seed numbers or latent files) by crossover and mutation; pick, breed again."""
+    import torch
+
+    from ganvas.errors import GanvasError
+    from ganvas.explore import breeding
+    from ganvas.explore import latent as L
+    from ganvas.explore.provenance import save_latent
+    from ganvas.style import parse_int_list
+
+    G = _load(checkpoint, device)
+    codes = []
+    for p in parents:
+        if p.isdigit():
+            codes.append(L.seed_codes(G, [int(p)]))
+        else:
+            codes.append(_codes_file(G, Path(p)))
+    parent_codes = torch.cat(codes)
+    if pick is not None:
+        idx = parse_int_list(pick, "--pick")
+        bad = [i for i in idx if i >= parent_codes.shape[0]]
+        if bad:
+            raise GanvasError(f"--pick {pick}: there are codes 0-{parent_codes.shape[0] - 1} only")
+        parent_codes = parent_codes[idx]
+    children = breeding.breed(G, parent_codes, count, mutation, mode, seed)
+    outputs = L.draw(G, L.truncate(G, children, truncation))
+    save = save or Path("children.safetensors")
+    save_latent(save, children, L.edit_space(G), {"model": G.name, "checkpoint": str(G.path), "seed": seed,
+                                                    "mode": mode or breeding.default_mode(G), "mutation": mutation,
+                                                    "parents": list(parents), "pick": pick})
+    print(f"wrote {save}: breed again with `ganvas explore breed {checkpoint} {save} --pick 0,3`")
+    _save_outputs(G, outputs, grid, out_dir, [f"child{i:02d}" for i in range(count)], "children.png")
+
+
+@explore.command()
+@click.argument("checkpoint", type=PathArg)
+@click.argument("image", type=PathArg)
+@click.option("--steps", type=click.IntRange(1, 2000), default=200, show_default=True)
+@click.option("--space", type=click.Choice(["w", "w+", "z"]), help="default w for style models, z otherwise")
+@click.option("--features", type=click.Choice(["random", "domain", "none"]), default="random", show_default=True,
+              help="feature network of the loss (ganvas.eval's extractors; domain trains once on the run's data)")
+@click.option("--feature-weight", type=click.FloatRange(0), default=1.0, show_default=True)
+@click.option("--lr", type=click.FloatRange(0, min_open=True), help="peak learning rate (default 0.1 in w, 0.05 in z)")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@click.option("--out-dir", type=PathArg, default=Path("projection"), show_default=True,
+              help="target.png, reconstruction.png, compare.png, latent.safetensors")
+@click.option("--device", default="cpu", show_default=True)
+def project(checkpoint, image, steps, space, features, feature_weight, lr, seed, out_dir, device) -> None:
+    """Find the code whose output reproduces IMAGE (an image file)."""
+    import torch
+    from tqdm import tqdm
+
+    from ganvas.data.imageprep import SkipFile, open_image
+    from ganvas.errors import GanvasError
+    from ganvas.explore import latent as L
+    from ganvas.explore import projection
+    from ganvas.explore.provenance import provenance, save_latent
+    from ganvas.files import save_image, write_json
+
+    G = _load(checkpoint, device)
+    try:
+        picture = open_image(Path(image))
+    except FileNotFoundError:
+        raise GanvasError(f"image '{image}' does not exist") from None
+    except SkipFile as exc:
+        raise GanvasError(f"image '{image}' cannot be used: {exc}") from None
+    with tqdm(total=steps, desc="projecting", unit="step", leave=False) as bar:
+        def progress(step, loss, _current):
+            bar.update(1)
+            bar.set_postfix_str(f"loss {loss:.4f}", refresh=False)
+
+        p = projection.project(G, picture, steps, space, features, feature_weight, lr, seed, callback=progress)
+    out_dir = Path(out_dir)
+    recipe = {"latent": L.compact(G, p.code[0]), "space": L.edit_space(G), "truncation": 1.0, "edits": []}
+    record = provenance(G, recipe, p.code)
+    record["projection"] = {"image": str(image), "steps": p.steps, "space": p.space, "features": p.features,
+                            "pixel_error": round(p.pixel_error, 5), "loss": round(p.losses[-1], 6)}
+    pics = G.domain.to_pil(torch.cat([p.target, p.output]))
+    save_image(out_dir / "target.png", pics[0])
+    save_image(out_dir / "reconstruction.png", pics[1])
+    save_image(out_dir / "compare.png", G.domain.preview(torch.cat([p.target, p.output]), nrow=2))
+    save_latent(out_dir / "latent.safetensors", p.code, L.edit_space(G), {"provenance": record})
+    write_json(out_dir / "provenance.json", record)
+    print(f"projected in {p.steps} steps ({p.space}, {p.features} features): mean pixel error {p.pixel_error:.4f} "
+          f"(intensities in [0, 1]); wrote {out_dir}/reconstruction.png, compare.png, latent.safetensors")
+
+
+@explore.command()
+@click.argument("checkpoint", type=PathArg)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="the output of this seed …")
+@click.option("--latent", type=PathArg, help="… or of the codes in this file (a download's latent.safetensors "
+              "brings its recipe: truncation and edits)")
+@common_truncation
+@click.option("--truncation-cutoff", type=click.IntRange(1), help="style models: truncate the first N layers only")
+@click.option("--edit", "edits", multiple=True, metavar="K:AMOUNT[:LAYERS]",
+              help="move AMOUNT σ along direction K (on style LAYERS, e.g. 0-3); repeatable")
+@click.option("--method", type=click.Choice(["w", "z", "activations"]), help="the directions --edit refers to")
+@click.option("--out", type=PathArg, help="a grid picture (default render.png)")
+@click.option("--out-dir", type=PathArg, help="each output as its own file(s) (music: midi, wav, png)")
+@click.option("--device", default="cpu", show_default=True)
+def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, method, out, out_dir, device) -> None:
+    """Draw a recipe: a seed or latent file, truncation and direction edits (what the studio downloads)."""
+    import torch
+
+    from ganvas.errors import GanvasError
+    from ganvas.explore import latent as L
+    from ganvas.explore.provenance import read_latent
+    from ganvas.explore.recipe import Recipe
+
+    if (seed is None) == (latent is None):
+        raise GanvasError("give --seed or --latent (one of them)")
+    G = _load(checkpoint, device)
+    stored: dict = {}
+    if latent is not None:
+        _, meta = read_latent(latent)
+        stored = meta.get("provenance", {}).get("recipe", {}) or {}
+        base = _codes_file(G, Path(latent))
+    else:
+        base = L.seed_codes(G, [seed])
+    fields = {"seed": 0, "truncation": stored.get("truncation"), "truncation_cutoff": stored.get("truncation_cutoff"),
+              "edits": stored.get("edits") or [], "directions": stored.get("directions")}
+    if truncation is not None:
+        fields["truncation"], fields["truncation_cutoff"] = truncation, truncation_cutoff
+    if edits:
+        fields["edits"] = [_edit(e) for e in edits]
+        fields["directions"] = {"method": method} if method else None
+    recipe = Recipe.from_dict({k: v for k, v in fields.items() if v is not None}, G)
+    dirs = recipe.directions.get(G) if recipe.edits else None
+    final = torch.cat([recipe.final(G, base[i:i + 1], dirs) for i in range(base.shape[0])])
+    outputs = L.draw(G, final)
+    stems = [f"seed{seed}" if seed is not None else f"{Path(latent).stem}-{i:02d}" for i in range(base.shape[0])]
+    if dirs is not None:
+        print(f"edits along {dirs.method} directions: {', '.join(edits) or 'from the file'}")
+    _save_outputs(G, outputs, out, out_dir, stems, "render.png")
+
+
+def _edit(text: str) -> dict:
+    from ganvas.errors import GanvasError
+
+    parts = text.split(":")
+    try:
+        out = {"index": int(parts[0]), "amount": float(parts[1])}
+    except (ValueError, IndexError):
+        raise GanvasError(f"--edit {text!r}: expected K:AMOUNT or K:AMOUNT:LAYERS, e.g. 0:1.5 or 3:-2:0-3") from None
+    if len(parts) > 2:
+        out["layers"] = ":".join(parts[2:])
+    return out

@@ -1,0 +1,154 @@
+"""Provenance: what made an output, written beside it, so it can be credited and made again.
+
+An output's provenance names the model and checkpoint (name, training step), the recipe (seed or
+the code itself, truncation, direction edits), the dataset the model learned from (name,
+fingerprint, licence, source packages) and the ganvas and torch versions. It travels three ways:
+as ``provenance.json`` in a download, inside PNG files (a ``ganvas:provenance`` text chunk), and
+as the metadata of the code file (``latent.safetensors``), which ``ganvas explore render`` and, for
+w codes, ``ganvas sample --from-w`` read back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ganvas.errors import GanvasError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+FORMAT = "ganvas-provenance"
+PNG_KEY = "ganvas:provenance"
+LATENT_FORMAT = "ganvas-latent"
+
+
+def dataset_info(G: Any) -> dict[str, Any]:
+    d = G.meta.get("dataset", {}) or {}
+    keep = ("name", "fingerprint", "licence", "count", "source")
+    return {k: d[k] for k in keep if k in d}
+
+
+def model_info(G: Any, name: str | None = None, checkpoint: str | None = None) -> dict[str, Any]:
+    progress = G.meta.get("progress", {})
+    info = {"name": name or G.path.parent.parent.name, "model": G.name,
+            "checkpoint": checkpoint or str(G.path), "step": int(progress.get("step", 0)),
+            "kimg": progress.get("kimg"), "created": G.meta.get("created")}
+    options = G.meta.get("model", {}).get("options")
+    if options is not None:
+        info["options"] = options
+    return info
+
+
+def latent_digest(code: torch.Tensor) -> str:
+    return "sha256:" + hashlib.sha256(code.detach().to("cpu", torch.float32).contiguous().numpy().tobytes()).hexdigest()
+
+
+def provenance(G: Any, recipe: dict[str, Any], code: torch.Tensor | None = None, name: str | None = None,
+               checkpoint: str | None = None, files: list[str] | None = None) -> dict[str, Any]:
+    """The provenance record of one output made from `recipe` (see the module docstring)."""
+    from ganvas.train.checkpoint import versions
+
+    out: dict[str, Any] = {
+        "format": FORMAT, "format_version": 1,
+        "made": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "model": model_info(G, name, checkpoint),
+        "recipe": recipe,
+        "dataset": dataset_info(G),
+        "versions": {k: v for k, v in versions().items() if k in ("ganvas", "torch")},
+    }
+    if code is not None:
+        out["latent"] = {"space": recipe.get("space"), "shape": list(code.shape[1:] if code.dim() > 1 else code.shape),
+                         "sha256": latent_digest(code)}
+    if files:
+        out["files"] = files
+    return out
+
+
+def png_bytes(image: Image.Image, record: dict[str, Any] | None = None, compress_level: int = 1) -> bytes:
+    """A PNG of `image`, with `record` as a text chunk when given (fast compression: studio speed)."""
+    from PIL import PngImagePlugin
+
+    buf = io.BytesIO()
+    pnginfo = None
+    if record is not None:
+        pnginfo = PngImagePlugin.PngInfo()
+        pnginfo.add_itxt(PNG_KEY, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+    image.save(buf, format="PNG", compress_level=compress_level, pnginfo=pnginfo)
+    return buf.getvalue()
+
+
+def read_png(path: str | Path) -> dict[str, Any] | None:
+    """The provenance embedded in a PNG written by ganvas, or None."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        text = getattr(im, "text", {}).get(PNG_KEY)
+    return json.loads(text) if text else None
+
+
+def latent_bytes(codes: torch.Tensor, space: str, info: dict[str, Any] | None = None,
+                 final: torch.Tensor | None = None) -> bytes:
+    """Codes [n, …] as safetensors bytes: tensor ``latent`` (base codes in `space`), and ``final`` (the
+    codes drawn, after truncation and edits) when given; for w codes also ``ws`` (the drawn codes),
+    which ``ganvas sample --from-w`` reads. `info` (a recipe, a provenance record) goes in the metadata."""
+    from safetensors.torch import save
+
+    codes = codes.detach().to("cpu", torch.float32).contiguous()
+    tensors = {"latent": codes}
+    if final is not None:
+        tensors["final"] = final.detach().to("cpu", torch.float32).contiguous()
+    if space == "w":
+        tensors["ws"] = tensors.get("final", codes).clone()
+    meta = {"format": LATENT_FORMAT, "space": space, "shape": list(codes.shape), **(info or {})}
+    return save(tensors, metadata={"ganvas": json.dumps(meta, ensure_ascii=False)})
+
+
+def save_latent(path: str | Path, codes: torch.Tensor, space: str, info: dict[str, Any] | None = None,
+                final: torch.Tensor | None = None) -> Path:
+    """`latent_bytes` written to `path` atomically."""
+    from ganvas.files import write_bytes
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise GanvasError(f"latent file '{path}' must end in .safetensors")
+    write_bytes(path, latent_bytes(codes, space, info, final))
+    return path
+
+
+def read_latent(path: str | Path) -> tuple[torch.Tensor, dict[str, Any]]:
+    """A code file written by `latent_bytes` (or any .npy array): the codes [n, …] and their metadata."""
+    import numpy as np
+
+    path = Path(path)
+    if not path.is_file():
+        raise GanvasError(f"latent file '{path}' does not exist")
+    try:
+        if path.suffix == ".npy":
+            with open(path, "rb") as fh:
+                if fh.read(6) != b"\x93NUMPY":
+                    raise GanvasError(f"latent file '{path}' is not a NumPy .npy array file")
+            return torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32)), {}
+        if path.suffix != ".safetensors":
+            raise GanvasError(f"latent file '{path}' must end in .safetensors or .npy")
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as fh:
+            names = list(fh.keys())
+            key = "latent" if "latent" in names else "ws" if "ws" in names else None
+            if key is None:
+                raise GanvasError(f"latent file '{path}' holds no tensor 'latent' or 'ws' "
+                                  f"(tensors: {', '.join(names)})")
+            meta = json.loads((fh.metadata() or {}).get("ganvas", "{}"))
+            return fh.get_tensor(key).float(), meta
+    except GanvasError:
+        raise
+    except Exception as exc:
+        raise GanvasError(f"latent file '{path}' is not readable: {' '.join(str(exc).split())}") from None

@@ -1,0 +1,308 @@
+"""The studio's web app: the REST API under /api and the studio page at /, one FastAPI process.
+
+Errors are JSON ``{"error": "one line", "status": N}``: 400 for values ganvas cannot use (the
+message names the value and what was expected), 404 for unknown models and jobs, 413 for bodies
+and images over the limits, 415 for uploads that are not images, 422 for bodies of the wrong
+shape, 429 when too many projections run. A bug in ganvas is a 500 with the same shape, never a
+traceback in the page. Handlers are plain functions run in FastAPI's thread pool; model work is
+serialised by the studio's compute lock (ganvas.studio.service).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ganvas import __version__
+from ganvas.errors import GanvasError
+from ganvas.studio import schemas as S
+from ganvas.studio.jobs import Busy
+from ganvas.studio.runs import NotFound
+from ganvas.studio.service import Studio
+from ganvas.studio.uploads import UploadError, decode_image, read_upload
+
+STATIC = Path(__file__).parent / "static"
+# the page loads nothing from elsewhere: no CDN, no fonts, no analytics
+CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; style-src 'self'; "
+       "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+UPLOAD_BODY = {"requestBody": {"content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the image (PNG, JPEG, WebP, GIF, BMP)"}}}},
+    "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes with 413, by Content-Length or while they stream in."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await error(413, f"request body of {int(length)} bytes is larger than the limit of "
+                                    f"{self.limit} bytes")(scope, receive, send)
+        seen = 0
+        started = False
+
+        async def limited_receive() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await error(413, f"request body is larger than the limit of {self.limit} bytes")(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_projections: int = 1,
+               max_upload_bytes: int = 8 * 1024 * 1024, max_upload_pixels: int = 16_000_000) -> FastAPI:
+    """The studio for the runs folder `runs` (every checkpoint under it is a model)."""
+    studio = Studio(runs, max_models, device, max_projections, max_upload_bytes, max_upload_pixels)
+    app = FastAPI(title="ganvas studio", version=__version__, docs_url=None, redoc_url=None,   # those load CDNs
+                  description="Explore and make things with the GANs in a runs folder: seeds, truncation, "
+                              "GANSpace directions, interpolation, breeding, projection, translation; "
+                              "downloads carry their provenance.")
+    app.state.studio = studio
+    install_errors(app)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers["Content-Security-Policy"] = CSP
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.add_middleware(BodyLimit, limit=max_upload_bytes + 64 * 1024)
+
+    # --- the page -------------------------------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    # --- models ---------------------------------------------------------------------------------------
+
+    @app.get("/api/health", tags=["studio"])
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "ganvas": __version__, "loaded": studio.cache.loaded(),
+                "projections_running": studio.jobs.running()}
+
+    @app.get("/api/models", tags=["models"], summary="Every model in the runs folder")
+    def models() -> dict[str, Any]:
+        return {"models": studio.models()}
+
+    @app.get("/api/jobs/{job_id}", tags=["projection"], summary="A projection's progress, preview and result")
+    def job(job_id: str) -> dict[str, Any]:
+        j = studio.jobs.get(job_id)
+        if j is None:
+            raise NotFound(f"no projection job '{job_id[:40]}' (finished jobs are kept for a while only)")
+        return j.to_dict()
+
+    @app.delete("/api/jobs/{job_id}", tags=["projection"], summary="Stop a projection (its best code so far is kept)")
+    def cancel(job_id: str) -> dict[str, Any]:
+        j = studio.jobs.get(job_id)
+        if j is None:
+            raise NotFound(f"no projection job '{job_id[:40]}'")
+        j.cancel.set()
+        return j.to_dict()
+
+    # model names may hold '/', so the specific routes come before the plain one
+    @app.get("/api/models/{model:path}/directions/grid", tags=["directions"], response_class=Response,
+             summary="A PNG: one seed moved along each direction from −span·σ to +span·σ")
+    def directions_grid(model: str, count: int = Query(8, ge=1, le=64), steps: int = Query(7, ge=2, le=15),
+                        span: float = Query(2.0, gt=0, le=20), seed: int = Query(0, ge=0, le=2**63 - 1),
+                        truncation: float | None = Query(None, ge=0, le=1), layers: str | None = None,
+                        method: str | None = None, components: int = Query(16, ge=1, le=64)) -> Response:
+        from ganvas.explore import ganspace
+        from ganvas.explore.recipe import DirectionSet, _layers
+
+        item = studio.generator(model)
+        d = studio.directions(item, DirectionSet(method, components))
+        idx = _layers(layers, item.model)
+        with studio.compute:
+            pic = ganspace.picture(item.model, d, count, steps, span, seed, truncation, idx)
+        from ganvas.studio import outputs as O
+
+        return Response(O.png(pic), media_type="image/png")
+
+    @app.get("/api/models/{model:path}/directions", tags=["directions"],
+             summary="GANSpace directions: each one's σ and share of variance (computed once, cached)")
+    def directions(model: str, method: str | None = None, components: int = Query(16, ge=1, le=64),
+                   samples: int | None = Query(None, ge=32, le=50000), seed: int = Query(0, ge=0, le=2**31 - 1),
+                   layer: str | None = Query(None, max_length=200)) -> dict[str, Any]:
+        from ganvas.explore.recipe import DirectionSet
+
+        item = studio.generator(model)
+        ds = DirectionSet(method, components, samples, seed, layer)
+        d = studio.directions(item, ds)
+        return {"set": ds.to_dict(d), "space": d.space, "layer": d.layer,
+                "num_ws": int(item.model.model.num_ws) if d.space == "w" else None,
+                "directions": d.describe()}
+
+    @app.post("/api/models/{model:path}/seeds", tags=["generate"], summary="Outputs of seeds (a grid)")
+    def seeds(model: str, body: S.SeedsIn) -> dict[str, Any]:
+        chosen = body.seeds if body.seeds is not None else list(range(body.start, body.start + body.count))
+        return {"items": studio.seeds(model, chosen, body.truncation, body.truncation_cutoff)}
+
+    @app.post("/api/models/{model:path}/render", tags=["generate"],
+              summary="One output of a recipe (seed or latent, truncation, direction edits)",
+              responses={200: {"content": {"image/png": {}}}})
+    def render(model: str, body: S.RecipeIn, format: str = Query("json", pattern="^(json|png)$")) -> Any:
+        out = studio.render_one(model, body.model_dump(), format)
+        return Response(out, media_type="image/png") if format == "png" else out
+
+    @app.post("/api/models/{model:path}/interpolate", tags=["generate"],
+              summary="Frames between two seeds or latents (slerp in z, lerp in w), a strip, an animation")
+    def interpolate(model: str, body: S.InterpolateIn) -> dict[str, Any]:
+        return studio.interpolate(model, body.model_dump())
+
+    @app.post("/api/models/{model:path}/breed", tags=["generate"],
+              summary="Children of chosen parents: crossover (uniform or per style layer) and mutation")
+    def breed(model: str, body: S.BreedIn) -> dict[str, Any]:
+        return studio.breed(model, body.model_dump())
+
+    @app.post("/api/models/{model:path}/provenance", tags=["outputs"], summary="The provenance record of a recipe")
+    def provenance(model: str, body: S.RecipeIn) -> dict[str, Any]:
+        return studio.provenance(model, body.model_dump())
+
+    @app.post("/api/models/{model:path}/export", tags=["outputs"], response_class=Response,
+              summary="One output as a file: png (with provenance inside), midi or wav (music)")
+    def export(model: str, body: S.RecipeIn, format: str = Query("png", pattern="^(png|midi|wav)$")) -> Response:
+        from ganvas.studio.outputs import MEDIA
+
+        return Response(studio.export(model, body.model_dump(), format), media_type=MEDIA[format])
+
+    @app.post("/api/models/{model:path}/download", tags=["outputs"], response_class=Response,
+              summary="A zip of outputs, each with provenance.json and latent.safetensors")
+    def download(model: str, body: S.DownloadIn) -> Response:
+        data = studio.download(model, body.model_dump())
+        stem = model.replace("/", "_").replace("@", "-step")
+        return Response(data, media_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="ganvas-{stem}.zip"'})
+
+    @app.post("/api/models/{model:path}/project", tags=["projection"], status_code=202, openapi_extra=UPLOAD_BODY,
+              summary="Start finding the code that reproduces an uploaded image (poll /api/jobs/ID)")
+    async def project(model: str, request: Request, steps: int = Query(150, ge=1, le=500),
+                      space: str | None = Query(None, pattern="^(w|w\\+|z)$"),
+                      features: str = Query("random", pattern="^(random|none)$"), seed: int = Query(0, ge=0),
+                      wait: bool = Query(False, description="answer when done (at most 10 minutes)")) -> Any:
+        upload = await read_upload(request, studio.max_upload_bytes)
+        image = await run_in_threadpool(decode_image, upload.data, upload.filename or "upload",
+                                        studio.max_upload_pixels)
+        job = await run_in_threadpool(studio.project, model, image, steps, space, features, seed)
+        if wait:
+            await run_in_threadpool(studio.jobs.wait, job, 600)
+            return JSONResponse(job.to_dict(), status_code=200)
+        return JSONResponse(job.to_dict(), status_code=202)
+
+    @app.post("/api/models/{model:path}/translate", tags=["translation"], openapi_extra={"requestBody": {"content": {
+        **UPLOAD_BODY["requestBody"]["content"],
+        "application/json": {"schema": S.TextIn.model_json_schema()}}}},
+        summary="Translate an uploaded picture, or a typed line for font models")
+    async def translate(model: str, request: Request, direction: str = Query("AtoB", pattern="^(AtoB|BtoA)$")
+                        ) -> dict[str, Any]:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            from ganvas.studio.uploads import read_body
+
+            try:
+                body = S.TextIn.model_validate(json.loads(await read_body(request, 64 * 1024)))
+            except ValueError as exc:
+                raise GanvasError(f"translate: {_one_line(exc)}") from None
+            return await run_in_threadpool(studio.translate, model, None, body.text, body.direction, body.font)
+        upload = await read_upload(request, studio.max_upload_bytes)
+        direction = upload.fields.get("direction", direction)
+        if direction not in ("AtoB", "BtoA"):
+            raise GanvasError(f"direction must be AtoB or BtoA, got {direction!r}")
+        text = upload.fields.get("text")
+        if upload.data is None and text:
+            if len(text) > 64:
+                raise GanvasError(f"text has {len(text)} characters; at most 64 are translated at once")
+            return await run_in_threadpool(studio.translate, model, None, text, direction, upload.fields.get("font"))
+        image = await run_in_threadpool(decode_image, upload.data, upload.filename or "upload",
+                                        studio.max_upload_pixels)
+        return await run_in_threadpool(studio.translate, model, image, None, direction)
+
+    @app.get("/api/models/{model:path}", tags=["models"], summary="One model: its data, spaces and options")
+    def model_details(model: str) -> dict[str, Any]:
+        return studio.details(model)
+
+    return app
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, RequestValidationError | Exception) and hasattr(exc, "errors"):
+        errs = exc.errors()
+        if errs:
+            e = errs[0]
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            return f"{where or 'body'}: {e.get('msg', 'invalid')}" + (f" (and {len(errs) - 1} more)" if len(errs) > 1
+                                                                      else "")
+    return " ".join(str(exc).split())[:300]
+
+
+def install_errors(app: FastAPI) -> None:
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return error(404, str(exc))
+
+    @app.exception_handler(UploadError)
+    async def upload(_: Request, exc: UploadError) -> JSONResponse:
+        return error(exc.status, str(exc))
+
+    @app.exception_handler(Busy)
+    async def busy(_: Request, exc: Busy) -> JSONResponse:
+        return error(429, str(exc))
+
+    @app.exception_handler(GanvasError)
+    async def ganvas_error(_: Request, exc: GanvasError) -> JSONResponse:
+        return error(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _one_line(exc), "status": 422,
+                             "details": json.loads(json.dumps(exc.errors(), default=str))}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def bug(_: Request, exc: Exception) -> JSONResponse:
+        return error(500, f"internal error in ganvas: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")

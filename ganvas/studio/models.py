@@ -1,0 +1,74 @@
+"""Loaded models, kept: each checkpoint is loaded once (safetensors only) and held in a bounded LRU.
+
+Loading reads the checkpoint's JSON and weights through `ganvas.api.load`, which never unpickles.
+A loaded model stays in eval mode with gradients off; its GANSpace directions are kept with it
+(computed once, cached in the run folder). When more models are asked for than `capacity`, the
+least recently used is dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganvas.studio.runs import Entry
+
+
+class Loaded:
+    """A loaded checkpoint and what the studio keeps with it."""
+
+    def __init__(self, entry: Entry, model: Any) -> None:
+        self.entry = entry                          # where it came from
+        self.model = model                          # a Generator or a Translator
+        self.directions: dict[tuple, Any] = {}      # DirectionSet key → Directions
+        self.lock = threading.Lock()                # guards `directions`
+
+    @property
+    def kind(self) -> str:
+        from ganvas.translator import Translator
+
+        return "translator" if isinstance(self.model, Translator) else "generator"
+
+
+class ModelCache:
+    """At most `capacity` loaded checkpoints, least recently used dropped first."""
+
+    def __init__(self, capacity: int = 4, device: str | torch.device = "cpu") -> None:
+        self.capacity = max(1, capacity)            # models kept in memory
+        self.device = torch.device(device)          # where they run
+        self._items: OrderedDict[Path, Loaded] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[Path, threading.Lock] = {}
+        self.loads = 0                              # how many times a checkpoint was read (tests check reuse)
+
+    def get(self, entry: Entry) -> Loaded:
+        key = entry.checkpoint
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+                return item
+            gate = self._loading.setdefault(key, threading.Lock())
+        with gate:                                  # one load per checkpoint, however many requests wait
+            with self._lock:
+                item = self._items.get(key)
+                if item is not None:
+                    return item
+            from ganvas.api import load
+
+            item = Loaded(entry, load(entry.checkpoint, self.device))
+            with self._lock:
+                self.loads += 1
+                self._items[key] = item
+                while len(self._items) > self.capacity:
+                    self._items.popitem(last=False)
+                self._loading.pop(key, None)
+        return item
+
+    def loaded(self) -> list[str]:
+        with self._lock:
+            return [item.entry.name for item in self._items.values()]

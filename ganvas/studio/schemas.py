@@ -1,0 +1,104 @@
+"""Request bodies of the REST API (they make the OpenAPI schema at /openapi.json).
+
+Types and ranges are checked here (a 422 names the field); meaning is checked by ganvas.explore
+(a 400 names the value: a latent of the wrong length, NaN, a direction that does not exist).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ganvas.explore.latent import MAX_SEED
+
+Seed = Field(None, ge=0, le=MAX_SEED, description="a seed: output i of `ganvas sample --seed S` is seed S+i")
+Latent = list[float] | list[list[float]]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EditIn(Strict):
+    index: int = Field(ge=0, lt=64, description="direction number (0 = the largest variance)")
+    amount: float = Field(description="how far along it, in standard deviations σ (−20 … 20)")
+    layers: str | list[int] | None = Field(None, description="style layers it applies to, e.g. '0-3', '4-', "
+                                                              "[0, 1]; default all (style models only)")
+
+
+class DirectionSetIn(Strict):
+    method: Literal["w", "z", "activations"] | None = Field(None, description="default: w for style models, "
+                                                                              "activations otherwise")
+    components: int = Field(16, ge=1, le=64, description="directions computed")
+    samples: int | None = Field(None, ge=32, le=50000, description="codes sampled (default 10000; 2000 for "
+                                                                   "activations)")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the sampled codes")
+    layer: str | None = Field(None, max_length=200, description="G's layer for activations (a module name)")
+
+
+class RecipeIn(Strict):
+    """One output: a seed or a base code, then truncation, then edits along directions."""
+
+    seed: int | None = Seed
+    latent: Latent | None = Field(None, description="a base code instead of a seed: z_dim numbers (z), or w_dim "
+                                                    "or num_ws × w_dim numbers (w)")
+    space: Literal["z", "w"] | None = Field(None, description="the space of `latent` (default the model's edit "
+                                                              "space: w for style models, z otherwise)")
+    truncation: float | None = Field(None, ge=0, le=1, description="ψ: 1 = none, 0 = the average output")
+    truncation_cutoff: int | None = Field(None, ge=1, description="style models: truncate the first N layers only")
+    edits: list[EditIn] = Field(default_factory=list, max_length=64)
+    directions: DirectionSetIn | None = Field(None, description="the directions `edits` refer to (default set)")
+
+
+class EndIn(Strict):
+    """One end of an interpolation or one parent: a seed or a base code."""
+
+    seed: int | None = Seed
+    latent: Latent | None = None
+    space: Literal["z", "w"] | None = None
+
+
+class SeedsIn(Strict):
+    seeds: list[int] | None = Field(None, min_length=1, max_length=64, description="these seeds …")
+    start: int = Field(0, ge=0, le=MAX_SEED, description="… or `count` seeds from this one")
+    count: int = Field(16, ge=1, le=64)
+    truncation: float | None = Field(None, ge=0, le=1)
+    truncation_cutoff: int | None = Field(None, ge=1)
+
+
+class InterpolateIn(Strict):
+    a: EndIn
+    b: EndIn
+    steps: int = Field(8, ge=2, le=32, description="frames, both ends included")
+    space: Literal["z", "w"] | None = Field(None, description="default the edit space; z needs seeds at both ends")
+    method: Literal["slerp", "lerp"] | None = Field(None, description="default slerp in z, lerp in w")
+    truncation: float | None = Field(None, ge=0, le=1)
+    truncation_cutoff: int | None = Field(None, ge=1)
+    edits: list[EditIn] = Field(default_factory=list, max_length=64, description="applied to every frame")
+    directions: DirectionSetIn | None = None
+    animation: Literal["gif", "webp"] | None = Field(None, description="also return the frames as an animation")
+    fps: float = Field(12, gt=0, le=60)
+
+
+class BreedIn(Strict):
+    parents: list[EndIn] = Field(min_length=1, max_length=16)
+    count: int = Field(8, ge=1, le=32, description="children")
+    mutation: float = Field(0.3, ge=0, le=4, description="Gaussian mutation, as a share of the codes' spread")
+    mode: Literal["uniform", "layers"] | None = Field(None, description="crossover: uniform mask, or per style "
+                                                                        "layer (default for style models)")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="fixes every random choice (default: random)")
+    truncation: float | None = Field(None, ge=0, le=1)
+    truncation_cutoff: int | None = Field(None, ge=1)
+
+
+class DownloadIn(Strict):
+    items: list[RecipeIn] = Field(min_length=1, max_length=64)
+    names: list[str] | None = Field(None, description="file stems, one per item (default item-01 …)")
+
+
+class TextIn(Strict):
+    text: str = Field(min_length=1, max_length=64, description="a line to draw in the model's input font")
+    direction: Literal["AtoB", "BtoA"] = "AtoB"
+    font: str | None = Field(None, max_length=40, description="a cjk-fonts font name (kai, ming, zenhei, sans, "
+                                                              "serif); default the font the model learned from")

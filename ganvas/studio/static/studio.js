@@ -1,0 +1,576 @@
+// ganvas studio: a client of the REST API (api.js). Plain JavaScript, no build step, nothing from elsewhere.
+import { api, saveBlob } from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+const SHOWN_DIRECTIONS = 8;
+const GRID = 16;
+
+const state = {
+  models: [], model: null, info: null,       // the model list, the chosen model's name and details
+  start: 0, grid: [],                         // seed grid: first seed, its items
+  current: null, edits: new Map(),            // the output being edited: {seed | latent, space, image}; index → σ
+  truncation: 1, layers: "all", directions: null, showAll: false,
+  A: null, B: null,                           // interpolation ends
+  population: [], parents: new Set(), generations: [], generation: 0,
+  kept: [], view: "explore", job: null, projectFile: null, audioKey: null,
+};
+
+// --- status line -------------------------------------------------------------------------------------
+let statusTimer = 0;
+function say(message, error = false) {
+  const el = $("status");
+  el.textContent = message;
+  el.className = `status show${error ? " error" : ""}`;
+  clearTimeout(statusTimer);
+  statusTimer = setTimeout(() => { el.className = "status"; }, error ? 6000 : 2500);
+}
+const fail = (e) => say(e.message || String(e), true);
+
+// --- recipes -------------------------------------------------------------------------------------------
+function base(item) {
+  return item.seed !== null && item.seed !== undefined ? { seed: item.seed } : { latent: item.latent, space: item.space };
+}
+function layerRange() {
+  const n = state.info?.explore?.num_ws;
+  if (!n || state.layers === "all") return null;
+  const c = Math.max(1, Math.round(n / 3));
+  const [lo, hi] = { coarse: [0, c], middle: [c, Math.min(n, 2 * c)], fine: [Math.min(n - 1, 2 * c), n] }[state.layers];
+  return `${lo}-${hi - 1}`;
+}
+function edits() {
+  const layers = layerRange();
+  return [...state.edits].filter(([, a]) => a !== 0)
+    .map(([index, amount]) => (layers ? { index, amount, layers } : { index, amount }));
+}
+function recipe(item = state.current) {
+  const r = { ...base(item), truncation: state.truncation };
+  const e = edits();
+  if (e.length) r.edits = e;
+  return r;
+}
+function describe(r) {
+  const parts = [r.seed !== undefined ? `seed ${r.seed}` : "a code"];
+  if (r.truncation !== undefined && r.truncation < 1) parts.push(`ψ ${Number(r.truncation).toFixed(2)}`);
+  if (r.edits?.length) parts.push(r.edits.map((e) => `d${e.index}${e.amount > 0 ? "+" : ""}${e.amount}σ`).join(" "));
+  return parts.join(" · ");
+}
+
+// --- tiles and keyboard grids ------------------------------------------------------------------------
+function tile(item, label, onPick, extra = {}) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "tile";
+  b.setAttribute("role", "option");
+  b.setAttribute("aria-selected", "false");
+  b.tabIndex = -1;
+  const img = document.createElement("img");
+  img.src = item.image;
+  img.alt = label;
+  b.append(img);
+  const tag = document.createElement("span");
+  tag.className = "label";
+  tag.textContent = label;
+  b.append(tag);
+  b.addEventListener("click", () => onPick(item, b));
+  Object.assign(b.dataset, extra);
+  return b;
+}
+function fillTiles(container, tiles) {
+  container.replaceChildren(...tiles);
+  if (tiles.length) tiles[0].tabIndex = 0;
+}
+function columns(container) {
+  const cols = getComputedStyle(container).gridTemplateColumns.split(" ").filter(Boolean).length;
+  return Math.max(1, cols);
+}
+function gridKeys(container) {
+  container.addEventListener("keydown", (ev) => {
+    const tiles = [...container.querySelectorAll(".tile")];
+    const i = tiles.indexOf(document.activeElement);
+    if (i < 0) return;
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns(container), ArrowUp: -columns(container),
+                   Home: -i, End: tiles.length - 1 - i }[ev.key];
+    if (step === undefined) return;
+    ev.preventDefault();
+    const j = Math.min(tiles.length - 1, Math.max(0, i + step));
+    tiles[i].tabIndex = -1;
+    tiles[j].tabIndex = 0;
+    tiles[j].focus();
+  });
+}
+
+// --- models ------------------------------------------------------------------------------------------
+async function loadModels() {
+  const { models } = await api.models();
+  state.models = models;
+  const select = $("model");
+  select.replaceChildren(...models.map((m) => {
+    const o = document.createElement("option");
+    o.value = m.name;
+    o.textContent = `${m.name} — ${m.model}, ${m.dataset?.name ?? "?"}, step ${m.step}`;
+    return o;
+  }));
+  if (!models.length) {
+    $("model-info").textContent = "No trained models in the runs folder yet: train one (ganvas train) and reload.";
+    return;
+  }
+  const wanted = new URLSearchParams(location.hash.slice(1)).get("model");
+  const first = models.find((m) => m.name === wanted) || models.find((m) => m.kind === "generator") || models[0];
+  select.value = first.name;
+  await selectModel(first.name);
+}
+
+async function selectModel(name) {
+  state.model = name;
+  history.replaceState(null, "", `#model=${encodeURIComponent(name)}`);
+  say(`loading ${name}…`);
+  const info = await api.model(name);
+  state.info = info;
+  const ds = info.dataset || {};
+  $("model-info").textContent = `${info.model} · ${info.domain} ${info.shape?.join("×")} · step ${info.step}` +
+    ` · trained on ${ds.name ?? "?"} (${ds.licence ?? "licence unknown"})`;
+  const generator = info.kind === "generator";
+  const music = info.domain === "music";
+  document.body.classList.toggle("music", music);
+  for (const [view, shown] of [["explore", generator], ["interpolate", generator], ["breed", generator],
+                               ["project", generator && info.explore?.projection], ["translate", !generator]]) {
+    $(`tab-${view}`).hidden = !shown;
+  }
+  state.current = null; state.edits.clear(); state.A = state.B = null;
+  state.population = []; state.parents.clear(); state.generations = []; state.generation = 0;
+  $("current-img").removeAttribute("src");
+  $("current-caption").textContent = "Pick a seed on the left.";
+  $("audio-row").hidden = true;
+  $("layers-row").hidden = !info.explore?.style;
+  loadKept();
+  if (generator) {
+    showView("explore");
+    state.start = 0;
+    $("seed-start").value = "0";
+    await loadGrid();
+    pick(state.grid[0]);
+    loadDirections().catch(fail);
+  } else {
+    showView("translate");
+    setupTranslate();
+  }
+}
+
+// --- explore: the seed grid ------------------------------------------------------------------------
+async function loadGrid() {
+  const grid = $("seed-grid");
+  grid.querySelectorAll(".tile").forEach((t) => t.classList.add("busy"));
+  const body = { start: state.start, count: GRID };
+  if (state.truncation < 1) body.truncation = state.truncation;
+  const { items } = await api.seeds(state.model, body);
+  state.grid = items;
+  fillTiles(grid, items.map((it) => tile(it, `seed ${it.seed}`, (item, b) => { pick(item); mark(grid, b); })));
+}
+function mark(container, b) {
+  container.querySelectorAll(".tile").forEach((t) => t.setAttribute("aria-selected", String(t === b)));
+}
+function page(delta, random = false) {
+  state.start = random ? Math.floor(Math.random() * 2 ** 31) : Math.max(0, state.start + delta * GRID);
+  $("seed-start").value = String(state.start);
+  loadGrid().catch(fail);
+}
+
+// --- explore: the chosen output ----------------------------------------------------------------------
+function pick(item) {
+  if (!item) return;
+  state.current = { seed: item.seed, latent: item.latent, space: item.space, image: item.image };
+  state.edits.clear();
+  syncSliders();
+  showCurrent(item.image, recipe());
+  if (edits().length || (item.truncation ?? 1) !== state.truncation) renderCurrent();
+}
+function showCurrent(image, r) {
+  const img = $("current-img");
+  img.src = image;
+  img.alt = `The chosen output: ${describe(r)}`;
+  $("current-caption").textContent = describe(r);
+  state.current.image = image;
+  const music = state.info?.domain === "music";
+  $("audio-row").hidden = !music;
+}
+
+let inflight = false;
+let again = false;
+async function renderCurrent() {
+  if (!state.current) return;
+  if (inflight) { again = true; return; }
+  inflight = true;
+  const r = recipe();
+  $("current-img").classList.add("busy");
+  try {
+    const item = await api.render(state.model, r);
+    state.current.edited = item.edited || null;
+    showCurrent(item.image, r);
+  } catch (e) { fail(e); } finally {
+    inflight = false;
+    $("current-img").classList.remove("busy");
+    if (again) { again = false; renderCurrent(); }
+  }
+}
+
+// --- sliders -----------------------------------------------------------------------------------------
+async function loadDirections() {
+  $("directions-info").textContent = "(finding them…)";
+  const d = await api.directions(state.model);
+  if (d && state.info) state.directions = d;
+  const where = d.layer ? ` of layer ${d.layer}` : "";
+  $("directions-info").textContent = `(${d.set.method}${where}: PCA of ${d.set.samples} samples)`;
+  buildSliders();
+}
+function buildSliders() {
+  const box = $("direction-sliders");
+  const dirs = state.directions?.directions || [];
+  const shown = state.showAll ? dirs : dirs.slice(0, SHOWN_DIRECTIONS);
+  box.replaceChildren(...shown.map((d) => {
+    const row = document.createElement("div");
+    row.className = "slider";
+    const id = `dir-${d.index}`;
+    row.innerHTML = `<label for="${id}">Direction ${d.index}</label>` +
+      `<input id="${id}" type="range" min="-3" max="3" step="0.1" value="0" data-index="${d.index}" ` +
+      `aria-describedby="${id}-out" title="σ = ${d.sigma.toPrecision(3)}, ${(100 * d.explained).toFixed(1)}% of the variance">` +
+      `<output id="${id}-out" for="${id}">0.0σ</output>`;
+    const input = row.querySelector("input");
+    input.addEventListener("input", () => {
+      const v = Number(input.value);
+      state.edits.set(d.index, v);
+      row.querySelector("output").textContent = `${v > 0 ? "+" : ""}${v.toFixed(1)}σ`;
+      renderCurrent();
+    });
+    return row;
+  }));
+  $("more-directions").hidden = dirs.length <= SHOWN_DIRECTIONS;
+  $("more-directions").textContent = state.showAll ? "Fewer directions" : `All ${dirs.length} directions`;
+  syncSliders();
+}
+function syncSliders() {
+  document.querySelectorAll("#direction-sliders input").forEach((input) => {
+    const v = state.edits.get(Number(input.dataset.index)) || 0;
+    input.value = String(v);
+    input.parentElement.querySelector("output").textContent = `${v > 0 ? "+" : ""}${v.toFixed(1)}σ`;
+  });
+}
+function reset() {
+  state.edits.clear();
+  syncSliders();
+  renderCurrent();
+}
+
+// --- music -------------------------------------------------------------------------------------------
+async function play() {
+  if (!state.current) return;
+  const audio = $("current-audio");
+  const key = JSON.stringify(recipe());
+  if (state.audioKey !== key) {
+    say("rendering the audio…");
+    const blob = await api.exportFile(state.model, recipe(), "wav");
+    if (audio.src) URL.revokeObjectURL(audio.src);
+    audio.src = URL.createObjectURL(blob);
+    state.audioKey = key;
+  }
+  await audio.play();
+}
+
+// --- kept --------------------------------------------------------------------------------------------
+const keptKey = () => `ganvas-studio:kept:${state.model}`;
+function loadKept() {
+  try { state.kept = JSON.parse(localStorage.getItem(keptKey()) || "[]"); } catch { state.kept = []; }
+  renderKept();
+}
+function saveKept() {
+  try { localStorage.setItem(keptKey(), JSON.stringify(state.kept)); } catch { say("the browser's storage is full: download and clear", true); }
+  renderKept();
+}
+function keep() {
+  if (!state.current) return;
+  const r = recipe();
+  state.kept.unshift({ recipe: r, image: state.current.image, label: describe(r), edited: state.current.edited || null,
+                       at: new Date().toISOString() });
+  saveKept();
+  say("kept");
+}
+function renderKept() {
+  const list = $("kept");
+  list.replaceChildren(...state.kept.map((k, i) => {
+    const li = document.createElement("li");
+    li.innerHTML = `<img alt=""><div><div class="meta"></div><div class="row">` +
+      `<button type="button" data-act="open">Open</button><button type="button" data-act="get" aria-label="Download">⬇</button>` +
+      `<button type="button" data-act="rm" aria-label="Remove">✕</button></div></div>`;
+    li.querySelector("img").src = k.image;
+    li.querySelector("img").alt = k.label;
+    li.querySelector(".meta").textContent = k.label;
+    li.querySelector("[data-act=open]").addEventListener("click", () => openKept(k));
+    li.querySelector("[data-act=get]").addEventListener("click", () => download([k.recipe], [`kept-${i + 1}`]).catch(fail));
+    li.querySelector("[data-act=rm]").addEventListener("click", () => { state.kept.splice(i, 1); saveKept(); });
+    return li;
+  }));
+  $("kept-count").textContent = String(state.kept.length);
+  $("kept-download").disabled = $("kept-clear").disabled = !state.kept.length;
+}
+function openKept(k) {
+  const r = k.recipe;
+  state.truncation = r.truncation ?? 1;
+  $("truncation").value = String(state.truncation);
+  $("truncation-out").textContent = state.truncation.toFixed(2);
+  state.current = { seed: r.seed, latent: r.latent, space: r.space, image: k.image };
+  state.edits = new Map((r.edits || []).map((e) => [e.index, e.amount]));
+  syncSliders();
+  showView("explore");
+  showCurrent(k.image, r);
+}
+async function download(recipes, names) {
+  say("preparing the download…");
+  const blob = await api.download(state.model, recipes, names);
+  saveBlob(blob, `ganvas-${state.model.replaceAll("/", "_")}.zip`);
+}
+
+// --- interpolate -------------------------------------------------------------------------------------
+function setEnd(which) {
+  if (!state.current) return;
+  const end = { ...parentCode(state.current), image: state.current.image, label: describe(recipe()) };
+  state[which] = end;
+  $(`end-${which.toLowerCase()}`).src = end.image;
+  $(`end-${which.toLowerCase()}`).alt = `${which}: ${end.label}`;
+  $(`end-${which.toLowerCase()}-text`).textContent = end.label;
+  say(`${which} set`);
+}
+function parentCode(item) {
+  // an edited output breeds and interpolates as it looks: its code with the edits folded in
+  if (item.edited) return { latent: item.edited, space: state.info.explore.space };
+  return base(item);
+}
+async function interpolate() {
+  if (!state.A || !state.B) { say("set A and B first: pick outputs in Explore and press a / b", true); return; }
+  const strip = (a) => { const { image, label, ...code } = a; return code; };
+  const body = { a: strip(state.A), b: strip(state.B), steps: Number($("interp-steps").value) || 8,
+                 truncation: state.truncation };
+  if ($("interp-space").value) body.space = $("interp-space").value;
+  const anim = $("interp-anim").value;
+  if (anim && state.info.domain === "image") body.animation = anim;
+  say("interpolating…");
+  const out = await api.interpolate(state.model, body);
+  const box = $("interp-strip");
+  fillTiles(box, out.items.map((it, i) => tile(it, `${i + 1}`, (item, b) => { mark(box, b); pick(item); showView("explore"); })));
+  $("interp-anim-box").hidden = !out.animation;
+  if (out.animation) {
+    $("interp-anim-img").src = out.animation;
+    $("interp-anim-link").href = out.animation;
+    $("interp-anim-link").download = `ganvas-interpolation.${anim}`;
+  }
+  say(`${out.items.length} frames`);
+}
+
+// --- breed -------------------------------------------------------------------------------------------
+function setPopulation(items, push = true) {
+  if (push && state.population.length) state.generations.push(state.population);
+  state.population = items;
+  state.parents.clear();
+  renderPopulation();
+}
+function renderPopulation() {
+  const box = $("population");
+  fillTiles(box, state.population.map((it, i) => {
+    const t = tile(it, it.seed !== null && it.seed !== undefined ? `seed ${it.seed}` : `#${i + 1}`,
+                   (_, b) => toggleParent(i, b), { index: String(i) });
+    t.setAttribute("aria-selected", String(state.parents.has(i)));
+    t.classList.toggle("parent", state.parents.has(i));
+    return t;
+  }));
+  $("generation").textContent = `Generation ${state.generation}`;
+  $("breed-go").disabled = !state.parents.size;
+  $("breed-back").disabled = !state.generations.length;
+}
+function toggleParent(i, b) {
+  if (state.parents.has(i)) state.parents.delete(i); else state.parents.add(i);
+  b.classList.toggle("parent", state.parents.has(i));
+  b.setAttribute("aria-selected", String(state.parents.has(i)));
+  $("breed-go").disabled = !state.parents.size;
+}
+async function breed() {
+  if (!state.parents.size) { say("pick at least one parent", true); return; }
+  const parents = [...state.parents].map((i) => parentCode(state.population[i]));
+  const body = { parents, count: Number($("breed-count").value) || 12, mutation: Number($("mutation").value),
+                 truncation: state.truncation };
+  if ($("breed-mode").value) body.mode = $("breed-mode").value;
+  say("breeding…");
+  const out = await api.breed(state.model, body);
+  state.generation += 1;
+  setPopulation(out.items);
+  say(`generation ${state.generation}: ${out.items.length} children (${out.mode} crossover)`);
+}
+function addParent() {
+  if (!state.current) return;
+  state.population = [...state.population, { ...state.current, ...parentCode(state.current) }];
+  state.parents.add(state.population.length - 1);
+  renderPopulation();
+  say("added to the breeding population (picked as a parent)");
+}
+
+// --- project -----------------------------------------------------------------------------------------
+function chooseFile(file) {
+  if (!file) return;
+  state.projectFile = file;
+  $("project-go").disabled = false;
+  $("project-target").src = URL.createObjectURL(file);
+  say(`${file.name}: press Project`);
+}
+async function project() {
+  if (!state.projectFile) return;
+  $("project-go").disabled = true;
+  const job = await api.project(state.model, state.projectFile, { steps: Number($("project-steps").value) || 150,
+                                                                  space: $("project-space").value });
+  state.job = job.id;
+  $("project-cancel").disabled = false;
+  $("project-use").hidden = true;
+  for (;;) {
+    const j = await api.job(job.id);
+    $("project-progress").value = Math.round((100 * j.step) / j.steps);
+    if (j.preview) $("project-preview").src = j.preview;
+    $("project-caption").textContent = `step ${j.step}/${j.steps}${j.loss !== null ? `, loss ${j.loss.toFixed(4)}` : ""}`;
+    if (j.state !== "running") {
+      $("project-cancel").disabled = true;
+      $("project-go").disabled = false;
+      state.job = null;
+      if (j.state === "failed") { say(j.error, true); return; }
+      const r = j.result;
+      $("project-target").src = r.target;
+      $("project-preview").src = r.image;
+      $("project-caption").textContent = `${r.steps} steps, mean pixel error ${r.pixel_error}`;
+      state.projected = r;
+      $("project-use").hidden = false;
+      say("projected: open it in Explore to edit it");
+      return;
+    }
+    await new Promise((ok) => setTimeout(ok, 300));
+  }
+}
+
+// --- translate ---------------------------------------------------------------------------------------
+function setupTranslate() {
+  const t = state.info.translate;
+  $("translate-direction").replaceChildren(...t.directions.map((d) => {
+    const o = document.createElement("option");
+    o.value = d.name; o.textContent = `${d.name}: ${d.describe}`;
+    return o;
+  }));
+  $("translate-text-label").hidden = !t.text;
+}
+async function translate() {
+  const direction = $("translate-direction").value;
+  const file = $("translate-file").files[0];
+  const text = $("translate-text").value.trim();
+  if (!file && !text) { say("choose a picture or type some text", true); return; }
+  const out = file ? await api.translateFile(state.model, file, direction)
+                   : await api.translateText(state.model, text, direction);
+  $("translate-out").replaceChildren(...out.items.map((it, i) => {
+    const div = document.createElement("div");
+    div.className = "pair";
+    div.innerHTML = `<img alt="input ${i + 1}"><img alt="output ${i + 1}">`;
+    div.querySelectorAll("img")[0].src = it.input;
+    div.querySelectorAll("img")[1].src = it.output;
+    return div;
+  }));
+  $("translate-strip").src = out.strip;
+  $("translate-strip").alt = `${out.describe}: the translation`;
+  $("translate-strip").hidden = false;
+  say(out.missing.length ? `the font lacks ${out.missing.join("")}` : out.describe);
+}
+
+// --- views and keys ----------------------------------------------------------------------------------
+function showView(view) {
+  state.view = view;
+  document.querySelectorAll("[role=tab]").forEach((tab) => {
+    const on = tab.dataset.view === view;
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(tab.getAttribute("aria-controls")).hidden = !on;
+  });
+  if (view === "breed" && !state.population.length && state.grid.length) setPopulation(state.grid.slice(), false);
+}
+
+function onKey(ev) {
+  if (ev.target.closest("input[type=text], input[type=number], select, textarea") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  const tabs = ["explore", "interpolate", "breed", "project", "translate"];
+  const k = ev.key;
+  const run = (f) => { ev.preventDefault(); Promise.resolve(f()).catch(fail); };
+  if (/^[1-5]$/.test(k) && !$(`tab-${tabs[k - 1]}`).hidden) return run(() => showView(tabs[k - 1]));
+  if (k === "?") return run(() => $("help").showModal());
+  if (state.info?.kind !== "generator") return;
+  const onTile = ev.target.closest?.(".tile");
+  if (k === "e" && onTile && onTile.closest("#population")) return run(() => { pick(state.population[Number(onTile.dataset.index)]); showView("explore"); });
+  const actions = { k: keep, d: () => state.current && download([recipe()], [describe(recipe())]),
+                    a: () => setEnd("A"), b: () => setEnd("B"), m: addParent, r: reset,
+                    n: () => page(1), p: () => page(-1), N: () => page(0, true) };
+  if (actions[k]) run(actions[k]);
+}
+
+function wire() {
+  $("model").addEventListener("change", (e) => selectModel(e.target.value).catch(fail));
+  $("seeds-prev").addEventListener("click", () => page(-1));
+  $("seeds-next").addEventListener("click", () => page(1));
+  $("seeds-random").addEventListener("click", () => page(0, true));
+  $("seed-start").addEventListener("change", (e) => {
+    state.start = Math.max(0, Math.floor(Number(e.target.value) || 0));
+    loadGrid().catch(fail);
+  });
+  $("truncation").addEventListener("input", (e) => {
+    state.truncation = Number(e.target.value);
+    $("truncation-out").textContent = state.truncation.toFixed(2);
+    renderCurrent();
+  });
+  $("truncation").addEventListener("change", () => loadGrid().catch(fail));
+  $("layers").addEventListener("change", (e) => {
+    state.layers = e.target.value;
+    $("layers-span").textContent = layerRange() ? `layers ${layerRange()}` : "";
+    renderCurrent();
+  });
+  $("more-directions").addEventListener("click", () => { state.showAll = !state.showAll; buildSliders(); });
+  $("keep").addEventListener("click", keep);
+  $("download").addEventListener("click", () => state.current && download([recipe()], [describe(recipe())]).catch(fail));
+  $("set-a").addEventListener("click", () => setEnd("A"));
+  $("set-b").addEventListener("click", () => setEnd("B"));
+  $("to-parents").addEventListener("click", addParent);
+  $("reset").addEventListener("click", reset);
+  $("play").addEventListener("click", () => play().catch(fail));
+  $("kept-download").addEventListener("click", () => download(state.kept.map((k) => k.recipe),
+                                                               state.kept.map((_, i) => `kept-${i + 1}`)).catch(fail));
+  $("kept-clear").addEventListener("click", () => { if (confirm("Forget every kept output of this model?")) { state.kept = []; saveKept(); } });
+  $("interp-go").addEventListener("click", () => interpolate().catch(fail));
+  $("breed-go").addEventListener("click", () => breed().catch(fail));
+  $("breed-back").addEventListener("click", () => {
+    if (!state.generations.length) return;
+    state.population = state.generations.pop();
+    state.generation = Math.max(0, state.generation - 1);
+    state.parents.clear();
+    renderPopulation();
+  });
+  $("breed-from-grid").addEventListener("click", () => { state.generation = 0; setPopulation(state.grid.slice()); });
+  $("breed-from-kept").addEventListener("click", () => {
+    if (!state.kept.length) { say("nothing kept yet", true); return; }
+    state.generation = 0;
+    setPopulation(state.kept.map((k) => ({ ...k.recipe, edited: k.edited, image: k.image })));
+  });
+  $("mutation").addEventListener("input", (e) => { $("mutation-out").textContent = Number(e.target.value).toFixed(2); });
+  $("project-file").addEventListener("change", (e) => chooseFile(e.target.files[0]));
+  const drop = $("drop");
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); chooseFile(e.dataTransfer.files[0]); });
+  drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("project-file").click(); } });
+  $("project-go").addEventListener("click", () => project().catch((e) => { $("project-go").disabled = false; fail(e); }));
+  $("project-cancel").addEventListener("click", () => state.job && api.cancel(state.job).catch(fail));
+  $("project-use").addEventListener("click", () => { pick(state.projected); showView("explore"); });
+  $("translate-go").addEventListener("click", () => translate().catch(fail));
+  $("help-open").addEventListener("click", () => $("help").showModal());
+  document.querySelectorAll("[role=tab]").forEach((tab) => tab.addEventListener("click", () => showView(tab.dataset.view)));
+  $("current-img").addEventListener("keydown", (e) => { if (e.key === " " && state.info?.domain === "music") { e.preventDefault(); play().catch(fail); } });
+  for (const id of ["seed-grid", "interp-strip", "population"]) gridKeys($(id));
+  document.addEventListener("keydown", onKey);
+}
+
+wire();
+loadModels().catch(fail);
