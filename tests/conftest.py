@@ -124,3 +124,28 @@ def icons_built(ganvas_home: Path) -> Path:
     if not (root / "card.json").exists():
         DATASETS.get("icons-papirus-numix")().build(root, progress=False, limit=40)
     return root
+
+
+@pytest.fixture(scope="session")
+def studio_runs(tmp_path_factory: pytest.TempPathFactory, emoji_built, chorales_built, cjk_built) -> Path:
+    """A runs folder with four tiny models (seconds each): dcgan, stylegan (one folder down), musegan, pix2pix."""
+    from ganvas.cli import main
+
+    root = tmp_path_factory.mktemp("studio") / "runs"
+    tiny = ["--set", "sample_count=4", "--minutes", "0"]
+    runs = {
+        "emoji-dcgan": ["--model", "dcgan", "--data", "emoji", "--resolution", "32", "--kimg", "0.05",
+                        "--batch-size", "16", "--set", "model_args.ngf=8", "--set", "model_args.ndf=8",
+                        "--set", "checkpoint_every=2"],
+        "nested/emoji-stylegan": ["--model", "stylegan", "--data", "emoji", "--resolution", "32", "--kimg", "0.05",
+                                  "--batch-size", "8", "--set", "model_args.channel_base=256",
+                                  "--set", "model_args.channel_max=32", "--set", "model_args.mapping_layers=2",
+                                  "--set", "model_args.z_dim=32", "--set", "model_args.w_dim=32"],
+        "chorales-musegan": ["--preset", "chorales-musegan-hybrid", "--kimg", "0.05", "--set", "model_args.g_width=32",
+                             "--set", "model_args.d_width=8", "--set", "batch_size=16"],
+        "fonts-pix2pix": ["--model", "pix2pix", "--data", "cjk-fonts", "--resolution", "32", "--kimg", "0.016",
+                          "--batch-size", "4", "--set", "model_args.ngf=8", "--set", "model_args.ndf=8"],
+    }
+    for name, args in runs.items():
+        assert main(["train", *args, *tiny, "--out", str(root / name)]) == 0, name
+    return root

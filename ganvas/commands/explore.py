@@ -86,15 +86,19 @@ def _save_outputs(G, outputs, grid: Path | None, out_dir: Path | None, stems: li
 @click.option("--scale", type=click.IntRange(1, 16), default=1, show_default=True, help="animation pixel scale")
 @click.option("--out-dir", type=PathArg, help="each frame as its own file(s); for music also morph.mid/.wav, "
               "the frames played one after another")
+@click.option("--format", "formats", metavar="LIST", help="file formats for --out-dir, as the domain allows "
+              "(images: png; music: midi,wav,png — the default is all of them)")
 @click.option("--device", default="cpu", show_default=True)
 def interpolate(checkpoint, a, b, steps, space, method, truncation, strip, animation, fps, boomerang, scale,
-                out_dir, device) -> None:
+                out_dir, formats, device) -> None:
     """Frames from A to B: each a seed number or a latent file (FILE or FILE#INDEX)."""
     from ganvas import explore as X
     from ganvas.errors import GanvasError
     from ganvas.files import save_image
 
     G = _load(checkpoint, device)
+    wanted = G.domain.check_formats(tuple(f.strip().lower() for f in formats.split(",") if f.strip())
+                                    if formats else None)
     ends = [int(t) if t.isdigit() else _end(G, t, what) for t, what in ((a, "A"), (b, "B"))]
     codes, frames = X.interpolate(G, ends[0], ends[1], steps, truncation, space, method)
     if animation is not None:
@@ -104,17 +108,17 @@ def interpolate(checkpoint, a, b, steps, space, method, truncation, strip, anima
         X.save_animation(animation, G.domain.to_pil(frames), fps, boomerang, scale)
         print(f"wrote {animation}")
     if out_dir is not None:
-        G.domain.save(frames, out_dir, [f"frame{i:03d}" for i in range(steps)])
+        G.domain.save(frames, out_dir, [f"frame{i:03d}" for i in range(steps)], wanted)
         print(f"wrote {steps} frames to {out_dir}")
         if G.domain.name == "music":
-            _morph(G, frames, Path(out_dir))
+            _morph(G, frames, Path(out_dir), tuple(f for f in wanted if f != "png") or ("midi",))
     if strip is not None or (animation is None and out_dir is None):
         strip = strip or Path(f"interpolate-{Path(a).stem}-{Path(b).stem}.png")
         save_image(strip, G.domain.preview(frames, nrow=steps))
         print(f"wrote {strip}")
 
 
-def _morph(G, frames, out_dir: Path) -> None:
+def _morph(G, frames, out_dir: Path, formats: tuple[str, ...]) -> None:
     """Music frames one after another as one piece: phrase A turning into phrase B."""
     import numpy as np
     import torch
@@ -123,7 +127,7 @@ def _morph(G, frames, out_dir: Path) -> None:
     whole = np.concatenate(list(rolls), axis=1)[None]
     x = G.domain.to_tensor(whole)
     x = torch.where(x > 0, x, torch.full_like(x, -1.0))
-    paths = G.domain.save(x, out_dir, ["morph"], ("midi", "wav"))
+    paths = G.domain.save(x, out_dir, ["morph"], formats)
     print(f"wrote {', '.join(str(p) for p in paths)}")
 
 
@@ -241,13 +245,15 @@ def project(checkpoint, image, steps, space, features, feature_weight, lr, seed,
     from ganvas.explore.provenance import provenance, save_latent
     from ganvas.files import save_image, write_json
 
+    if not Path(image).is_file():
+        raise GanvasError(f"image '{image}' does not exist")
     G = _load(checkpoint, device)
     try:
         picture = open_image(Path(image))
-    except FileNotFoundError:
-        raise GanvasError(f"image '{image}' does not exist") from None
     except SkipFile as exc:
         raise GanvasError(f"image '{image}' cannot be used: {exc}") from None
+    space = space or projection.default_space(G)
+    projection.check(G, steps, space, features)                  # before the progress bar starts
     with tqdm(total=steps, desc="projecting", unit="step", leave=False) as bar:
         def progress(step, loss, _current):
             bar.update(1)

@@ -20,8 +20,9 @@ plus metadata, written atomically); a cache whose checkpoint changed is recomput
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -168,8 +169,13 @@ def _pca(x: torch.Tensor, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor
 
 @torch.no_grad()
 def compute(G: Generator, method: str | None = None, components: int = 16, samples: int | None = None,
-            seed: int = 0, layer: str | None = None, batch: int = 256) -> Directions:
-    """The principal directions of `G` (see the module docstring); seconds on a CPU."""
+            seed: int = 0, layer: str | None = None, batch: int = 256,
+            lock: Callable[[], contextlib.AbstractContextManager] | None = None) -> Directions:
+    """The principal directions of `G` (see the module docstring); seconds on a CPU.
+
+    `lock()` is entered around each batch through the model (the studio's compute lock), so other
+    requests are served between batches rather than after the whole computation.
+    """
     import time
 
     t0 = time.perf_counter()
@@ -184,7 +190,12 @@ def compute(G: Generator, method: str | None = None, components: int = 16, sampl
     gen = torch.Generator(G.device).manual_seed(seed)
     z = torch.randn(samples, L.z_dim(G), generator=gen, device=G.device)
     if space == "w":                                # one w per sample (a w code repeats it on every layer)
-        codes = torch.cat([G.model.G.mapping(z[i:i + batch])[:, 0] for i in range(0, samples, batch)])
+        lock = lock or contextlib.nullcontext
+        parts = []
+        for i in range(0, samples, batch):
+            with lock():
+                parts.append(G.model.G.mapping(z[i:i + batch])[:, 0])
+        codes = torch.cat(parts)
     else:
         codes = z
     codes64 = codes.double().cpu()
@@ -195,7 +206,7 @@ def compute(G: Generator, method: str | None = None, components: int = 16, sampl
         layer = None
     else:
         layer = layer or default_layer(G)
-        feats = _activations(G, codes, layer, batch)
+        feats = _activations(G, codes, layer, batch, lock)
         _, comps, explained = _pca(feats, components, seed)
         x = (feats - feats.mean(0)) @ comps.T       # PCA coordinates of each sample [n, k]
         # regress the codes on the coordinates: code ≈ mean + x·U, each row of U a latent direction
@@ -209,7 +220,8 @@ def compute(G: Generator, method: str | None = None, components: int = 16, sampl
                       explained.float(), layer, samples, seed, info)
 
 
-def _activations(G: Generator, codes: torch.Tensor, layer: str, batch: int) -> torch.Tensor:
+def _activations(G: Generator, codes: torch.Tensor, layer: str, batch: int,
+                 lock: Callable[[], contextlib.AbstractContextManager] | None = None) -> torch.Tensor:
     """Flattened activations of `layer` for every code (float64, [n, features])."""
     module = _module(G, layer)
     store: list[torch.Tensor] = []
@@ -219,17 +231,19 @@ def _activations(G: Generator, codes: torch.Tensor, layer: str, batch: int) -> t
         store.append(t.detach().float().reshape(n_now[0], -1).cpu())
 
     n_now = [0]
-    handle = module.register_forward_hook(hook)
-    try:
-        for i in range(0, codes.shape[0], batch):
-            chunk = codes[i:i + batch]
+    lock = lock or contextlib.nullcontext
+    for i in range(0, codes.shape[0], batch):
+        chunk = codes[i:i + batch]
+        with lock():                                # the hook is only on while this thread holds the model
             n_now[0] = chunk.shape[0]
-            if codes.dim() == 2 and L.is_style(G):
-                G.model.G.synthesis(chunk[:, None].expand(-1, G.model.num_ws, -1), "const")
-            else:
-                G.model.G(chunk)
-    finally:
-        handle.remove()
+            handle = module.register_forward_hook(hook)
+            try:
+                if codes.dim() == 2 and L.is_style(G):
+                    G.model.G.synthesis(chunk[:, None].expand(-1, G.model.num_ws, -1), "const")
+                else:
+                    G.model.G(chunk)
+            finally:
+                handle.remove()
     if not store:
         raise GanvasError(f"layer '{layer}' of '{G.name}' is not used when generating")
     if len(store) != -(-codes.shape[0] // batch):
@@ -293,7 +307,8 @@ def load(path: Path, G: Generator, stamp: dict[str, Any] | None = None) -> Direc
 
 
 def get(G: Generator, method: str | None = None, components: int = 16, samples: int | None = None,
-        seed: int = 0, layer: str | None = None, cache: bool = True) -> Directions:
+        seed: int = 0, layer: str | None = None, cache: bool = True,
+        lock: Callable[[], contextlib.AbstractContextManager] | None = None) -> Directions:
     """Directions of `G`, from the run folder's cache when computed before, else computed (and cached)."""
     method = method or default_method(G)
     check_method(G, method)
@@ -307,7 +322,7 @@ def get(G: Generator, method: str | None = None, components: int = 16, samples: 
     stamp = _stamp(G)
     if cache and (found := load(path, G, stamp)) is not None:
         return found
-    d = compute(G, method, components, samples, seed, layer)
+    d = compute(G, method, components, samples, seed, layer, lock=lock)
     if cache:
         try:
             save(path, d, stamp)

@@ -35,8 +35,8 @@ class DirectionSet:
     seed: int = 0                           # seed of the sampled codes
     layer: str | None = None                # G's layer for `activations`; None = the model's default
 
-    def get(self, G: Generator, cache: bool = True) -> D.Directions:
-        return D.get(G, self.method, self.components, self.samples, self.seed, self.layer, cache)
+    def get(self, G: Generator, cache: bool = True, lock: Any = None) -> D.Directions:
+        return D.get(G, self.method, self.components, self.samples, self.seed, self.layer, cache, lock)
 
     def to_dict(self, d: D.Directions | None = None) -> dict[str, Any]:
         if d is not None:

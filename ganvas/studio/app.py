@@ -277,22 +277,32 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())[:300]
 
 
+def _public(request: Request, exc: Exception) -> str:
+    """The message with the server's own folders cut to paths inside the runs folder."""
+    text = " ".join(str(exc).split())
+    studio = getattr(request.app.state, "studio", None)
+    if studio is not None:
+        root = str(studio.index.root)
+        text = text.replace(root + "/", "").replace(root, "the runs folder")
+    return text
+
+
 def install_errors(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return error(404, str(exc))
+    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return error(404, _public(request, exc))
 
     @app.exception_handler(UploadError)
-    async def upload(_: Request, exc: UploadError) -> JSONResponse:
-        return error(exc.status, str(exc))
+    async def upload(request: Request, exc: UploadError) -> JSONResponse:
+        return error(exc.status, _public(request, exc))
 
     @app.exception_handler(Busy)
-    async def busy(_: Request, exc: Busy) -> JSONResponse:
-        return error(429, str(exc))
+    async def busy(request: Request, exc: Busy) -> JSONResponse:
+        return error(429, _public(request, exc))
 
     @app.exception_handler(GanvasError)
-    async def ganvas_error(_: Request, exc: GanvasError) -> JSONResponse:
-        return error(400, str(exc))
+    async def ganvas_error(request: Request, exc: GanvasError) -> JSONResponse:
+        return error(400, _public(request, exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

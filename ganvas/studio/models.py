@@ -26,6 +26,7 @@ class Loaded:
         self.model = model                          # a Generator or a Translator
         self.directions: dict[tuple, Any] = {}      # DirectionSet key → Directions
         self.lock = threading.Lock()                # guards `directions`
+        self.computing = threading.Lock()           # held while its directions are being computed
 
     @property
     def kind(self) -> str:

@@ -10,9 +10,12 @@ folder.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
+import threading
 import zipfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +45,41 @@ def formats(G: Any) -> tuple[str, ...]:
     return tuple(G.domain.formats)
 
 
-def wav_bytes(G: Any, x: torch.Tensor, tmp_dir: Path | None) -> bytes:
+class AudioCache:
+    """Rendered WAVs by piano-roll content and layout (FluidSynth takes a second or two per phrase)."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes                  # total size kept
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is not None:
+                self._items.move_to_end(key)
+            return data
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._lock:
+            self._items[key] = data
+            while sum(len(v) for v in self._items.values()) > self.max_bytes and len(self._items) > 1:
+                self._items.popitem(last=False)
+
+
+def wav_bytes(G: Any, x: torch.Tensor, tmp_dir: Path | None, cache: AudioCache | None = None) -> bytes:
     """One music output as a compact WAV (FluidSynth's General MIDI sound, or the built-in synthesizer)."""
     from ganvas.music.audio import compact_wav
 
     roll = G.domain.to_array(x[:1])[0]
-    data, _ = compact_wav(G.domain.notes(roll), G.domain.tracks, G.domain.tempo, G.domain.beat_steps,
-                          G.domain.audio, tmp_dir)
+    d = G.domain
+    key = hashlib.sha256(roll.tobytes() + json.dumps([d.args(), d.audio, list(roll.shape)], sort_keys=True,
+                                                     default=str).encode()).hexdigest()
+    if cache is not None and (hit := cache.get(key)) is not None:
+        return hit
+    data, _ = compact_wav(d.notes(roll), d.tracks, d.tempo, d.beat_steps, d.audio, tmp_dir)
+    if cache is not None:
+        cache.put(key, data)
     return data
 
 
@@ -59,16 +90,17 @@ def midi_bytes(G: Any, x: torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
-def export(G: Any, x: torch.Tensor, fmt: str, record: dict[str, Any] | None, tmp_dir: Path | None) -> bytes:
+def export(G: Any, x: torch.Tensor, fmt: str, record: dict[str, Any] | None, tmp_dir: Path | None,
+           cache: AudioCache | None = None) -> bytes:
     """One output ([1, …]) as a file's bytes in `fmt` (png, midi or wav, as its domain allows)."""
     if fmt == "png":
         return png(pictures(G, x[:1])[0], record)
     if fmt == "midi":
         return midi_bytes(G, x)
-    return wav_bytes(G, x, tmp_dir)
+    return wav_bytes(G, x, tmp_dir, cache)
 
 
-def bundle(items: list[dict[str, Any]], G: Any, tmp_dir: Path | None) -> bytes:
+def bundle(items: list[dict[str, Any]], G: Any, tmp_dir: Path | None, cache: AudioCache | None = None) -> bytes:
     """A zip of outputs: per item its files, provenance.json and latent.safetensors (one folder each if several).
 
     `items`: dicts with ``output`` ([1, …] tensor), ``record`` (provenance), ``final`` (the drawn code),
@@ -82,7 +114,7 @@ def bundle(items: list[dict[str, Any]], G: Any, tmp_dir: Path | None) -> bytes:
             for fmt in formats(G):
                 name = f"{it['stem']}{SUFFIX[fmt]}"
                 names.append(name)
-                zf.writestr(folder + name, export(G, it["output"], fmt, it["record"], tmp_dir))
+                zf.writestr(folder + name, export(G, it["output"], fmt, it["record"], tmp_dir, cache))
             record = {**it["record"], "files": [*names, "latent.safetensors"]}
             zf.writestr(folder + "latent.safetensors", latent_file(it["base"], it["final"], record))
             zf.writestr(folder + "provenance.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")

@@ -40,6 +40,7 @@ class Studio:
         self.max_upload_pixels = max_upload_pixels          # decoded upload size
         self.compute = threading.Lock()                     # one model computation at a time
         self.tmp_dir = self._scratch()                      # FluidSynth's scratch files (inside the runs folder)
+        self.audio = O.AudioCache()                         # rendered WAVs, so a replay or download is instant
 
     def _scratch(self) -> Path | None:
         path = self.index.root / STUDIO_DIR / "tmp"
@@ -111,10 +112,13 @@ class Studio:
         with item.lock:
             found = item.directions.get(key)
         if found is None:
-            with self.compute:
-                found = ds.get(item.model)
-            with item.lock:
-                item.directions[key] = found
+            with item.computing:                            # one computation per model; others wait for it
+                with item.lock:
+                    found = item.directions.get(key)
+                if found is None:
+                    found = ds.get(item.model, lock=lambda: self.compute)   # batches interleave with requests
+                    with item.lock:
+                        item.directions[key] = found
         return found
 
     # --- outputs ------------------------------------------------------------------------------------
@@ -262,7 +266,7 @@ class Studio:
         bases, finals, outs = self.render(item, [recipe])
         dirs = self.directions(item, recipe.directions) if recipe.edits else None
         record = self.record(item, recipe, bases, finals, dirs) if fmt == "png" else None
-        return O.export(G, outs, fmt, record, self.tmp_dir)
+        return O.export(G, outs, fmt, record, self.tmp_dir, self.audio)
 
     def download(self, name: str, body: dict[str, Any]) -> bytes:
         item = self.generator(name)
@@ -278,7 +282,7 @@ class Studio:
             entries.append({"output": outs[i:i + 1], "record": self.record(item, r, bases[i:i + 1], finals[i:i + 1],
                                                                            dirs),
                             "base": bases[i:i + 1], "final": finals[i:i + 1], "stem": stem})
-        return O.bundle(entries, item.model, self.tmp_dir)
+        return O.bundle(entries, item.model, self.tmp_dir, self.audio)
 
     # --- projection -----------------------------------------------------------------------------------
 

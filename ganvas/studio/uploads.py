@@ -108,7 +108,8 @@ def decode_image(data: bytes, what: str = "upload", max_pixels: int = MAX_UPLOAD
     except UploadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadError(f"{what} declares more pixels than allowed (a decompression bomb?)", 413) from None
+        raise UploadError(f"{what} declares more pixels than the limit of {max_pixels} (a decompression bomb?)",
+                          413) from None
     except UnidentifiedImageError:
         raise UploadError(f"{what} is not an image: send a PNG, JPEG, WebP, GIF or BMP file", 415) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -570,6 +570,13 @@ function wire() {
   $("current-img").addEventListener("keydown", (e) => { if (e.key === " " && state.info?.domain === "music") { e.preventDefault(); play().catch(fail); } });
   for (const id of ["seed-grid", "interp-strip", "population"]) gridKeys($(id));
   document.addEventListener("keydown", onKey);
+  window.addEventListener("hashchange", () => {          // a link or the address bar names another model
+    const wanted = new URLSearchParams(location.hash.slice(1)).get("model");
+    if (wanted && wanted !== state.model && state.models.some((m) => m.name === wanted)) {
+      $("model").value = wanted;
+      selectModel(wanted).catch(fail);
+    }
+  });
 }
 
 wire();

@@ -1,0 +1,438 @@
+"""The studio's REST API through FastAPI's test client: outputs, downloads, jobs, and every kind of bad input."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import pickle
+import shutil
+import struct
+import tempfile
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from PIL import Image
+
+import ganvas
+from ganvas.cli import main
+from ganvas.explore import provenance as P
+from ganvas.studio.app import create_app
+
+SG = "nested/emoji-stylegan"
+
+
+@pytest.fixture(scope="module")
+def client(studio_runs: Path) -> TestClient:
+    app = create_app(studio_runs, max_models=3, max_projections=1, max_upload_bytes=256 * 1024,
+                     max_upload_pixels=1_000_000)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def pixels(data_url_or_bytes) -> np.ndarray:
+    data = data_url_or_bytes
+    if isinstance(data, str):
+        data = base64.b64decode(data.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def png_of(G, x: torch.Tensor) -> np.ndarray:
+    return np.asarray(G.domain.to_pil(x)[0].convert("RGB"))
+
+
+# --- models -------------------------------------------------------------------------------------------
+
+
+def test_models_are_every_checkpoint_under_the_runs_folder(client: TestClient, studio_runs: Path) -> None:
+    models = {m["name"]: m for m in client.get("/api/models").json()["models"]}
+    assert set(models) == {"emoji-dcgan", SG, "chorales-musegan", "fonts-pix2pix"}
+    dc = models["emoji-dcgan"]
+    assert dc["kind"] == "generator" and dc["model"] == "dcgan" and len(dc["steps"]) >= 2
+    assert dc["dataset"]["name"] == "emoji" and dc["dataset"]["licence"]
+    assert models["fonts-pix2pix"]["kind"] == "translator" and models[SG]["style"] is True
+    older = dc["steps"][0]
+    info = client.get(f"/api/models/emoji-dcgan@{older}").json()
+    assert info["step"] == older and info["explore"]["space"] == "z"
+    sg = client.get(f"/api/models/{SG}").json()
+    assert sg["explore"]["code_shape"] == [8, 32] and sg["explore"]["breed_mode"] == "layers"
+    schema = client.get("/openapi.json").json()
+    for path in ("/api/models", "/api/models/{model}/render", "/api/models/{model}/project", "/api/jobs/{job_id}",
+                 "/api/models/{model}/download", "/api/models/{model}/translate"):
+        assert path in schema["paths"], path
+
+
+def test_a_model_is_loaded_once_and_the_cache_is_bounded(client: TestClient) -> None:
+    cache = client.app.state.studio.cache
+    for _ in range(3):
+        assert client.post("/api/models/emoji-dcgan/render", json={"seed": 1}).status_code == 200
+    loads = cache.loads
+    for _ in range(3):
+        client.post("/api/models/emoji-dcgan/render", json={"seed": 2})
+    assert cache.loads == loads                                                      # kept, not reloaded
+    for name in ("emoji-dcgan", SG, "chorales-musegan", "fonts-pix2pix"):
+        client.get(f"/api/models/{name}")
+    assert len(cache.loaded()) == 3 and "emoji-dcgan" not in cache.loaded()          # least recently used dropped
+
+
+# --- outputs ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["emoji-dcgan", SG])
+def test_a_seed_grid_is_what_ganvas_sample_makes(client: TestClient, studio_runs: Path, name: str) -> None:
+    r = client.post(f"/api/models/{name}/seeds", json={"start": 40, "count": 16, "truncation": 0.7})
+    assert r.status_code == 200
+    items = r.json()["items"]
+    G = ganvas.load(studio_runs / name)
+    want = G.domain.to_array(G.sample(16, seed=40, truncation=0.7))
+    assert [it["seed"] for it in items] == list(range(40, 56))
+    for it, w in zip(items, want, strict=True):
+        assert np.array_equal(pixels(it["image"]), w)
+    # a latent sent back draws the same picture as its seed; PNG directly for fast clients
+    again = client.post(f"/api/models/{name}/render?format=png",
+                        json={"latent": items[5]["latent"], "truncation": 0.7})
+    assert again.headers["content-type"] == "image/png" and np.array_equal(pixels(again.content), want[5])
+
+
+def test_direction_edits_change_the_output_and_are_listed(client: TestClient) -> None:
+    d = client.get(f"/api/models/{SG}/directions").json()
+    assert d["space"] == "w" and d["num_ws"] == 8 and len(d["directions"]) == 16 and d["set"]["method"] == "w"
+    plain = client.post(f"/api/models/{SG}/render", json={"seed": 3}).json()
+    edited = client.post(f"/api/models/{SG}/render", json={"seed": 3, "edits": [{"index": 0, "amount": 2.5,
+                                                                                  "layers": "0-3"}]}).json()
+    assert not np.array_equal(pixels(plain["image"]), pixels(edited["image"]))
+    assert edited["recipe"]["edits"] == [{"index": 0, "amount": 2.5, "layers": [0, 1, 2, 3]}]
+    assert edited["recipe"]["directions"]["method"] == "w" and "edited" in edited
+    # the edited code, drawn as a plain latent, is the edited picture
+    folded = client.post(f"/api/models/{SG}/render", json={"latent": edited["edited"]}).json()
+    assert np.array_equal(pixels(folded["image"]), pixels(edited["image"]))
+    grid = client.get(f"/api/models/{SG}/directions/grid?count=3&steps=5")
+    assert grid.status_code == 200 and Image.open(io.BytesIO(grid.content)).size == (5 * 34 + 2, 3 * 34 + 2)
+    act = client.get("/api/models/emoji-dcgan/directions?components=4").json()
+    assert act["set"]["method"] == "activations" and act["layer"] == "net.2" and len(act["directions"]) == 4
+
+
+def test_interpolation_frames_strip_and_animation(client: TestClient) -> None:
+    body = {"a": {"seed": 1}, "b": {"seed": 2}, "steps": 5, "animation": "gif"}
+    out = client.post(f"/api/models/{SG}/interpolate", json=body).json()
+    assert len(out["items"]) == 5
+    one = client.post(f"/api/models/{SG}/render", json={"seed": 1}).json()
+    assert np.array_equal(pixels(out["items"][0]["image"]), pixels(one["image"]))
+    with Image.open(io.BytesIO(base64.b64decode(out["animation"].split(",")[1]))) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 8
+    assert pixels(out["strip"]).shape == (36, 5 * 34 + 2, 3)
+    z = client.post(f"/api/models/{SG}/interpolate", json={**body, "space": "z", "animation": None}).json()
+    assert not np.array_equal(pixels(z["items"][2]["image"]), pixels(out["items"][2]["image"]))
+    mixed = client.post(f"/api/models/{SG}/interpolate", json={"a": {"seed": 1}, "b": {"latent": one["latent"]},
+                                                               "steps": 3, "space": "z"})
+    assert mixed.status_code == 400 and "needs seeds or z codes" in mixed.json()["error"]
+
+
+def test_breeding_gives_children_and_repeats_with_its_seed(client: TestClient) -> None:
+    parents = [{"seed": 4}, {"seed": 9}, {"latent": client.post(f"/api/models/{SG}/render",
+                                                                  json={"seed": 12}).json()["latent"]}]
+    a = client.post(f"/api/models/{SG}/breed", json={"parents": parents, "count": 6, "seed": 7}).json()
+    b = client.post(f"/api/models/{SG}/breed", json={"parents": parents, "count": 6, "seed": 7}).json()
+    assert len(a["items"]) == 6 and a["mode"] == "layers" and a["seed"] == 7
+    assert [i["latent"] for i in a["items"]] == [i["latent"] for i in b["items"]]
+    next_gen = client.post(f"/api/models/{SG}/breed", json={"parents": [{"latent": a["items"][0]["latent"]},
+                                                                         {"latent": a["items"][3]["latent"]}]})
+    assert next_gen.status_code == 200 and isinstance(next_gen.json()["seed"], int)
+    dc = client.post("/api/models/emoji-dcgan/breed", json={"parents": [{"seed": 1}, {"seed": 2}],
+                                                            "mode": "uniform", "count": 3, "mutation": 0})
+    assert dc.status_code == 200 and len(dc.json()["items"]) == 3
+
+
+# --- downloads and provenance ---------------------------------------------------------------------------
+
+
+def test_a_download_carries_provenance_and_codes_that_make_it_again(client: TestClient, studio_runs: Path,
+                                                                    tmp_path: Path) -> None:
+    recipe = {"seed": 5, "truncation": 0.8, "edits": [{"index": 1, "amount": -1.5}]}
+    r = client.post(f"/api/models/{SG}/download", json={"items": [recipe], "names": ["my favourite"]})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    zf = zipfile.ZipFile(io.BytesIO(r.content))
+    assert sorted(zf.namelist()) == ["latent.safetensors", "my-favourite.png", "provenance.json"]
+    prov = json.loads(zf.read("provenance.json"))
+    assert prov["model"]["name"] == SG and prov["model"]["model"] == "stylegan"
+    assert prov["model"]["checkpoint"].startswith(f"{SG}/checkpoints/step-")
+    assert prov["recipe"]["seed"] == 5 and prov["recipe"]["truncation"] == 0.8
+    assert prov["recipe"]["edits"] == [{"index": 1, "amount": -1.5}] and prov["recipe"]["directions"]["method"] == "w"
+    assert prov["dataset"]["name"] == "emoji" and prov["dataset"]["fingerprint"].startswith("sha256:")
+    assert prov["dataset"]["licence"] and prov["versions"]["ganvas"] == ganvas.__version__
+    png = tmp_path / "x.png"
+    png.write_bytes(zf.read("my-favourite.png"))
+    assert P.read_png(png)["recipe"] == prov["recipe"]
+    shown = client.post(f"/api/models/{SG}/render", json=recipe).json()
+    assert np.array_equal(pixels(png.read_bytes()), pixels(shown["image"]))
+    # the code file reproduces it: through ganvas explore render, and through ganvas sample --from-w
+    (tmp_path / "latent.safetensors").write_bytes(zf.read("latent.safetensors"))
+    run = str(studio_runs / SG)
+    assert main(["explore", "render", run, "--latent", str(tmp_path / "latent.safetensors"),
+                 "--out", str(tmp_path / "again.png")]) == 0
+    assert np.array_equal(pixels((tmp_path / "again.png").read_bytes()), pixels(png.read_bytes()))
+    assert main(["sample", run, "--from-w", str(tmp_path / "latent.safetensors"),
+                 "--grid", str(tmp_path / "fromw.png")]) == 0
+    assert np.array_equal(pixels((tmp_path / "fromw.png").read_bytes())[2:-2, 2:-2], pixels(png.read_bytes()))
+    many = client.post("/api/models/emoji-dcgan/download", json={"items": [{"seed": 1}, {"seed": 1}, {"seed": 2}]})
+    names = zipfile.ZipFile(io.BytesIO(many.content)).namelist()
+    assert {n.split("/")[0] for n in names} == {"seed1", "seed1-02", "seed2"} and len(names) == 9
+    record = client.post("/api/models/emoji-dcgan/provenance", json={"seed": 3}).json()
+    assert record["recipe"] == {"seed": 3, "space": "z", "truncation": 1.0, "edits": []}
+
+
+def test_music_outputs_are_midi_wav_and_a_piano_roll(client: TestClient) -> None:
+    info = client.get("/api/models/chorales-musegan").json()
+    assert info["formats"] == ["midi", "wav", "png"] and info["music"]["tracks"] == ["Soprano", "Alto", "Tenor", "Bass"]
+    grid = client.post("/api/models/chorales-musegan/seeds", json={"count": 2}).json()["items"]
+    assert pixels(grid[0]["image"]).shape[1] > 100                                   # a piano-roll picture
+    wav = client.post("/api/models/chorales-musegan/export?format=wav", json={"seed": 1})
+    midi = client.post("/api/models/chorales-musegan/export?format=midi", json={"seed": 1})
+    assert wav.headers["content-type"] == "audio/wav" and wav.content[:4] == b"RIFF" and len(wav.content) > 10000
+    assert midi.headers["content-type"] == "audio/midi" and midi.content[:4] == b"MThd"
+    names = zipfile.ZipFile(io.BytesIO(client.post("/api/models/chorales-musegan/download",
+                                                   json={"items": [{"seed": 1}]}).content)).namelist()
+    assert sorted(names) == ["latent.safetensors", "provenance.json", "seed1.mid", "seed1.png", "seed1.wav"]
+    png_only = client.post("/api/models/emoji-dcgan/export?format=wav", json={"seed": 1})
+    assert png_only.status_code == 400 and "export as png" in png_only.json()["error"]
+
+
+# --- projection -----------------------------------------------------------------------------------------
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_projection_jobs_report_progress_and_a_code(client: TestClient) -> None:
+    target = client.post("/api/models/emoji-dcgan/render?format=png", json={"seed": 33}).content
+    done = client.post("/api/models/emoji-dcgan/project?steps=30&wait=true", content=target,
+                       headers={"content-type": "image/png"})
+    assert done.status_code == 200
+    job = done.json()
+    assert job["state"] == "done" and job["step"] == 30 and job["preview"].startswith("data:image/png")
+    result = job["result"]
+    assert result["pixel_error"] < 0.2 and result["projection_space"] == "z"
+    again = client.post("/api/models/emoji-dcgan/render", json={"latent": result["latent"]}).json()
+    assert np.array_equal(pixels(again["image"]), pixels(result["image"]))
+    # multipart, as a browser form sends it; poll until done
+    started = client.post(f"/api/models/{SG}/project?steps=20", files={"file": ("me.png", target, "image/png")})
+    assert started.status_code == 202
+    for _ in range(600):
+        state = client.get(f"/api/jobs/{started.json()['id']}").json()
+        if state["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert state["state"] == "done" and state["result"]["projection_space"] == "w"
+
+
+def test_too_many_projections_get_429_and_cancel_stops_one(client: TestClient) -> None:
+    target = client.post("/api/models/emoji-dcgan/render?format=png", json={"seed": 1}).content
+    first = client.post("/api/models/emoji-dcgan/project?steps=500", content=target,
+                        headers={"content-type": "image/png"})
+    assert first.status_code == 202
+    second = client.post("/api/models/emoji-dcgan/project?steps=5", content=target,
+                         headers={"content-type": "image/png"})
+    assert second.status_code == 429 and "already running" in second.json()["error"]
+    assert client.delete(f"/api/jobs/{first.json()['id']}").status_code == 200
+    for _ in range(600):
+        state = client.get(f"/api/jobs/{first.json()['id']}").json()
+        if state["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert state["state"] == "cancelled" and state["step"] < 500 and "result" in state
+
+
+# --- translation ----------------------------------------------------------------------------------------
+
+
+def test_translation_of_text_and_uploads(client: TestClient) -> None:
+    info = client.get("/api/models/fonts-pix2pix").json()
+    assert info["translate"]["text"] is True and info["translate"]["directions"][0]["name"] == "AtoB"
+    out = client.post("/api/models/fonts-pix2pix/translate", json={"text": "春 眠"}).json()
+    assert len(out["items"]) == 3 and out["describe"] == "ming → kai"
+    assert pixels(out["strip"]).shape[:2] == (32, 96)
+    assert pixels(out["items"][1]["output"]).min() == 255                           # the space stays blank
+    picture = png_bytes(Image.new("RGB", (50, 40), "white"))
+    up = client.post("/api/models/fonts-pix2pix/translate", files={"file": ("a.png", picture, "image/png")})
+    assert up.status_code == 200 and len(up.json()["items"]) == 1
+    wrong_way = client.post("/api/models/fonts-pix2pix/translate?direction=BtoA", content=picture,
+                            headers={"content-type": "image/png"})
+    assert wrong_way.status_code == 400 and "AtoB (ming → kai) only" in wrong_way.json()["error"]
+    assert str(client.app.state.studio.index.root) not in wrong_way.json()["error"]   # no server paths in errors
+
+
+# --- bad input: always a 4xx with one line of JSON, never a 500 --------------------------------------------
+
+
+def bomb_png(side: int = 30000) -> bytes:
+    """A valid PNG header declaring side × side pixels, with a tiny compressed body (a decompression bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    body = zlib.compress(b"\x00" * (side + 1) * 8, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+BAD_JSON = [
+    ("post", "/api/models/nope/render", {"seed": 1}, 404, "unknown model 'nope'"),
+    ("post", "/api/models/emoji-dcgn/render", {"seed": 1}, 404, "did you mean 'emoji-dcgan'"),
+    ("post", "/api/models/..%2F..%2Fetc%2Fpasswd/render", {"seed": 1}, 400, "not a model name"),
+    ("post", "/api/models/%2Fetc/render", {"seed": 1}, 400, "not a model name"),
+    ("post", "/api/models/nested%2F..%2Femoji-dcgan/render", {"seed": 1}, 400, "not a model name"),
+    ("post", "/api/models/~root/render", {"seed": 1}, 400, "not a model name"),
+    ("get", "/api/models/..%2F..", None, 400, "not a model name"),
+    ("post", "/api/models/emoji-dcgan/render", {"latent": [0.0] * 99}, 400, "this dcgan model's z codes are 100"),
+    ("post", f"/api/models/{SG}/render", {"latent": [[0.0] * 32] * 3}, 400, "8×32 (one w per style layer)"),
+    ("post", "/api/models/emoji-dcgan/render", {"seed": 1, "latent": [0.0] * 100}, 400, "exactly one of"),
+    ("post", "/api/models/emoji-dcgan/render", {}, 400, "exactly one of 'seed' or 'latent'"),
+    ("post", "/api/models/emoji-dcgan/render", {"seed": -1}, 422, "seed: Input should be greater than or equal to 0"),
+    ("post", "/api/models/emoji-dcgan/render", {"seed": 2**63}, 422, "seed: Input should be less than or equal"),
+    ("post", "/api/models/emoji-dcgan/render", {"seed": "x"}, 422, "seed"),
+    ("post", "/api/models/emoji-dcgan/render", {"seed": 1, "truncation": 1.5}, 422, "truncation"),
+    ("post", "/api/models/emoji-dcgan/render", {"seed": 1, "colour": 1}, 422, "colour: Extra inputs"),
+    ("post", "/api/models/emoji-dcgan/render", {"seed": 1, "edits": [{"index": 40, "amount": 1}]}, 400,
+     "direction 40 does not exist"),
+    ("post", "/api/models/emoji-dcgan/render", {"seed": 1, "edits": [{"index": 0, "amount": 1, "layers": "0-2"}]},
+     400, "need a style-based model"),
+    ("post", f"/api/models/{SG}/render", {"seed": 1, "edits": [{"index": 0, "amount": 1, "layers": "5-12"}]}, 400,
+     "style layer 8 is outside"),
+    ("post", f"/api/models/{SG}/render", {"seed": 1, "truncation": 0.5, "truncation_cutoff": 20}, 400,
+     "cutoff must be a number of style layers in 1..8"),
+    ("post", "/api/models/emoji-dcgan/render", {"seed": 1, "edits": [{"index": 0, "amount": 1e6}]}, 400,
+     "edit amount must be a finite number"),
+    ("post", "/api/models/emoji-dcgan/seeds", {"start": 2**63 - 2, "count": 4}, 400, "0..9223372036854775807"),
+    ("post", "/api/models/emoji-dcgan/seeds", {"count": 1000}, 422, "count"),
+    ("post", "/api/models/emoji-dcgan/interpolate", {"a": {"seed": 1}, "b": {"seed": 2}, "steps": 1}, 422, "steps"),
+    ("post", "/api/models/emoji-dcgan/interpolate", {"a": {"seed": 1}, "b": {"seed": 2}, "space": "w"}, 400,
+     "has no w space"),
+    ("post", "/api/models/chorales-musegan/interpolate", {"a": {"seed": 1}, "b": {"seed": 2}, "animation": "gif"},
+     400, "animations are made of images"),
+    ("post", "/api/models/emoji-dcgan/breed", {"parents": []}, 422, "parents"),
+    ("post", "/api/models/emoji-dcgan/breed", {"parents": [{"seed": 1}], "mutation": 0}, 400, "one parent and no"),
+    ("post", "/api/models/emoji-dcgan/breed", {"parents": [{"seed": 1}, {"seed": 2}], "mode": "layers"}, 400,
+     "layer crossover mixes style layers"),
+    ("post", "/api/models/fonts-pix2pix/render", {"seed": 1}, 400, "translation model"),
+    ("post", "/api/models/emoji-dcgan/translate", {"text": "a"}, 400, "generates from codes"),
+    ("post", "/api/models/fonts-pix2pix/translate", {"text": "a", "font": "/etc/passwd"}, 400,
+     "cjk-fonts names"),
+    ("post", "/api/models/emoji-dcgan/download", {"items": []}, 422, "items"),
+    ("get", "/api/jobs/nothing", None, 404, "no projection job 'nothing'"),
+    ("get", "/api/models/emoji-dcgan/directions?method=pca", None, 400, "directions method must be one of"),
+    ("get", "/api/models/emoji-dcgan/directions?layer=net.99", None, 400, "has no layer 'net.99'"),
+    ("get", "/api/nowhere", None, 404, "Not Found"),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "status", "needle"), BAD_JSON,
+                         ids=[f"{i}-{u.split('/')[-1][:30]}" for i, (_, u, _, _, _) in enumerate(BAD_JSON)])
+def test_bad_requests_get_a_4xx_with_one_json_line(client: TestClient, method, url, body, status, needle) -> None:
+    r = client.post(url, json=body) if method == "post" else client.get(url)
+    assert r.status_code == status, r.text
+    err = r.json()
+    assert err["status"] == status and needle in err["error"], err
+    assert "\n" not in err["error"] and "Traceback" not in r.text
+
+
+def test_nan_and_infinity_in_latents_are_refused(client: TestClient) -> None:
+    for token in (b"NaN", b"Infinity", b"-Infinity"):
+        body = b'{"latent": [' + token + b"" + b", 0.5" * 99 + b"]}"
+        r = client.post("/api/models/emoji-dcgan/render", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and "NaN or infinite" in r.json()["error"]
+    r = client.post("/api/models/emoji-dcgan/render", content=b'{"seed": ',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "JSON" in r.json()["error"]
+
+
+UPLOADS = [
+    (b"", "image/png", 400, "empty"),
+    (b"this is not an image at all", "image/png", 415, "not an image"),
+    (png_bytes(Image.new("RGB", (64, 64)))[:60], "image/png", 400, "corrupt or truncated"),
+    (bomb_png(), "image/png", 413, "than the limit of 1000000"),
+    (bomb_png(5000), "image/png", 413, "5000×5000 = 25000000 pixels, more than the limit of 1000000"),
+    (b"\x89PNG" + b"\x00" * (300 * 1024), "image/png", 413, "larger than the limit"),
+]
+
+
+@pytest.mark.parametrize(("data", "ctype", "status", "needle"), UPLOADS, ids=["empty", "text", "truncated", "bomb",
+                                                                             "bomb-small", "large"])
+def test_bad_uploads_are_refused_before_decoding(client: TestClient, data, ctype, status, needle) -> None:
+    for kwargs in ({"content": data, "headers": {"content-type": ctype}}, {"files": {"file": ("x.png", data, ctype)}}):
+        r = client.post("/api/models/emoji-dcgan/project?steps=5", **kwargs)
+        assert r.status_code == status, r.text
+        assert needle in r.json()["error"]
+    assert client.app.state.studio.jobs.running() == 0
+
+
+def test_a_music_model_cannot_project_and_steps_are_bounded(client: TestClient) -> None:
+    picture = png_bytes(Image.new("RGB", (20, 20)))
+    r = client.post("/api/models/chorales-musegan/project", content=picture, headers={"content-type": "image/png"})
+    assert r.status_code == 400 and "makes music, not images" in r.json()["error"]
+    r = client.post("/api/models/emoji-dcgan/project?steps=100000", content=picture,
+                    headers={"content-type": "image/png"})
+    assert r.status_code == 422 and "steps" in r.json()["error"]
+
+
+# --- the runs folder is the boundary --------------------------------------------------------------------
+
+
+def test_nothing_outside_the_runs_folder_is_listed_read_or_written(studio_runs: Path, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(studio_runs / "emoji-dcgan", runs / "mine")
+    outside = tmp_path / "outside"
+    shutil.copytree(studio_runs / "emoji-dcgan", outside / "theirs")
+    (runs / "linked").symlink_to(outside / "theirs")                               # a run folder symlinked in
+    ck = next((runs / "mine" / "checkpoints").iterdir())
+    sneaky = runs / "sneaky" / "checkpoints" / ck.name
+    sneaky.mkdir(parents=True)
+    shutil.copy(ck / "checkpoint.json", sneaky / "checkpoint.json")
+    (sneaky / "nets.safetensors").symlink_to(ck.resolve() / "nets.safetensors")   # weights file pointing elsewhere
+    (runs / "sneaky2" / "checkpoints").mkdir(parents=True)
+    (runs / "sneaky2" / "checkpoints" / ck.name).symlink_to(outside / "theirs" / "checkpoints" / ck.name)
+    scratch = tmp_path / "system-tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))                         # where stray temp files would go
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    before = {p: p.stat().st_mtime_ns for p in outside.rglob("*")}
+    with TestClient(create_app(runs, max_upload_bytes=4 * 1024 * 1024), raise_server_exceptions=False) as c:
+        names = [m["name"] for m in c.get("/api/models").json()["models"]]
+        assert names == ["mine"]
+        for name in ("linked", "sneaky", "sneaky2"):
+            assert c.post(f"/api/models/{name}/render", json={"seed": 1}).status_code == 404
+        big = png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 255, (1100, 1100, 3), dtype=np.uint8)))
+        assert len(big) > 1024 * 1024                               # more than Starlette keeps in memory
+        r = c.post("/api/models/mine/project?steps=2&wait=true", files={"file": ("big.png", big, "image/png")})
+        assert r.status_code == 200 and r.json()["state"] == "done"
+        assert c.get("/api/models/mine/directions?components=2").status_code == 200
+    assert not list(scratch.iterdir())                                              # no temporary files
+    assert {p: p.stat().st_mtime_ns for p in outside.rglob("*")} == before          # outside untouched
+    assert list((runs / "mine" / "explore").rglob("directions-*.safetensors"))      # its cache: inside
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ.get('GANVAS_EVIL_MARK', '/nonexistent/mark')}",))
+
+
+def test_the_server_never_unpickles_a_checkpoint(studio_runs: Path, tmp_path: Path, monkeypatch) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(studio_runs / "emoji-dcgan", runs / "evil")
+    mark = tmp_path / "pwned"
+    monkeypatch.setenv("GANVAS_EVIL_MARK", str(mark))
+    for ck in (runs / "evil" / "checkpoints").iterdir():
+        (ck / "nets.safetensors").write_bytes(pickle.dumps(_Evil()))
+    with TestClient(create_app(runs), raise_server_exceptions=False) as c:
+        r = c.post("/api/models/evil/render", json={"seed": 1})
+        assert r.status_code == 400 and "corrupt tensors" in r.json()["error"]
+    assert not mark.exists()

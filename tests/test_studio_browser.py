@@ -1,0 +1,223 @@
+"""The studio in a real browser: `ganvas studio` on a free loopback port, driven through Debian's Chromium.
+
+Playwright drives the system's /usr/bin/chromium (Debian package `chromium`, in the Makefile's
+APT_PACKAGES); no browser is downloaded. Screenshots go to $GANVAS_STUDIO_SHOTS when set (the docs'
+pictures come from scripts/studio_screenshots.py on trained runs), else to the test's own folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SG = "nested/emoji-stylegan"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(studio_runs: Path, tmp_path_factory):
+    """The real command, as a person starts it; its temporary folder is watched for stray files."""
+    port = free_port()
+    scratch = tmp_path_factory.mktemp("server-tmp")
+    log = tmp_path_factory.mktemp("server-log") / "studio.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(scratch)}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ganvas", "studio", str(studio_runs), "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
+                    if json.load(r)["status"] == "ok":
+                        break
+            except OSError:
+                if proc.poll() is not None:
+                    raise AssertionError(f"studio exited: {log.read_text()}") from None
+                time.sleep(0.2)
+        else:
+            raise AssertionError(f"studio did not answer: {log.read_text()}")
+        yield url, scratch, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode in (0, -15), log.read_text()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make test` installs it (APT_PACKAGES)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("GANVAS_STUDIO_SHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def watch(page) -> list[str]:
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    return problems
+
+
+def test_explore_interpolate_keep_and_breed(server, browser, shots: Path) -> None:
+    url, scratch, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)   # for wait_for_function
+    problems = watch(page)
+    page.goto(f"{url}/")
+    page.wait_for_selector("#seed-grid .tile img")
+    page.select_option("#model", SG)                                         # pick a model
+    page.wait_for_function("document.getElementById('model-info').textContent.includes('stylegan')")
+    page.wait_for_function("document.querySelectorAll('#seed-grid .tile').length === 16")
+    page.wait_for_selector("#direction-sliders input")
+    assert page.locator("#layers-row").is_visible()                          # a style model: edit layers
+
+    # keyboard: into the grid, one to the right, Enter picks seed 1
+    page.locator("#seed-grid .tile").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('current-caption').textContent === 'seed 1'")
+
+    # a slider moved with the keyboard re-renders the picture
+    before = page.get_attribute("#current-img", "src")
+    page.locator("#dir-0").focus()
+    for _ in range(15):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.getElementById('dir-0-out').textContent === '+1.5σ'")
+    page.wait_for_function("b => document.getElementById('current-img').src !== b", arg=before)
+    page.wait_for_function("document.getElementById('current-caption').textContent.includes('d0+1.5σ')")
+    edited = page.get_attribute("#current-img", "src")
+    page.locator("#truncation").focus()
+    page.keyboard.press("ArrowLeft")                                          # ψ 0.95: changes it again
+    page.wait_for_function("b => document.getElementById('current-img').src !== b", arg=edited)
+
+    # keep it (k), make it interpolation end A (a); another seed as B (b)
+    page.locator("body").focus()
+    page.keyboard.press("k")
+    page.wait_for_function("document.getElementById('kept-count').textContent === '1'")
+    page.keyboard.press("a")
+    page.locator("#seed-grid .tile").nth(5).click()
+    page.keyboard.press("b")
+    page.screenshot(path=str(shots / "studio-explore.png"))
+    page.keyboard.press("2")
+    page.click("#interp-go")
+    page.wait_for_function("document.querySelectorAll('#interp-strip .tile').length === 8")
+    page.wait_for_selector("#interp-anim-img[src^='data:image/gif']")
+
+    # breed once: two parents, children, generation 1
+    page.keyboard.press("3")
+    page.wait_for_function("document.querySelectorAll('#population .tile').length === 16")
+    page.locator("#population .tile").nth(2).click()
+    page.locator("#population .tile").nth(7).focus()
+    page.keyboard.press("Space")                                              # picked with the keyboard too
+    assert page.locator("#population .tile.parent").count() == 2
+    page.click("#breed-go")
+    page.wait_for_function("document.getElementById('generation').textContent === 'Generation 1'")
+    assert page.locator("#population .tile").count() == 12
+    page.screenshot(path=str(shots / "studio-breed.png"))
+
+    # a narrow screen: one column, the kept list below
+    page.set_viewport_size({"width": 420, "height": 900})
+    page.keyboard.press("1")
+    page.wait_for_timeout(100)
+    grid = page.locator("#seed-grid").bounding_box()
+    kept = page.locator(".kept").bounding_box()
+    assert kept["y"] > grid["y"] + grid["height"] and grid["width"] <= 420
+    assert not problems, problems
+    assert not list(scratch.iterdir())                                        # nothing in the system temp folder
+    page.close()
+
+
+def test_music_plays_in_the_page_and_projection_runs(server, browser, shots: Path, tmp_path: Path) -> None:
+    url, _, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    problems = watch(page)
+    page.goto(f"{url}/#model=chorales-musegan")
+    page.wait_for_function("document.querySelectorAll('#seed-grid .tile').length === 16")
+    assert page.locator("#tab-project").is_hidden() and page.locator("#audio-row").is_visible()
+    page.click("#play")
+    page.wait_for_function("() => { const a = document.getElementById('current-audio');"
+                           " return !a.paused && a.currentTime > 0.1; }", timeout=60000)
+    page.screenshot(path=str(shots / "studio-music.png"))
+
+    # projection from an uploaded picture (an image model), with its progress
+    from PIL import Image
+
+    Image.new("RGB", (48, 40), (250, 200, 40)).save(tmp_path / "me.png")
+    page.goto(f"{url}/#model=emoji-dcgan")                                  # the same page: a hash change
+    page.wait_for_selector("#tab-project:not([hidden])")
+    page.wait_for_function("document.getElementById('model-info').textContent.startsWith('dcgan')")
+    page.keyboard.press("4")
+    page.set_input_files("#project-file", str(tmp_path / "me.png"))
+    page.fill("#project-steps", "20")
+    page.click("#project-go")
+    page.wait_for_selector("#project-use:not([hidden])", timeout=60000)
+    assert "steps, mean pixel error" in page.inner_text("#project-caption")
+    page.click("#project-use")
+    page.wait_for_function("document.getElementById('current-caption').textContent === 'a code'")
+    assert not problems, problems
+    page.close()
+
+
+def test_translation_view_for_a_font_model(server, browser) -> None:
+    url, _, _ = server
+    page = browser.new_page(bypass_csp=True)
+    problems = watch(page)
+    page.goto(f"{url}/#model=fonts-pix2pix")
+    page.wait_for_selector("#view-translate:not([hidden])")
+    assert page.locator("#tab-explore").is_hidden()
+    page.fill("#translate-text", "春眠")
+    page.click("#translate-go")
+    page.wait_for_function("document.querySelectorAll('#translate-out .pair').length === 2")
+    assert page.get_attribute("#translate-strip", "src").startswith("data:image/png")
+    assert not problems, problems
+    page.close()
+
+
+def test_the_page_loads_nothing_from_elsewhere(server, browser) -> None:
+    """Under its own Content-Security-Policy (no bypass): every request is to the studio, nothing is refused."""
+    url, _, _ = server
+    page = browser.new_page()
+    problems = watch(page)
+    hosts = set()
+    page.on("request", lambda r: hosts.add(r.url.split("/")[2] if "://" in r.url else r.url.split(":")[0]))
+    page.goto(f"{url}/")
+    page.wait_for_selector("#seed-grid .tile img")
+    page.wait_for_selector("#direction-sliders input")
+    page.locator("#seed-grid .tile").nth(3).click()
+    page.wait_for_selector("#current-caption:text('seed 3')")
+    assert hosts <= {url.split("/")[2], "data"}, hosts
+    assert not problems, problems                                             # CSP refusals are console errors
+    with urllib.request.urlopen(f"{url}/") as r:
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+    page.close()
