@@ -128,7 +128,7 @@ def test_explore_interpolate_keep_and_breed(server, browser, shots: Path) -> Non
     page.keyboard.press("a")
     page.locator("#seed-grid .tile").nth(5).click()
     page.keyboard.press("b")
-    page.screenshot(path=str(shots / "studio-explore.png"))
+    page.screenshot(path=str(shots / "test-studio-explore.png"))
     page.keyboard.press("2")
     page.click("#interp-go")
     page.wait_for_function("document.querySelectorAll('#interp-strip .tile').length === 8")
@@ -144,7 +144,7 @@ def test_explore_interpolate_keep_and_breed(server, browser, shots: Path) -> Non
     page.click("#breed-go")
     page.wait_for_function("document.getElementById('generation').textContent === 'Generation 1'")
     assert page.locator("#population .tile").count() == 12
-    page.screenshot(path=str(shots / "studio-breed.png"))
+    page.screenshot(path=str(shots / "test-studio-breed.png"))
 
     # a narrow screen: one column, the kept list below
     page.set_viewport_size({"width": 420, "height": 900})
@@ -168,7 +168,7 @@ def test_music_plays_in_the_page_and_projection_runs(server, browser, shots: Pat
     page.click("#play")
     page.wait_for_function("() => { const a = document.getElementById('current-audio');"
                            " return !a.paused && a.currentTime > 0.1; }", timeout=60000)
-    page.screenshot(path=str(shots / "studio-music.png"))
+    page.screenshot(path=str(shots / "test-studio-music.png"))
 
     # projection from an uploaded picture (an image model), with its progress
     from PIL import Image

@@ -42,7 +42,9 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
     count = len(app.state.studio.models())
     if host not in ("127.0.0.1", "localhost", "::1"):
         info(f"listening on {host}: anyone who can reach this address can use the studio (it has no login)")
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only on sockets that say they are TCP, and with
+    # it on, each keep-alive response waited ~40 ms for the client's delayed ACK (bench/studio_latency.py)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

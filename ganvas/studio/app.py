@@ -11,6 +11,7 @@ serialised by the studio's compute lock (ganvas.studio.service).
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,9 @@ def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_p
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
+        t0 = time.perf_counter()
         response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - t0):.2f}"
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if response.headers.get("content-type", "").startswith("text/html"):
             response.headers["Content-Security-Policy"] = CSP

@@ -27,6 +27,7 @@ class Loaded:
         self.directions: dict[tuple, Any] = {}      # DirectionSet key → Directions
         self.lock = threading.Lock()                # guards `directions`
         self.computing = threading.Lock()           # held while its directions are being computed
+        self.seed_items: OrderedDict[tuple, dict] = OrderedDict()   # (seed, ψ, cutoff) → item, recent last
 
     @property
     def kind(self) -> str:

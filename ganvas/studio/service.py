@@ -28,6 +28,7 @@ from ganvas.studio.runs import Entry, RunIndex
 
 STUDIO_DIR = ".studio"                  # the studio's own folder inside the runs folder (scratch files)
 MAX_PROJECTION_STEPS = 500
+SEED_ITEMS = 512                        # seed outputs kept per model (about 5 kB each for a 64×64 image)
 
 
 class Studio:
@@ -163,10 +164,23 @@ class Studio:
         return result
 
     def seeds(self, name: str, seeds: list[int], truncation: float | None, cutoff: int | None) -> list[dict]:
+        """Items of seeds; each seed's item is kept (bounded), so going back a page costs nothing."""
         item = self.generator(name)
-        recipes = [Recipe(seed=s, truncation=truncation, truncation_cutoff=cutoff) for s in seeds]
-        bases, _, outs = self.render(item, recipes)
-        return self.items(item, recipes, bases, outs)
+        keys = [(L.check_seed(s), truncation, cutoff) for s in seeds]
+        with item.lock:
+            found = {k: item.seed_items[k] for k in keys if k in item.seed_items}
+        todo = [k for k in dict.fromkeys(keys) if k not in found]
+        if todo:
+            recipes = [Recipe(seed=s, truncation=truncation, truncation_cutoff=cutoff) for s, _, _ in todo]
+            bases, _, outs = self.render(item, recipes)
+            for k, it in zip(todo, self.items(item, recipes, bases, outs), strict=True):
+                found[k] = it
+            with item.lock:
+                for k in todo:
+                    item.seed_items[k] = found[k]
+                while len(item.seed_items) > SEED_ITEMS:
+                    item.seed_items.popitem(last=False)
+        return [found[k] for k in keys]
 
     def render_one(self, name: str, body: dict[str, Any], fmt: str = "json") -> Any:
         item = self.generator(name)

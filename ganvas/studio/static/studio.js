@@ -136,7 +136,15 @@ async function selectModel(name) {
                                ["project", generator && info.explore?.projection], ["translate", !generator]]) {
     $(`tab-${view}`).hidden = !shown;
   }
-  state.current = null; state.edits.clear(); state.A = state.B = null;
+  state.current = null; state.edits.clear(); state.A = state.B = null; state.directions = null;
+  $("direction-sliders").replaceChildren();
+  $("more-directions").hidden = true;
+  $("interp-strip").replaceChildren();
+  $("interp-anim-box").hidden = true;
+  for (const end of ["a", "b"]) {
+    $(`end-${end}`).removeAttribute("src");
+    $(`end-${end}-text`).textContent = `— set it from Explore (${end})`;
+  }
   state.population = []; state.parents.clear(); state.generations = []; state.generation = 0;
   $("current-img").removeAttribute("src");
   $("current-caption").textContent = "Pick a seed on the left.";
@@ -162,7 +170,9 @@ async function loadGrid() {
   grid.querySelectorAll(".tile").forEach((t) => t.classList.add("busy"));
   const body = { start: state.start, count: GRID };
   if (state.truncation < 1) body.truncation = state.truncation;
-  const { items } = await api.seeds(state.model, body);
+  const model = state.model;
+  const { items } = await api.seeds(model, body);
+  if (model !== state.model) return;
   state.grid = items;
   fillTiles(grid, items.map((it) => tile(it, `seed ${it.seed}`, (item, b) => { pick(item); mark(grid, b); })));
 }
@@ -215,9 +225,11 @@ async function renderCurrent() {
 
 // --- sliders -----------------------------------------------------------------------------------------
 async function loadDirections() {
+  const model = state.model;
   $("directions-info").textContent = "(finding them…)";
-  const d = await api.directions(state.model);
-  if (d && state.info) state.directions = d;
+  const d = await api.directions(model);
+  if (model !== state.model) return;                 // another model was chosen meanwhile
+  state.directions = d;
   const where = d.layer ? ` of layer ${d.layer}` : "";
   $("directions-info").textContent = `(${d.set.method}${where}: PCA of ${d.set.samples} samples)`;
   buildSliders();

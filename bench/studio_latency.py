@@ -1,0 +1,226 @@
+"""Studio latency: server-side times and HTTP round trips for 64×64 models, alone and with concurrent clients.
+
+Targets (issue 6, on the project's 2-core CPU): one image after a slider move in under 50 ms of
+server time (median), a 4×4 seed grid in under 300 ms. Measured for `emoji-dcgan-64` and
+`emoji-stylegan-64` (untrained copies made by a dry run unless --runs names trained ones: speed
+does not depend on training):
+
+1. server side, in this process (ganvas.studio.service, no HTTP): a slider move (a render with a
+   new edit amount each time, so nothing is cached) and a grid of 16 new seeds; the grid is also
+   split into drawing and PNG encoding, and drawn once as a single batched forward pass for
+   reference (the studio does not use that: a style model's batched outputs differ from
+   `ganvas sample`'s by ~1e-5, enough to change pixels);
+2. round trips over loopback to a real `ganvas studio` process (one keep-alive connection): the
+   slider move as JSON (data URL) and as a PNG body, and the grid;
+3. concurrent clients: N threads, each with its own connection, moving sliders for S seconds
+   (bounded: at most 16 clients and 30 s), as requests/s and latency percentiles.
+
+Run it on a quiet machine (figures vary with other load):
+
+    .venv/bin/python bench/studio_latency.py                       # ~1 minute
+    .venv/bin/python bench/studio_latency.py --repeats 10 --seconds 2 --clients 2     # a quick check
+    .venv/bin/python bench/studio_latency.py --runs runs --models emoji-dcgan-32      # your own runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")         # as the ganvas command sets it
+
+REPO = Path(__file__).resolve().parents[1]
+PRESETS = ("emoji-dcgan-64", "emoji-stylegan-64")
+TARGETS = {"slider": 50.0, "grid": 300.0}                     # ms, medians
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def row(what: str, ms: list[float], target: float | None = None) -> str:
+    med, p90 = statistics.median(ms), pct(ms, 0.9)
+    tail = f"{target:8.0f}  {med / target:6.2f}" if target else f"{'':8}  {'':6}"
+    return f"  {what:<52} {med:8.1f} {p90:8.1f}  {tail}"
+
+
+def make_runs(root: Path) -> None:
+    for preset in PRESETS:
+        if not (root / preset / "checkpoints").is_dir():
+            print(f"making an untrained {preset} (a dry run) …", file=sys.stderr)
+            subprocess.run([sys.executable, "-m", "ganvas", "train", "--preset", preset, "--dry-run", "--out",
+                            str(root / preset)], check=True, cwd=REPO, capture_output=True)
+
+
+def server_side(runs: Path, model: str, repeats: int) -> list[str]:
+    import torch
+
+    from ganvas.explore import latent as L
+    from ganvas.explore.recipe import DirectionSet
+    from ganvas.studio import outputs as O
+    from ganvas.studio.service import Studio
+
+    studio = Studio(runs)
+    item = studio.generator(model)
+    studio.directions(item, DirectionSet())                   # computed (or read from the cache) once
+    for i in range(3):                                         # warm-up
+        studio.render_one(model, {"seed": 1, "edits": [{"index": 0, "amount": 0.01 * i}]})
+        studio.seeds(model, list(range(10**6 + 16 * i, 10**6 + 16 * i + 16)), None, None)
+    slider, grid, draw, encode, batched = [], [], [], [], []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        studio.render_one(model, {"seed": 7, "edits": [{"index": i % 8, "amount": -2 + 4 * i / repeats}]})
+        slider.append(1000 * (time.perf_counter() - t0))
+    G = item.model
+    for i in range(max(3, repeats // 3)):
+        seeds = list(range(16 * (i + 10), 16 * (i + 11)))
+        t0 = time.perf_counter()
+        studio.seeds(model, seeds, None, None)                 # new seeds each time: nothing cached
+        grid.append(1000 * (time.perf_counter() - t0))
+        codes = L.seed_codes(G, seeds)
+        t0 = time.perf_counter()
+        outs = L.draw(G, codes)
+        t1 = time.perf_counter()
+        [O.data_url(O.png(p)) for p in O.pictures(G, outs)]
+        t2 = time.perf_counter()
+        with torch.inference_mode():
+            if L.is_style(G):
+                G.model.G.synthesis(codes)
+            else:
+                G.model.G(codes)
+        t3 = time.perf_counter()
+        draw.append(1000 * (t1 - t0))
+        encode.append(1000 * (t2 - t1))
+        batched.append(1000 * (t3 - t2))
+    return [row(f"{model}: slider move (render with an edit)", slider, TARGETS["slider"]),
+            row(f"{model}: 4×4 seed grid (16 new seeds)", grid, TARGETS["grid"]),
+            row("    of which drawing 16 outputs, each alone", draw),
+            row("    of which 16 PNGs and data URLs", encode),
+            row("    (reference: 16 in one batched forward pass)", batched)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(conn: http.client.HTTPConnection, path: str, body: dict) -> tuple[float, bytes]:
+    data = json.dumps(body).encode()
+    t0 = time.perf_counter()
+    conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    payload = resp.read()
+    if resp.status != 200:
+        raise RuntimeError(f"{path}: {resp.status} {payload[:200]!r}")
+    return 1000 * (time.perf_counter() - t0), payload
+
+
+def round_trips(port: int, model: str, repeats: int) -> list[str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    render = f"/api/models/{model}/render"
+    for i in range(3):
+        request(conn, render, {"seed": 2, "edits": [{"index": 0, "amount": 0.01 * i}]})
+    js, png, grid = [], [], []
+    for i in range(repeats):
+        js.append(request(conn, render, {"seed": 2, "edits": [{"index": 1, "amount": -2 + 4 * i / repeats}]})[0])
+        png.append(request(conn, render + "?format=png",
+                           {"seed": 2, "edits": [{"index": 2, "amount": -2 + 4 * i / repeats}]})[0])
+    for i in range(max(3, repeats // 3)):
+        grid.append(request(conn, f"/api/models/{model}/seeds", {"start": 10**5 + 16 * i, "count": 16})[0])
+    conn.close()
+    return [row(f"{model}: slider move, JSON with a data URL", js, TARGETS["slider"]),
+            row(f"{model}: slider move, PNG body", png, TARGETS["slider"]),
+            row(f"{model}: 4×4 seed grid", grid, TARGETS["grid"])]
+
+
+def concurrent(port: int, model: str, clients: int, seconds: float) -> str:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def client(k: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        i = 0
+        while time.perf_counter() < stop:
+            ms, _ = request(conn, f"/api/models/{model}/render?format=png",
+                            {"seed": 100 + k, "edits": [{"index": i % 4, "amount": (i % 9) / 3 - 1.3}]})
+            with lock:
+                latencies.append(ms)
+            i += 1
+        conn.close()
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return (row(f"{model}: {clients} clients moving sliders for {seconds:g} s", latencies)
+            + f"   {len(latencies) / wall:.1f} requests/s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=Path, help="a runs folder with the models (default: untrained copies in a "
+                                              "temporary folder)")
+    ap.add_argument("--models", nargs="+", default=list(PRESETS), help="model names in the runs folder")
+    ap.add_argument("--repeats", type=int, default=30, help="slider moves timed per figure (grids: a third)")
+    ap.add_argument("--clients", type=int, default=4, help="concurrent clients (at most 16)")
+    ap.add_argument("--seconds", type=float, default=5.0, help="length of the concurrent run (at most 30)")
+    args = ap.parse_args()
+    clients, seconds = max(1, min(16, args.clients)), max(0.5, min(30.0, args.seconds))
+    tmp = None
+    runs = args.runs
+    if runs is None:
+        tmp = tempfile.TemporaryDirectory(prefix="ganvas-studio-bench-")
+        runs = Path(tmp.name)
+        make_runs(runs)
+    import torch
+
+    print(f"studio latency, {os.cpu_count()} CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads")
+    print(f"  {'what':<52} {'median':>8} {'p90':>8}  {'target':>8}  {'ratio':>6}   (ms)")
+    print("server side (no HTTP)")
+    for model in args.models:
+        for line in server_side(runs, model, args.repeats):
+            print(line, flush=True)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "studio", str(runs), "--port", str(port)],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(600):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise SystemExit(f"studio exited: {proc.stderr.read().decode()}") from None
+                time.sleep(0.1)
+        print("round trips over loopback (one keep-alive connection)")
+        for model in args.models:
+            for line in round_trips(port, model, args.repeats):
+                print(line, flush=True)
+        print("concurrent clients (PNG bodies)")
+        for model in args.models:
+            print(concurrent(port, model, clients, seconds), flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if tmp is not None:
+            tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Screenshots of the studio for the docs: `ganvas studio` on a runs folder, driven through Debian's Chromium.
+
+    .venv/bin/python scripts/studio_screenshots.py runs --model emoji-dcgan-32 --out docs
+    .venv/bin/python scripts/studio_screenshots.py runs --model emoji-dcgan-32 \
+        --music chorales-musegan-hybrid --out docs
+
+Writes studio-explore.png (a seed grid, a chosen output moved along two directions, two kept
+outputs), studio-interpolate.png, studio-breed.png (after one generation) and, with --music,
+studio-music.png (a phrase playing). The browser is /usr/bin/chromium (Debian), launched headless
+by Playwright; nothing is downloaded. The test suite drives the same page (tests/test_studio_browser.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def quiet(page) -> None:
+    """Wait until the status line has faded, so it does not cover the picture."""
+    page.wait_for_function("!document.getElementById('status').classList.contains('show')", timeout=10000)
+    page.wait_for_timeout(250)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", type=Path)
+    ap.add_argument("--model", required=True, help="an image model in RUNS")
+    ap.add_argument("--music", help="a music model in RUNS")
+    ap.add_argument("--seed-start", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=REPO / "docs")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "studio", str(args.runs), "--port", str(port)], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
+                    if json.load(r)["status"] == "ok":
+                        break
+            except OSError:
+                time.sleep(0.2)
+        args.out.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            page = browser.new_page(viewport={"width": 1360, "height": 860}, bypass_csp=True)
+            page.goto(f"{url}/#model={args.model}")
+            page.wait_for_function("document.querySelectorAll('#seed-grid .tile').length === 16")
+            if args.seed_start:
+                page.fill("#seed-start", str(args.seed_start))
+                page.press("#seed-start", "Enter")
+                page.wait_for_timeout(800)
+            page.wait_for_selector("#direction-sliders input")
+            page.locator("#seed-grid .tile").nth(10).click()
+            page.keyboard.press("b")
+            page.locator("#seed-grid .tile").nth(5).click()
+            page.keyboard.press("k")
+            page.keyboard.press("a")
+            for slider, value in (("#dir-0", "1.5"), ("#dir-2", "-1")):
+                page.fill(slider, value)
+                page.dispatch_event(slider, "input")
+                page.wait_for_timeout(400)
+            page.keyboard.press("k")
+            page.locator("#dir-2").focus()
+            quiet(page)
+            page.screenshot(path=str(args.out / "studio-explore.png"))
+            page.keyboard.press("2")
+            page.click("#interp-go")
+            page.wait_for_selector("#interp-strip .tile")
+            quiet(page)
+            page.screenshot(path=str(args.out / "studio-interpolate.png"))
+            page.keyboard.press("3")
+            for i in (1, 6, 11):
+                page.locator("#population .tile").nth(i).click()
+            page.click("#breed-go")
+            page.wait_for_function("document.getElementById('generation').textContent === 'Generation 1'")
+            for i in (0, 4):
+                page.locator("#population .tile").nth(i).click()
+            quiet(page)
+            page.screenshot(path=str(args.out / "studio-breed.png"))
+            if args.music:
+                page.goto(f"{url}/#model={args.music}")
+                page.wait_for_function("document.getElementById('model-info').textContent.includes('music')")
+                page.wait_for_function("document.querySelector('#seed-grid .tile img')?.alt === 'seed 0' && "
+                                       "document.body.classList.contains('music')")
+                page.wait_for_selector("#direction-sliders input", timeout=120000)
+                page.locator("#seed-grid .tile").nth(2).click()
+                page.wait_for_function("document.getElementById('current-caption').textContent === 'seed 2'")
+                page.click("#play")
+                page.wait_for_function("() => { const a = document.getElementById('current-audio');"
+                                       " return !a.paused && a.currentTime > 1; }", timeout=120000)
+                quiet(page)
+                page.screenshot(path=str(args.out / "studio-music.png"))
+            browser.close()
+        print(f"wrote studio-*.png to {args.out}")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
