@@ -436,3 +436,24 @@ def test_the_server_never_unpickles_a_checkpoint(studio_runs: Path, tmp_path: Pa
         r = c.post("/api/models/evil/render", json={"seed": 1})
         assert r.status_code == 400 and "corrupt tensors" in r.json()["error"]
     assert not mark.exists()
+
+
+def test_the_studio_command_refuses_a_missing_folder_and_a_busy_port(studio_runs: Path, tmp_path: Path,
+                                                                      capsys) -> None:
+    import socket
+    import subprocess
+
+    from conftest import assert_one_line_error
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(argv, code, out.out, out.err)
+
+    assert_one_line_error(run("studio", str(tmp_path / "nowhere")), "runs folder", "does not exist")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert_one_line_error(run("studio", str(studio_runs), "--port", str(port)),
+                              f"cannot listen on 127.0.0.1:{port}", "choose another --port")
