@@ -31,7 +31,8 @@ def data_list() -> None:
                 pieces = card.get("pieces", {})
                 part = (f" (from {pieces['read']} of {pieces['available']} pieces)"
                         if pieces.get("read", 0) < pieces.get("available", 0) else "")
-                state = f"built: {card['count']} {card.get('unit', 'samples')}{part}, {card['layout']}, in {root}"
+                roll = card.get("roll") or card.get("layout")       # cards built before 'roll' said 'layout'
+                state = f"built: {card['count']} {card.get('unit', 'samples')}{part}, {roll}, in {root}"
         else:
             problem = builder.missing()
             state = f"can be built: ganvas data build {name}" if problem is None else f"missing: {problem}"

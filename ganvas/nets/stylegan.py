@@ -294,6 +294,7 @@ class StyleGAN(GanModel):
     name = "stylegan"
     Options = StyleGANOptions
     default_resolution = 32
+    compile_modules = ("G.mapping", "G.synthesis")     # the objective's style mixing calls them one by one
 
     def __init__(self, spec: DataSpec, options: StyleGANOptions) -> None:
         super().__init__(spec, options)
