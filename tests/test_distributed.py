@@ -274,3 +274,17 @@ def test_compiled_networks_train_like_eager_ones_and_keep_their_checkpoint_keys(
         assert torch.allclose(a, b, atol=1e-4)
     assert counters["stats"]["unique_graphs"] >= graphs + 2          # G and D really were compiled
     assert compiled.model.G.state_dict().keys() == eager.model.G.state_dict().keys()
+
+
+def test_stylegan_with_every_regulariser_trains_in_bfloat16(tmp_path: Path, emoji_built) -> None:
+    """Mixing, ADA, lazy R1 and path length under autocast (the tracked average of w stays float32)."""
+    from ganvas.train.run import prepare
+
+    p = prepare(None, {"model": "stylegan", "data": "emoji", "resolution": 32, "batch_size": 4, "precision": "bf16",
+                       "model_args.channel_base": 256, "model_args.channel_max": 16, "model_args.pl_weight": 2.0,
+                       "model_args.pl_every": 2, "r1_gamma": 1.0, "r1_every": 2, "augment": "ada",
+                       "augment_p": 0.3, "sample_count": 4}, tmp_path, progress=False)
+    stats = [p.trainer.train_step() for _ in range(3)]
+    assert all(torch.isfinite(v).all() for s in stats for v in s.values())
+    assert "G/pl_penalty" in stats[0] and "D/r1" in stats[0]
+    assert p.trainer.model.G.mapping.w_avg.dtype == torch.float32 and p.trainer.model.G.mapping.w_avg.abs().sum() > 0

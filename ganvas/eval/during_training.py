@@ -83,7 +83,8 @@ class TrainingEvaluator:
         def judge() -> dict[str, float]:
             values, _ = self.reference.evaluate_features(np.concatenate(gathered), metrics)
             scalars = {f"eval/{k}": float(v) for k, v in values.items() if isinstance(v, float) and math.isfinite(v)}
-            t.logger.scalars(step, scalars)
+            if t.logger is not None:
+                t.logger.scalars(step, scalars)
             return {**scalars, "value": float(values[self.metric_key()])}
 
         scalars = ctx.on_main(judge)

@@ -228,6 +228,9 @@ def init() -> Context:
     world = launched_world()
     if world <= 1:
         return _CONTEXT
+    if not dist.is_available():
+        raise GanvasError(f"WORLD_SIZE={world} asks for several processes, but this torch build has no "
+                          "torch.distributed; install a torch build with it or run one process")
     if not dist.is_initialized():
         for var in ("MASTER_ADDR", "MASTER_PORT"):
             if not os.environ.get(var):
@@ -251,7 +254,7 @@ def use_device(ctx: Context, device: torch.device) -> Context:
 def shutdown() -> None:
     """Leave the process group (at the end of `ganvas train`)."""
     global _CONTEXT
-    if dist.is_initialized():
+    if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
     _CONTEXT = Context()
 
