@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import click
 
 from ganvas.commands import data, evaluate, explore, inspect, sample, studio, train, translate
+from ganvas.console import is_secondary_rank
 from ganvas.errors import GanvasError
+
+# torchrun stops every process as soon as one exits with an error: the others wait this long, so that
+# rank 0 has printed the error they share before they go
+QUIET_EXIT_DELAY_S = 1.0
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -49,9 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
         return 1
     except (click.exceptions.Abort, KeyboardInterrupt):
-        print("error: interrupted (the last checkpoint is intact; add --resume to continue)", file=sys.stderr)
+        if not is_secondary_rank():     # under torchrun every process gets the interrupt
+            print("error: interrupted (the last checkpoint is intact; add --resume to continue)", file=sys.stderr)
         return 130
     except GanvasError as exc:
+        if getattr(exc, "quiet", False):    # every rank of a torchrun run met it; rank 0 prints it
+            time.sleep(QUIET_EXIT_DELAY_S)
+            return 1
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

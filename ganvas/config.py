@@ -50,7 +50,8 @@ class TrainConfig:
     r1_gamma: float = option(0.0, "R1 penalty γ on real images (Mescheder et al. 2018); 0 = off", min=0)
     r1_every: int = option(1, "apply R1 every N D steps, scaled by N (lazy regularisation); >= 1", min=1)
     n_critic: int = option(1, "D steps per G step; >= 1 (5 is usual for wgan-gp)", min=1)
-    batch_size: int = option(64, "images per D or G step; >= 1", min=1)
+    batch_size: int = option(64, "images per D or G step, over all processes of a torchrun run (each of N "
+                                 "takes batch_size / N); >= 1", min=1)
     lr_g: float = option(2e-4, "Adam learning rate of G; > 0", min=0, exclusive=True)
     lr_d: float = option(2e-4, "Adam learning rate of D; > 0", min=0, exclusive=True)
     betas_g: list = option([0.5, 0.999], "Adam (β1, β2) of G, each in [0, 1)")
@@ -90,7 +91,13 @@ class TrainConfig:
     # Speed.
     threads: int = option(0, "CPU threads for torch; 0 = one per core", min=0)
     channels_last: bool = option(True, "NHWC memory layout for image models (faster convolutions on CPU)")
-    device: str = option("cpu", "cpu | cuda | auto", choices=("cpu", "cuda", "auto"))
+    device: str = option("cpu", "cpu | cuda | auto (cuda when torch sees a GPU); under torchrun each process takes "
+                                "the GPU of its local rank", choices=("cpu", "cuda", "auto"))
+    precision: str = option("fp32", "fp32 | auto (CUDA: bf16 autocast where supported, else fp16 with loss "
+                                    "scaling; CPU: fp32) | bf16 | fp16 (forced, on any device)",
+                            choices=("fp32", "auto", "bf16", "fp16"))
+    compile: bool = option(False, "torch.compile G and D (dynamic=False); the first steps of each batch shape are "
+                                  "slow while compiling")
 
     def validate(self) -> TrainConfig:
         """Check every field against its documented range; the first violation is a one-line error."""

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
+def is_secondary_rank() -> bool:
+    """A process of a torchrun run other than rank 0: it does the same work, so it keeps quiet."""
+    world, rank = os.environ.get("WORLD_SIZE", ""), os.environ.get("RANK", "")
+    return world.isdigit() and int(world) > 1 and rank.isdigit() and int(rank) > 0
+
+
 def info(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    if not is_secondary_rank():
+        print(message, file=sys.stderr, flush=True)
 
 
 def skipped_summary(skipped: dict[str, int], total: int, where: str) -> str:

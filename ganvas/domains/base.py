@@ -26,8 +26,9 @@ class Domain:
 
             raise GanvasError(f"domain '{self.name}' takes no arguments, got {', '.join(sorted(args))}")
 
-    def to_tensor(self, batch: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-        """Stored samples → the float tensor a model sees."""
+    def to_tensor(self, batch: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Stored samples → the float tensor a model sees (`batch`: a numpy array, or the same samples as a
+        tensor already copied to `device`, as the training loop does on CUDA; see `stored_tensor`)."""
         raise NotImplementedError
 
     def to_array(self, x: torch.Tensor) -> np.ndarray:
@@ -58,3 +59,10 @@ class Domain:
             raise GanvasError(f"{self.name} outputs can be written as {', '.join(self.formats)}; "
                               f"got {', '.join(bad) or 'nothing'}")
         return tuple(dict.fromkeys(formats))
+
+
+def stored_tensor(batch: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Stored samples as a tensor on `device`, still in their stored dtype: a numpy array is wrapped and
+    copied, a tensor already there (copied asynchronously from pinned memory) is used as it is."""
+    t = batch if torch.is_tensor(batch) else torch.from_numpy(np.ascontiguousarray(batch))
+    return t.to(device, non_blocking=True)

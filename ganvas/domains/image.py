@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganvas.domains.base import Domain
+from ganvas.domains.base import Domain, stored_tensor
 from ganvas.files import save_image
 
 
@@ -20,7 +20,7 @@ class ImageDomain(Domain):
     def to_tensor(self, batch: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
         # NHWC uint8 permuted to NCHW is already channels-last in memory: no copy until the float cast,
         # which keeps that layout (the fast one for CPU convolutions).
-        x = torch.from_numpy(np.ascontiguousarray(batch)).to(device, non_blocking=True).permute(0, 3, 1, 2)
+        x = stored_tensor(batch, device).permute(0, 3, 1, 2)
         return x.float().div_(127.5).sub_(1.0)
 
     def to_array(self, x: torch.Tensor) -> np.ndarray:

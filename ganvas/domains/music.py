@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from ganvas.console import info
-from ganvas.domains.base import Domain
+from ganvas.domains.base import Domain, stored_tensor
 from ganvas.errors import GanvasError
 from ganvas.files import save_image
 from ganvas.music.midi import TrackSpec
@@ -76,7 +76,7 @@ class MusicDomain(Domain):
     # --- tensors ---------------------------------------------------------------------------------
 
     def to_tensor(self, batch: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(batch)).to(device, non_blocking=True)
+        x = stored_tensor(batch, device)
         if self.velocity:
             return torch.where(x > 0, x.float() / 127.0, torch.full_like(x, -1, dtype=torch.float32))
         return x.float().mul_(2.0).sub_(1.0)

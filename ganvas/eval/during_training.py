@@ -6,6 +6,11 @@ be reproduced from the checkpoint), the metrics are computed against the run's d
 same `Reference` as ``ganvas evaluate``, logged as ``eval/<name>`` to metrics.jsonl and TensorBoard,
 and when ``eval_metric`` improves the step's checkpoint is copied to ``checkpoints/best``. The best
 value so far is part of every checkpoint, so a resumed run keeps comparing against it.
+
+In a run of several processes (torchrun) every rank generates its contiguous share of the seeds and
+extracts their features; rank 0 gathers the features in seed order, computes the metrics, logs them
+and tells every rank the result, so all ranks agree on whether to keep a new best checkpoint.
+The figures equal a single process's up to floating-point rounding (kernels differ by batch size).
 """
 
 from __future__ import annotations
@@ -61,26 +66,36 @@ class TrainingEvaluator:
     @torch.no_grad()
     def run(self, step: int) -> dict[str, float]:
         """Evaluate now; log; copy the checkpoint to `best` when the chosen metric improved."""
+        t, cfg, ctx = self.trainer, self.trainer.cfg, self.trainer.dist
         if self.reference is None:
-            self._prepare()
-        t, cfg = self.trainer, self.trainer.cfg
+            with t.fork_rng():              # building an extractor draws random numbers: not from training's
+                ctx.everywhere(self._prepare, leaders_first=True)
         net = t.ema_generator()
-        with torch.random.fork_rng(devices=[]):
-            images = np.concatenate([t.domain.to_array(t.model.generate(self.latent[i:i + 256], net=net))
-                                     for i in range(0, len(self.latent), 256)])
+        share = self.latent[torch.as_tensor(np.array_split(np.arange(len(self.latent)), ctx.world)[ctx.rank])]
+        with t.fork_rng():
+            parts = [t.domain.to_array(t.model.generate(share[i:i + 256], net=net)) for i in range(0, len(share), 256)]
+        extractor = self.reference.extractor
+        features = extractor(np.concatenate(parts), what="generated samples") if parts else np.empty((0, extractor.dim))
+        gathered = ctx.gather(features)
         metrics = ("fd", "prdc", "authenticity", "memorization", "data_copying") + (("kid",) if cfg.eval_metric == "kid"
                                                                                       else ())
-        values, _, _ = self.reference.evaluate(images, metrics)
-        scalars = {f"eval/{k}": float(v) for k, v in values.items() if isinstance(v, float) and math.isfinite(v)}
-        t.logger.scalars(step, scalars)
-        key = self.metric_key()
-        value = float(values[key])
+
+        def judge() -> dict[str, float]:
+            values, _ = self.reference.evaluate_features(np.concatenate(gathered), metrics)
+            scalars = {f"eval/{k}": float(v) for k, v in values.items() if isinstance(v, float) and math.isfinite(v)}
+            if t.logger is not None:
+                t.logger.scalars(step, scalars)
+            return {**scalars, "value": float(values[self.metric_key()])}
+
+        scalars = ctx.on_main(judge)
+        key, value = self.metric_key(), scalars.pop("value")
         better = self.best is None or (value > self.best if cfg.eval_metric in HIGHER_IS_BETTER else value < self.best)
         if better:
             self.best, self.best_step = value, step
             if t._saved_step != step:
                 t.save_checkpoint()         # carries the new best in its JSON
-            self._copy_best(key, value, step)
+            if ctx.is_main:
+                self._copy_best(key, value, step)
         info(f"eval step {step}: {key} {value:.4g}" + (" (best so far)" if better else f" (best {self.best:.4g} "
                                                                                       f"at step {self.best_step})"))
         return scalars

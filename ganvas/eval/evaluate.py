@@ -101,8 +101,17 @@ class Reference:
         if len(fake_images) != self.n:
             raise GanvasError(f"expected {self.n} generated samples, got {len(fake_images)}")
         fake = self.extractor(fake_images, progress=progress, what="generated samples")
+        values, details = self.evaluate_features(fake, metrics)
+        return values, details, fake
+
+    def evaluate_features(self, fake: np.ndarray, metrics: tuple[str, ...] = ALL
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(labelled values, per-sample details) for features of generated samples already extracted
+        (gathered from the ranks of a distributed run, say)."""
+        if len(fake) != self.n:
+            raise GanvasError(f"expected features of {self.n} generated samples, got {len(fake)}")
         values, details = compute(self.sets(fake), metrics)
-        return labelled(values, self.extractor.fd_name, self.extractor.kd_name), details, fake
+        return labelled(values, self.extractor.fd_name, self.extractor.kd_name), details
 
 
 @torch.no_grad()

@@ -58,6 +58,8 @@ class GanModel(nn.Module):
     discriminator_names: ClassVar[tuple[str, ...]] = ("D",)
     data_layout: ClassVar[str] = "single"   # single | paired | unpaired: what it trains on (data.dataset.LAYOUTS)
     config_defaults: ClassVar[dict[str, Any]] = {}  # the paper's config values; presets and options override
+    compile_modules: ClassVar[tuple[str, ...]] = ()  # sub-networks its objective calls directly ("G.synthesis"),
+                                            # compiled with the networks when config `compile` is on
 
     def __init__(self, spec: DataSpec, options: Any) -> None:
         super().__init__()

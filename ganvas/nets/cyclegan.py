@@ -33,6 +33,7 @@ from ganvas.nets.translation import (
     check_batch,
     patch_layers,
 )
+from ganvas.train.distributed import rank_purpose
 from ganvas.train.objective import Batch, Objective, Stats
 from ganvas.train.pool import ImagePool
 
@@ -130,8 +131,9 @@ class CycleGANObjective(TranslationObjective):
         super().__init__(model, cfg)
         o = model.options
         self.cycle_weight, self.identity_weight = o.cycle_weight, o.identity_weight
-        self.pools = {"A": ImagePool(o.pool_size, derive_seed(cfg.seed, "pool:A")),
-                      "B": ImagePool(o.pool_size, derive_seed(cfg.seed, "pool:B"))}
+        # each rank of a run of several processes keeps its own pools, with its own random streams
+        self.pools = {"A": ImagePool(o.pool_size, derive_seed(cfg.seed, rank_purpose("pool:A"))),
+                      "B": ImagePool(o.pool_size, derive_seed(cfg.seed, rank_purpose("pool:B")))}
         self.augment = lambda x: x          # what the discriminators see of any image (issue 4's hook)
         self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -176,6 +178,12 @@ class CycleGANObjective(TranslationObjective):
         super().load_state_dict(state)
         for k, s in state.get("pools", {}).items():
             self.pools[k].load_state_dict(s)
+
+    def reseed(self, seed: int) -> None:
+        from ganvas.train.loop import derive_seed
+
+        for k, p in self.pools.items():
+            p.rng.manual_seed(derive_seed(seed, f"pool:{k}"))
 
     def tensor_state(self) -> dict[str, torch.Tensor]:
         return {f"pool_{k}": t for k, p in self.pools.items() if (t := p.tensor()) is not None}

@@ -102,7 +102,7 @@ class MappingNetwork(nn.Module):
         w = self.net(normalize_2nd_moment(z.to(torch.float32)))
         if update_w_avg:
             with torch.no_grad():
-                self.w_avg.copy_(w.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+                self.w_avg.copy_(w.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))   # float: autocast
         ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)
         if truncation is not None and truncation != 1:
             ws = truncate(ws, self.w_avg, truncation, cutoff)
@@ -294,6 +294,7 @@ class StyleGAN(GanModel):
     name = "stylegan"
     Options = StyleGANOptions
     default_resolution = 32
+    compile_modules = ("G.mapping", "G.synthesis")     # the objective's style mixing calls them one by one
 
     def __init__(self, spec: DataSpec, options: StyleGANOptions) -> None:
         super().__init__(spec, options)

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ganvas.train import distributed
+from ganvas.train.accel import exact
 from ganvas.train.objective import AdversarialObjective, Batch, Stats
 
 if TYPE_CHECKING:
@@ -58,12 +60,13 @@ class StyleGANObjective(AdversarialObjective):
 
     def path_length_penalty(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """E[(‖Jᵀy‖ − a)²]: J the Jacobian of the image in w, y unit-variance image noise, a the running mean."""
-        ws = self.styles(n, update_w_avg=False)
-        img = self.model.G.synthesis(ws)
+        with exact():                       # gradients of gradients: eagerly, in float32 (accel)
+            ws = self.styles(n, update_w_avg=False)
+            img = self.model.G.synthesis(ws)
         noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
         (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
         lengths = grads.square().sum(dim=2).mean(dim=1).sqrt()
-        mean = lengths.detach().mean().item()
+        mean = distributed.current().mean_value(lengths.detach().mean())    # the same running mean on every rank
         self.pl_mean = self.pl_mean + self.pl_decay * (mean - self.pl_mean)
         penalty = (lengths - self.pl_mean).square().mean()
         return penalty, lengths.detach().mean()

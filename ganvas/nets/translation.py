@@ -19,6 +19,7 @@ from torch import nn
 
 from ganvas.errors import GanvasError
 from ganvas.nets.base import DataSpec, GanModel, image_side
+from ganvas.train.accel import twice_differentiable
 from ganvas.train.losses import get_loss, gradient_penalty, r1_penalty
 from ganvas.train.objective import Batch, Objective, Stats
 
@@ -142,6 +143,8 @@ class TranslationObjective(Objective):
         r1_now = self.r1_gamma > 0 and self.d_steps % self.r1_every == 0
         if r1_now:
             real = real.detach().requires_grad_(True)
+        if r1_now or self.loss.gradient_penalty:    # gradients of gradients: eagerly, in float32 (accel)
+            D, fake = twice_differentiable(D), fake.float()
         real_logits, fake_logits = D(real), D(fake)
         adv = 0.5 * self.loss.d(real_logits, fake_logits)
         loss = adv

@@ -22,7 +22,9 @@ the augmentations out of G's outputs (they "do not leak") while D sees many more
 
 Augmentations draw from torch's global random stream, which checkpoints save and restore; ADA's p,
 its pending statistics and its history are JSON state (`state_dict`), so a resumed run continues
-with exactly the augmentation an uninterrupted one would have used.
+with exactly the augmentation an uninterrupted one would have used. In a run of several processes
+each rank augments its own share of the batch from its own random stream, while r_t is summed over
+every rank, so p (and its history) is the same on all of them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import torch.nn.functional as F
 
 from ganvas.errors import GanvasError, unknown_name
 from ganvas.registry import Registry
+from ganvas.train import distributed
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
@@ -333,10 +336,16 @@ class AdaptiveAugment(Augment):
             self._adjust()
 
     def _adjust(self) -> None:
-        self.rt = float(self._sign_sum) / max(self._count, 1)
+        sign_sum, count, images = float(self._sign_sum), self._count, self._images
+        ctx = distributed.current()
+        if ctx.enabled:                     # r_t over every rank's reals, so p stays the same on every rank
+            sums = torch.tensor([sign_sum, count, images], dtype=torch.float64, device=ctx.device)
+            sign_sum, count, images = ctx.all_reduce_(sums).tolist()
+            count, images = int(count), int(images)
+        self.rt = sign_sum / max(count, 1)
         direction = (self.rt > self.target) - (self.rt < self.target)
-        self.p = min(1.0, max(0.0, self.p + direction * self._images / (self.kimg * 1000)))
-        self.seen += self._images
+        self.p = min(1.0, max(0.0, self.p + direction * images / (self.kimg * 1000)))
+        self.seen += images
         if self._adjustments % self.stride == 0:
             self.history.append([self.seen, self.p, self.rt])
             if len(self.history) > HISTORY_ROWS:     # thin evenly: keep every other row, record half as often

@@ -47,7 +47,13 @@ class EMA:
             src = [p.detach() for p in net.parameters()]
             dst = list(avg.parameters())
             torch._foreach_lerp_(dst, src, 1.0 - beta)
-            for b_avg, b in zip(avg.buffers(), net.buffers(), strict=True):
+        self.copy_buffers(nets)
+
+    @torch.no_grad()
+    def copy_buffers(self, nets: dict[str, nn.Module]) -> None:
+        """Buffers (BatchNorm statistics, StyleGAN's average w) are not averaged: they follow the live nets."""
+        for name, net in nets.items():
+            for b_avg, b in zip(self.averaged[name].buffers(), net.buffers(), strict=True):
                 b_avg.copy_(b)
 
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:

@@ -4,6 +4,12 @@ Each iteration ("step") takes ``n_critic`` real batches; for each, D is updated 
 generated samples; then G is updated through D, and G's weight average moves. Progress is counted
 in steps and in real images shown to D (kimg, as StyleGAN counts). The loop knows nothing of pixels
 or notes: batches come from a domain, losses from the model's objective.
+
+The same loop runs in every process of a torchrun run (`ganvas.train.distributed`): each rank takes
+its share of the global batch, gradients are averaged over the ranks before each optimiser step,
+and only rank 0 writes logs, sample grids and checkpoints. With one process none of that costs
+anything. Forward passes may run in mixed precision and the networks may be compiled
+(`ganvas.train.accel`).
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ import math
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ from ganvas.domains import get_domain
 from ganvas.errors import GanvasError, TrainingDiverged
 from ganvas.files import save_image, write_bytes
 from ganvas.nets.base import GanModel
+from ganvas.train import accel, distributed, state
 from ganvas.train import checkpoint as ckpt
 from ganvas.train.ema import EMA, recalibrate_batchnorm
 from ganvas.train.logs import RunLogger
@@ -67,13 +73,15 @@ class Trainer:
                  progress_bar: bool | None = None,  # None: only when stderr is a terminal
                  ) -> None:
         self.cfg, self.model, self.dataset, self.device = cfg, model, dataset, device
+        self.dist = distributed.current()     # this process among the ranks (rank 0 of 1 without torchrun)
         self.run_dir = Path(run_dir)
         self.max_steps = max_steps
-        self.progress_bar = sys.stderr.isatty() if progress_bar is None else progress_bar
+        self.progress_bar = (sys.stderr.isatty() if progress_bar is None else progress_bar) and self.dist.is_main
         self.domain = get_domain(dataset.domain, dataset.domain_args)
-        self.latent_rng = torch.Generator(device).manual_seed(derive_seed(cfg.seed, "latent"))
+        self.latent_rng = torch.Generator(device).manual_seed(derive_seed(cfg.seed, distributed.rank_purpose("latent")))
         # one sampler per stream of arrays (one for most data; two for unpaired A and B), each with its
-        # own order; the first keeps the historical seed so single-stream runs are unchanged
+        # own order; the first keeps the historical seed so single-stream runs are unchanged. Samplers
+        # draw global batches, the same on every rank, so the order does not depend on the world size.
         self.samplers = {name: EpochSampler(len(dataset.arrays[keys[0]]), cfg.batch_size,
                                             derive_seed(cfg.seed, "data" if i == 0 else f"data:{name}"))
                          for i, (name, keys) in enumerate(dataset.streams.items())}
@@ -86,6 +94,12 @@ class Trainer:
         self.opt_d = torch.optim.Adam([p for m in self.D_nets.values() for p in m.parameters()],
                                       lr=cfg.lr_d, betas=tuple(cfg.betas_d))
         self.ema = EMA(self.G_nets, cfg.ema_kimg, cfg.ema_rampup)
+        self.params = {"G": distributed.params_of(self.G_nets.values()),
+                       "D": distributed.params_of(self.D_nets.values())}
+        self.precision = accel.Precision(cfg.precision, device)
+        if cfg.compile:
+            accel.compile_networks({**self.G_nets, **self.D_nets,
+                                    **{n: model.get_submodule(n) for n in model.compile_modules}})
         self.progress = Progress()
         # the grid shows seeds seed … seed+count−1: `ganvas sample RUN --seed SEED` redraws it
         # (a translation model shows fixed held-out inputs instead: see GanModel.grid_input)
@@ -93,7 +107,9 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         self._saved_step = -1       # step of the newest checkpoint written or restored
         self._snapshot_step = -1    # step of the newest sample grid
+        self._finite = True         # on CUDA: whether every loss since the last check was finite (a device tensor)
         self.last_rate = 0.0        # images/s over the last log window
+        self.logger: RunLogger | None = None   # rank 0's logs, while `run` runs
         self.evaluator = None       # metrics every `eval_every` steps and checkpoints/best (ganvas.eval)
         if cfg.eval_every:
             from ganvas.eval.during_training import TrainingEvaluator
@@ -107,13 +123,22 @@ class Trainer:
         arrays = self.dataset.arrays
         batch: dict[str, torch.Tensor] = {}
         for name, sampler in self.samplers.items():
-            idx = sampler.next()
+            idx = distributed.shard(sampler.next(), self.dist)       # this rank's share of the global batch
             for key in self.dataset.streams[name]:
                 batch[key] = (torch.as_tensor(arrays[key][idx], device=self.device) if key == "y"
-                              else self.domain.to_tensor(arrays[key][idx], self.device))
+                              else self.domain.to_tensor(accel.to_device(arrays[key][idx], self.device), self.device))
         return batch
 
     # --- one step ---------------------------------------------------------------------------------
+
+    def _update(self, phase: str, loss: torch.Tensor, opt: torch.optim.Optimizer) -> torch.Tensor:
+        """Backward, gradients averaged over the ranks, optimiser step; the loss as every rank sees it."""
+        self.precision.backward(phase, loss)
+        if self.dist.enabled:
+            extras = loss.detach().float().reshape(1)
+            loss = self.dist.all_reduce_grads(self.params[phase], extras)[0] / self.dist.world
+        self.precision.step(phase, opt)
+        return loss
 
     def train_step(self) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -123,27 +148,43 @@ class Trainer:
         for _ in range(cfg.n_critic):
             batch = self.next_batch()
             self.opt_d.zero_grad(set_to_none=True)
-            loss_d, stats_d = self.objective.d_loss(batch)
-            loss_d.backward()
-            self.opt_d.step()
+            with self.precision.forward():
+                loss_d, stats_d = self.objective.d_loss(batch)
+            loss_d = self._update("D", loss_d, self.opt_d)
             self.progress.nimg += cfg.batch_size
             stats.update(stats_d)
         for net in self.D_nets.values():    # G's step needs gradients through D, not of D's weights
             net.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g, stats_g = self.objective.g_loss(batch)
-        loss_g.backward()
-        self.opt_g.step()
+        with self.precision.forward():
+            loss_g, stats_g = self.objective.g_loss(batch)
+        loss_g = self._update("G", loss_g, self.opt_g)
         self.ema.update(self.G_nets, self.progress.nimg, cfg.batch_size)
         self.progress.step += 1
         stats.update(stats_g)
-        for name, value in (("D", loss_d), ("G", loss_g)):
-            if not torch.isfinite(value):
-                where = f"; the last good checkpoint {self.last_checkpoint} is intact" if self.last_checkpoint else ""
-                raise TrainingDiverged(
-                    f"training diverged at step {self.progress.step}: {name} loss is {value.item()}{where}; "
-                    "try lower learning rates (lr_g, lr_d) or a regulariser (r1_gamma)")
+        self.watch({"D": loss_d, "G": loss_g})
         return stats
+
+    def watch(self, losses: dict[str, torch.Tensor]) -> None:
+        """Stop on a NaN or infinite loss. Looking is a host-device sync, so on CUDA the losses are only
+        gathered here and looked at by `check_finite` (at log, sample and checkpoint steps)."""
+        if self.device.type == "cuda":
+            for value in losses.values():
+                self._finite = torch.logical_and(torch.as_tensor(self._finite, device=self.device),
+                                                 torch.isfinite(value.detach()))
+            return
+        for name, value in losses.items():
+            if not torch.isfinite(value):
+                self._diverged(f"at step {self.progress.step}: {name} loss is {value.item()}")
+
+    def check_finite(self) -> None:
+        if not isinstance(self._finite, bool) and not bool(self._finite):
+            self._diverged(f"at or before step {self.progress.step}: a loss is not finite")
+
+    def _diverged(self, what: str) -> None:
+        where = f"; the last good checkpoint {self.last_checkpoint} is intact" if self.last_checkpoint else ""
+        raise TrainingDiverged(f"training diverged {what}{where}; try lower learning rates (lr_g, lr_d) "
+                               "or a regulariser (r1_gamma)")
 
     # --- sampling and checkpoints ------------------------------------------------------------------
 
@@ -151,78 +192,44 @@ class Trainer:
         """The averaged generator, with BatchNorm statistics recomputed for its own weights."""
         net = self.ema.averaged[name]
         rng = torch.Generator(self.device).manual_seed(derive_seed(self.cfg.seed, "recalibrate"))
-        with torch.random.fork_rng(devices=[]):
+        with self.fork_rng():
             recalibrate_batchnorm(net, lambda: self.model.generate(
                 self.model.sample_latent(self.cfg.batch_size, rng), net=net))
         return net.eval()
 
+    def fork_rng(self) -> Any:
+        """Random draws inside leave the training streams (CPU, and this rank's GPU) untouched."""
+        return torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else [])
+
     @torch.no_grad()
     def snapshot(self) -> Path:
-        """Save the sample grid of the averaged G at this step (fixed latents: the run's seed)."""
+        """Save the sample grid of the averaged G at this step (fixed latents: the run's seed); rank 0 only."""
         name = f"step-{self.progress.step:07d}"
         self._snapshot_step = self.progress.step
-        nets = {n: self.ema_generator(n) for n in self.G_nets}
-        with torch.random.fork_rng(devices=[]):
-            picture = self.model.preview(self.grid_latent, nets, self.domain)
         path = self.run_dir / "samples" / f"{name}.png"
+        if not self.dist.is_main:
+            return path
+        nets = {n: self.ema_generator(n) for n in self.G_nets}
+        with self.fork_rng():
+            picture = self.model.preview(self.grid_latent, nets, self.domain)
         save_image(path, picture)
-        self.logger.image("samples", picture, self.progress.step)
+        if self.logger is not None:
+            self.logger.image("samples", picture, self.progress.step)
         return path
 
     def checkpoint_meta(self) -> dict[str, Any]:
-        p = self.progress
-        return {
-            "model": self.model.describe(),
-            "config": self.cfg.to_dict(),
-            "progress": {"step": p.step, "nimg": p.nimg, "kimg": p.nimg / 1000, "elapsed_s": round(p.elapsed_s, 3)},
-            "sampler": self.sampler.state_dict(),
-            **({"samplers": {n: s.state_dict() for n, s in self.samplers.items()}} if len(self.samplers) > 1 else {}),
-            "objective": self.objective.state_dict(),
-            "rng": {"torch": ckpt.rng_to_json(torch.get_rng_state()),
-                    "latent": ckpt.rng_to_json(self.latent_rng.get_state())},
-            "dataset": self.dataset.summary(),
-            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            **({"evaluation": self.evaluator.state_dict()} if self.evaluator else {}),
-        }
+        return state.checkpoint_meta(self)
 
     def save_checkpoint(self) -> Path:
-        self.ema_generator()
-        nets = {n: m.state_dict() for n, m in {**self.G_nets, **self.D_nets}.items()}
-        nets.update({f"{n}_ema": sd for n, sd in self.ema.state_dict().items()})
-        optim_g, groups_g = ckpt.optimizer_tensors("G", self.opt_g)
-        optim_d, groups_d = ckpt.optimizer_tensors("D", self.opt_d)
-        meta = self.checkpoint_meta()
-        meta["optimizers"] = {"G": groups_g, "D": groups_d}
-        # tensors an objective needs to resume (CycleGAN's history pools) travel with the optimiser state
-        extra = {f"{ckpt.OBJECTIVE}/{k}": v for k, v in self.objective.tensor_state().items()}
-        self.last_checkpoint = ckpt.save(self.run_dir, self.progress.step, nets, {**optim_g, **optim_d, **extra},
-                                         meta, self.cfg.keep_checkpoints)
+        """Write a checkpoint of this step (every rank calls it together; rank 0 writes)."""
+        self.check_finite()
+        self.last_checkpoint = state.save(self)
         self._saved_step = self.progress.step
         return self.last_checkpoint
 
     def restore(self, c: ckpt.Checkpoint) -> None:
         """Continue exactly where checkpoint `c` stopped: weights, optimisers, RNGs, data order, counters."""
-        for name, net in {**self.G_nets, **self.D_nets}.items():
-            ckpt.load_weights(net, c.nets.get(name, {}), f"checkpoint {c.path} network {name}")
-        for name, net in self.ema.averaged.items():
-            ckpt.load_weights(net, c.nets.get(f"{name}_ema", {}), f"checkpoint {c.path} network {name}_ema")
-        groups = c.meta["optimizers"]
-        ckpt.restore_optimizer("G", self.opt_g, c.optim, groups["G"])
-        ckpt.restore_optimizer("D", self.opt_d, c.optim, groups["D"])
-        pr = c.meta["progress"]
-        self.progress = Progress(int(pr["step"]), int(pr["nimg"]), float(pr["elapsed_s"]))
-        for name, state in c.meta.get("samplers", {"": c.meta["sampler"]}).items():
-            self.samplers.get(name, self.sampler).load_state_dict(state)
-        self.objective.load_state_dict(c.meta.get("objective", {}))
-        if self.evaluator:
-            self.evaluator.load_state_dict(c.meta.get("evaluation") or {})
-        prefix = f"{ckpt.OBJECTIVE}/"
-        self.objective.load_tensor_state({k[len(prefix):]: v.to(self.device) for k, v in c.optim.items()
-                                          if k.startswith(prefix)})
-        torch.set_rng_state(ckpt.rng_from_json(c.meta["rng"]["torch"]))
-        self.latent_rng.set_state(ckpt.rng_from_json(c.meta["rng"]["latent"]))
-        self.last_checkpoint = c.path
-        self._saved_step = self._snapshot_step = self.progress.step
+        state.restore(self, c)
 
     # --- the run ---------------------------------------------------------------------------------------
 
@@ -239,11 +246,21 @@ class Trainer:
             return True
         return self.cfg.minutes > 0 and self.progress.elapsed_s >= self.cfg.minutes * 60
 
+    def log_row(self, sums: dict[str, torch.Tensor], steps: int) -> dict[str, float]:
+        """Means over the window's steps and over the ranks (every rank logs the same keys)."""
+        keys = sorted(sums)
+        if not keys:
+            return {}
+        values = torch.stack([torch.as_tensor(sums[k], device=self.device) for k in keys]) / steps
+        if self.dist.enabled:
+            values = self.dist.all_reduce_(values) / self.dist.world
+        return dict(zip(keys, values.tolist(), strict=True))
+
     def run(self, resume_step: int | None = None) -> RunResult:
         if self.total_steps() is None and self.cfg.minutes <= 0:
             raise GanvasError("give a training length: --kimg N or --minutes N (or a preset that sets one)")
-        cfg = self.cfg
-        self.logger = RunLogger(self.run_dir, resume_step)
+        cfg, main = self.cfg, self.dist.is_main
+        self.logger = RunLogger(self.run_dir, resume_step) if main else None
         total = self.total_steps()
         bar = tqdm(total=total if total is not None else round(cfg.minutes * 60), initial=0,
                    unit="step" if total is not None else "s", disable=not self.progress_bar,
@@ -252,6 +269,7 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         window_steps, window_t, window_img = 0, 0.0, 0
         last_print = time.perf_counter()
+        final = self.run_dir / "final.png"
         try:
             if self.progress.step == 0:
                 self.snapshot()
@@ -270,21 +288,26 @@ class Trainer:
                 now = time.perf_counter()
                 self.progress.elapsed_s += now - t_prev
                 t_prev = now
+                if cfg.minutes > 0:         # every rank must stop at the same step: rank 0's clock decides
+                    self.progress.elapsed_s = self.dist.broadcast_value(self.progress.elapsed_s)
                 if step % cfg.log_every == 0 or self.done():
-                    row = {k: (v / window_steps).item() for k, v in sums.items()}
+                    self.check_finite()
+                    row = self.log_row(sums, window_steps)
                     row.update(kimg=self.progress.nimg / 1000, images_per_s=window_img / max(window_t, 1e-9),
                                elapsed_s=round(self.progress.elapsed_s, 2))
-                    self.logger.scalars(step, row)
+                    if self.logger is not None:
+                        self.logger.scalars(step, row)
                     bar.set_postfix_str(f"kimg {row['kimg']:.1f}  D {row.get('loss/D', 0):.3f}  "
                                         f"G {row.get('loss/G', 0):.3f}  {row['images_per_s']:.0f} img/s",
                                         refresh=False)
-                    if not self.progress_bar and time.perf_counter() - last_print > 30:
+                    if main and not self.progress_bar and time.perf_counter() - last_print > 30:
                         info(f"step {step}  kimg {row['kimg']:.1f}  D {row.get('loss/D', 0):.3f}  "
                              f"G {row.get('loss/G', 0):.3f}  {row['images_per_s']:.0f} img/s")
                         last_print = time.perf_counter()
                     self.last_rate = row["images_per_s"]
                     sums, window_steps, window_t, window_img = {}, 0, 0.0, 0
                 if step % cfg.sample_every == 0:
+                    self.check_finite()
                     self.snapshot()
                 if step % cfg.checkpoint_every == 0:
                     self.save_checkpoint()
@@ -293,13 +316,14 @@ class Trainer:
                 bar.update(1 if total is not None else round(self.progress.elapsed_s) - bar.n)
             if self._saved_step != self.progress.step:
                 self.save_checkpoint()
-            grid = self.run_dir / "samples" / f"step-{self.progress.step:07d}.png"
-            if self._snapshot_step != self.progress.step or not grid.exists():
-                grid = self.snapshot()
-            final = self.run_dir / "final.png"
-            write_bytes(final, grid.read_bytes())
+            if main:
+                grid = self.run_dir / "samples" / f"step-{self.progress.step:07d}.png"
+                if self._snapshot_step != self.progress.step or not grid.exists():
+                    grid = self.snapshot()
+                write_bytes(final, grid.read_bytes())
         finally:
             bar.close()
-            self.logger.close()
+            if self.logger is not None:
+                self.logger.close()
         return RunResult(self.run_dir, self.last_checkpoint, final, self.progress.step,
                          self.progress.nimg / 1000, self.progress.elapsed_s, self.last_rate)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ganvas.train.accel import twice_differentiable
 from ganvas.train.augment import Augment, build_augment
 from ganvas.train.losses import get_loss, gradient_penalty, r1_penalty
 
@@ -44,6 +45,10 @@ class Objective:
 
     def load_tensor_state(self, tensors: dict[str, torch.Tensor]) -> None:
         pass
+
+    def reseed(self, seed: int) -> None:
+        """Restart the objective's own random streams from `seed`: a rank that joins a resumed run (more
+        processes than the run had) starts from rank 0's state and must not repeat rank 0's draws."""
 
 
 class AdversarialObjective(Objective):
@@ -84,6 +89,8 @@ class AdversarialObjective(Objective):
         if r1_now:
             real = real.detach().requires_grad_(True)
         D = self.model.D
+        if r1_now or self.loss.gradient_penalty:    # gradients of gradients: eagerly, in float32 (accel)
+            D, fake = twice_differentiable(D), fake.float()
         real_logits, fake_logits = D(self.augment(real)), D(self.augment(fake))
         self.augment.observe(real_logits)
         adv = self.loss.d(real_logits, fake_logits)

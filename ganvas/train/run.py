@@ -22,20 +22,29 @@ from ganvas.files import write_json
 from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec, GanModel
 from ganvas.train import checkpoint as ckpt
-from ganvas.train.loop import RunResult, Trainer
+from ganvas.train import distributed, state
+from ganvas.train.loop import RunResult, Trainer, derive_seed
 
 # Fields a resumed run may change: how long and how often, not what is trained or how.
 RESUMABLE = {"kimg", "minutes", "checkpoint_every", "keep_checkpoints", "sample_every", "log_every", "threads",
-             "device", "data", "eval_every"}
+             "device", "data", "eval_every", "precision", "compile"}
 DRY_RUN_STEPS = 3
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str, local_rank: int | None = None) -> torch.device:
+    """The device `name` (cpu | cuda | auto) means here; `local_rank`: which GPU of the machine (torchrun)."""
     if name == "cuda" and not torch.cuda.is_available():
         raise GanvasError("--device cuda was asked, but torch sees no CUDA device here; use --device cpu or auto")
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name != "cuda" or local_rank is None:
+        return torch.device(name)
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise GanvasError(f"process {local_rank} of this machine needs a GPU of its own, but torch sees {count}; "
+                          f"start at most {count} processes per machine (torchrun --nproc_per_node={count})")
+    torch.cuda.set_device(local_rank)
+    return torch.device("cuda", local_rank)
 
 
 def set_threads(threads: int) -> None:
@@ -117,59 +126,94 @@ class Prepared:
     resume_step: int | None
 
 
-def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, out: Path | None = None,
-            resume: bool = False, dry_run: bool = False, progress: bool | None = None,
-            max_steps: int | None = None) -> Prepared:
-    overrides = dict(overrides or {})
-    checkpoint = None
+@dataclass
+class Plan:
+    """What rank 0 decides for every rank: the config, the run folder and the checkpoint to resume."""
+
+    cfg: TrainConfig
+    run_dir: Path
+    found: Path | None              # the checkpoint folder to resume from
+    max_steps: int | None
+
+
+def plan_run(preset: str | None, overrides: dict[str, Any], out: Path | None, resume: bool, dry_run: bool,
+             max_steps: int | None) -> Plan:
     if resume:
         hint = run_name(resolve_config(preset, overrides), preset)
         run_dir = find_resume_dir(out, hint)
         found = ckpt.latest(run_dir)
         if found is None:
             raise GanvasError(f"--resume: '{run_dir}' holds no checkpoint to resume from")
-        checkpoint = ckpt.load(found)
-        saved = TrainConfig.from_dict(checkpoint.meta["config"], f"checkpoint {found}")
-        cfg = check_resume(saved, overrides, run_dir)
-    else:
-        cfg = resolve_config(preset, overrides)
-        if dry_run:
-            cfg = cfg.with_overrides({"batch_size": min(cfg.batch_size, 8), "sample_count": min(cfg.sample_count, 16),
-                                      "log_every": 1, "checkpoint_every": 10**6, "kimg": 0.0, "minutes": 0.0})
-            max_steps = DRY_RUN_STEPS
-            run_dir = out or Path(tempfile.mkdtemp(prefix="ganvas-dry-run-"))
-        elif out is not None:
-            if ckpt.latest(out) is not None:
-                raise GanvasError(f"'{out}' already holds a run (step {ckpt.step_dirs(out)[-1][0]}); "
-                                  "add --resume to continue it, or choose another --out")
-            run_dir = out
-        else:
-            run_dir = fresh_run_dir(Path("runs") / run_name(cfg, preset))
-    set_threads(cfg.threads)
-    device = pick_device(cfg.device)
+        saved = TrainConfig.from_dict(ckpt.read_meta(found)["config"], f"checkpoint {found}")
+        return Plan(check_resume(saved, overrides, run_dir), run_dir, found, max_steps)
+    cfg = resolve_config(preset, overrides)
+    if dry_run:
+        cfg = cfg.with_overrides({"batch_size": min(cfg.batch_size, 8), "sample_count": min(cfg.sample_count, 16),
+                                  "log_every": 1, "checkpoint_every": 10**6, "kimg": 0.0, "minutes": 0.0})
+        return Plan(cfg, out or Path(tempfile.mkdtemp(prefix="ganvas-dry-run-")), None, DRY_RUN_STEPS)
+    if out is not None:
+        if ckpt.latest(out) is not None:
+            raise GanvasError(f"'{out}' already holds a run (step {ckpt.step_dirs(out)[-1][0]}); "
+                              "add --resume to continue it, or choose another --out")
+        return Plan(cfg, out, None, max_steps)
+    return Plan(cfg, fresh_run_dir(Path("runs") / run_name(cfg, preset)), None, max_steps)
+
+
+def training_data(cfg: TrainConfig, progress: bool | None) -> ArrayDataset:
     model_cls = MODELS.get(cfg.model)
     layout = model_cls.data_layout
     dataset = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit, layout=layout, domain=model_cls.domain,
-                           data_args=cfg.data_args).for_layout(layout, cfg.model)
+                           data_args=cfg.data_args, progress=progress).for_layout(layout, cfg.model)
     if layout == "single":
-        dataset = training_part(dataset, cfg.holdout)
-    elif cfg.holdout:
+        return training_part(dataset, cfg.holdout)
+    if cfg.holdout:
         raise GanvasError(f"holdout applies to datasets of single samples; '{cfg.data}' ({layout}) keeps its own "
                           "held-out items: leave holdout at 0")
-    model = build_model(cfg, dataset, device)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg, model, dataset, run_dir, device, max_steps=max_steps, progress_bar=progress)
+    return dataset
+
+
+def resume_from(trainer: Trainer, checkpoint: ckpt.Checkpoint) -> None:
+    saved_fp, dataset = checkpoint.meta["dataset"]["fingerprint"], trainer.dataset
+    if saved_fp != dataset.fingerprint:
+        raise GanvasError(f"the data '{trainer.cfg.data}' has changed since the run in {trainer.run_dir} was "
+                          f"checkpointed ({dataset.fingerprint[:19]}… now, {saved_fp[:19]}… then); start a new run "
+                          "instead")
+    trainer.restore(checkpoint)
+
+
+def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, out: Path | None = None,
+            resume: bool = False, dry_run: bool = False, progress: bool | None = None,
+            max_steps: int | None = None) -> Prepared:
+    """A Trainer ready to run: in every process of a torchrun run, rank 0 decides and the others follow."""
+    ctx = distributed.init()
+    plan = ctx.on_main(lambda: plan_run(preset, dict(overrides or {}), out, resume, dry_run, max_steps))
+    cfg, run_dir = plan.cfg, plan.run_dir
+
+    def device_for_rank() -> torch.device:
+        distributed.check_batch(cfg.batch_size, ctx.world)
+        return pick_device(cfg.device, ctx.local_rank if ctx.enabled else None)
+
+    device = ctx.everywhere(device_for_rank)
+    distributed.use_device(ctx, device)
+    set_threads(distributed.threads_per_process(cfg.threads, ctx))
+    dataset = ctx.everywhere(lambda: training_data(cfg, None if ctx.is_main else False), leaders_first=True)
+    model = ctx.everywhere(lambda: build_model(cfg, dataset, device))
+    if ctx.rank:                    # each rank its own augmentations and noise (rank 0: as a single process)
+        torch.manual_seed(derive_seed(cfg.seed, distributed.rank_purpose("torch")))
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = ctx.everywhere(lambda: Trainer(cfg, model, dataset, run_dir, device, max_steps=plan.max_steps,
+                                             progress_bar=progress))
     resume_step = None
-    if checkpoint is not None:
-        saved_fp = checkpoint.meta["dataset"]["fingerprint"]
-        if saved_fp != dataset.fingerprint:
-            raise GanvasError(f"the data '{cfg.data}' has changed since the run in {run_dir} was checkpointed "
-                              f"({dataset.fingerprint[:19]}… now, {saved_fp[:19]}… then); start a new run instead")
-        trainer.restore(checkpoint)
+    if plan.found is not None:
+        checkpoint = state.load_everywhere(plan.found, ctx)
+        ctx.everywhere(lambda: resume_from(trainer, checkpoint))
         resume_step = checkpoint.step
-    else:
+    elif ctx.is_main:
         write_json(run_dir / "config.json", {"config": cfg.to_dict(), "model": model.describe(),
                                              "dataset": dataset.summary()})
+    for net in [model, *trainer.ema.averaged.values()]:    # identical by construction; made certain
+        ctx.broadcast_module_(net)          # (buffers stay each rank's own: BatchNorm statistics of its share)
     return Prepared(trainer, run_dir, resume_step)
 
 
@@ -180,16 +224,24 @@ def where_px(cfg: TrainConfig) -> str:
 def train(preset: str | None = None, overrides: dict[str, Any] | None = None, out: Path | None = None,
           resume: bool = False, dry_run: bool = False, progress: bool | None = None,
           max_steps: int | None = None) -> RunResult:
-    """Train (or resume, or dry-run) and return where the results are."""
+    """Train (or resume, or dry-run) and return where the results are.
+
+    Under torchrun every process calls this; they train together and leave the process group at the end.
+    """
     t0 = time.perf_counter()
-    p = prepare(preset, overrides, out, resume, dry_run, progress, max_steps)
-    cfg = p.trainer.cfg
-    if p.resume_step is not None:
-        info(f"resuming {p.run_dir} at step {p.resume_step} ({p.trainer.progress.nimg / 1000:.1f} kimg)")
-    else:
-        info(f"training {cfg.model} on {cfg.data}{where_px(cfg)} into {p.run_dir}")
-    result = p.trainer.run(resume_step=p.resume_step)
-    if dry_run:
+    try:
+        p = prepare(preset, overrides, out, resume, dry_run, progress, max_steps)
+        cfg, ctx = p.trainer.cfg, p.trainer.dist
+        on = (f" on {ctx.world} processes ({ctx.backend}, {cfg.batch_size // ctx.world} images each per step)"
+              if ctx.enabled else "")
+        if p.resume_step is not None:
+            info(f"resuming {p.run_dir} at step {p.resume_step} ({p.trainer.progress.nimg / 1000:.1f} kimg){on}")
+        else:
+            info(f"training {cfg.model} on {cfg.data}{where_px(cfg)} into {p.run_dir}{on}")
+        result = p.trainer.run(resume_step=p.resume_step)
+    finally:
+        distributed.shutdown()
+    if dry_run and ctx.is_main:
         from ganvas.api import load
         from ganvas.translator import Translator
 

@@ -12,21 +12,25 @@ class EpochSampler:
     """Batches of indices from a fresh permutation each epoch.
 
     The permutation of epoch e depends only on (seed, e), so the sampler's whole state is two
-    integers, a resumed run sees exactly the batches an uninterrupted run would, and ranks of a
-    distributed run can take disjoint shards of the same permutation. A dataset smaller than a batch
-    simply spans several epochs per batch.
+    integers and a resumed run sees exactly the batches an uninterrupted run would. Every rank of a
+    distributed run draws the same global batch and takes its own slice of it
+    (`ganvas.train.distributed.shard`), so the order of the data does not depend on the number of
+    processes, and a run resumed with a different number continues the same order. A dataset
+    smaller than a batch simply spans several epochs per batch.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1) -> None:
+    def __init__(self,
+                 n: int,                # samples to draw from
+                 batch_size: int,       # indices per batch (the global batch of all ranks)
+                 seed: int,             # seed of every epoch's permutation
+                 ) -> None:
         self.n, self.batch_size, self.seed = n, batch_size, seed
-        self.rank, self.world = rank, world
         self.epoch, self.offset = 0, 0
         self._perm = self._permutation(0)
 
     def _permutation(self, epoch: int) -> np.ndarray:
         g = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % (2**63))
-        perm = torch.randperm(self.n, generator=g).numpy()
-        return perm[self.rank::self.world]
+        return torch.randperm(self.n, generator=g).numpy()
 
     def next(self) -> np.ndarray:
         out: list[np.ndarray] = []
