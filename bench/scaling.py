@@ -18,6 +18,7 @@ With several GPUs, dcgan 64×64 is also run under torchrun on all of them, 64 im
     .venv/bin/python bench/scaling.py                      # the full run (minutes): CPU rows, GPU rows if any
     .venv/bin/python bench/scaling.py --quick              # seconds: checks that every path runs
     .venv/bin/python bench/scaling.py --skip-cpu --device cuda     # GPU rows only
+    python3 bench/scaling.py --skip-cpu --folder DIR     # GPU rows on a bare GPU machine (images from DIR)
 """
 
 from __future__ import annotations
@@ -127,22 +128,28 @@ def gpu_worker(overrides: dict, steps: int, warmup: int) -> dict:
                 "mem_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
 
 
-def gpu_rows(device: str, quick: bool, names: list[str], multi_gpu: bool) -> None:
+def gpu_rows(device: str, quick: bool, names: list[str], multi_gpu: bool, compile_modes: list[bool],
+             folder: Path | None, steps: int, warmup: int, extra: dict) -> None:
+    """One row per config × precision × compile; every eager row comes before the first compiled one."""
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
-    print(f"\n# {device}: {gpu}, torch {torch.__version__}" + (" (quick: tiny networks)" if quick else ""))
-    steps, warmup = (4, 2) if quick else (64, 40)   # 64 steps: R1 (every 16) and path length (every 4) in proportion
-    print(f"{'config':<14} {'precision':<10} {'compile':<8} {'img/s':>9} {'vs fp32':>8} {'peak GiB':>9}")
+    print(f"\n# {device}: {gpu}, torch {torch.__version__}" + (" (quick: tiny networks)" if quick else "")
+          + (f", images from {folder}" if folder else ""))
+    if quick:
+        steps, warmup = 4, 2
+    print(f"{'config':<14} {'precision':<10} {'compile':<8} {'img/s':>9} {'vs fp32':>8} {'peak GiB':>9}", flush=True)
+    base: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
-            base = None
-            for precision in ("fp32", "auto"):
-                for compiled in (False, True):
+        for compiled in compile_modes:
+            for name in names:
+                for precision in ("fp32", "auto"):
                     cfg = {**GPU_CONFIGS[name], **(QUICK_GPU[name] if quick else {}), "device": device,
                            "precision": precision, "compile": compiled, "sample_every": 10**6,
-                           "checkpoint_every": 10**6, "kimg": 10**4}
-                    if cfg["data"] == "@upscaled":
+                           "checkpoint_every": 10**6, "kimg": 10**4, **extra}
+                    if folder is not None:
+                        cfg["data"] = str(folder)
+                    elif cfg["data"] == "@upscaled":
                         cfg["data"] = str(upscaled_folder(Path(tmp), 64 if quick else 2048))
                     cmd = [sys.executable, __file__, "--worker", json.dumps(cfg), "--steps", str(steps),
                            "--warmup", str(warmup)]
@@ -151,10 +158,10 @@ def gpu_rows(device: str, quick: bool, names: list[str], multi_gpu: bool) -> Non
                         print(f"{name:<14} {precision:<10} {compiled!s:<8} failed: {done.stderr.strip()[-300:]}")
                         continue
                     r = json.loads(done.stdout.strip().splitlines()[-1])
-                    base = base or r["img_s"]
+                    base.setdefault(name, r["img_s"])
                     mem = f"{r['mem_gib']:.2f}" if r["mem_gib"] is not None else "n/a"
                     print(f"{name:<14} {r['precision']:<10} {compiled!s:<8} {r['img_s']:9.1f} "
-                          f"{r['img_s'] / base:7.2f}x {mem:>9}", flush=True)
+                          f"{r['img_s'] / base[name]:7.2f}x {mem:>9}", flush=True)
     if multi_gpu:
         n = torch.cuda.device_count()
         with tempfile.TemporaryDirectory() as tmp:
@@ -184,9 +191,15 @@ def main() -> None:
     ap.add_argument("--skip-cpu", action="store_true")
     ap.add_argument("--device", choices=["cuda", "cpu"], help="GPU rows on this device (default: cuda if any)")
     ap.add_argument("--configs", nargs="+", default=list(GPU_CONFIGS), choices=list(GPU_CONFIGS))
+    ap.add_argument("--compile", choices=["both", "off", "on"], default="both",
+                    help="GPU: which compile settings to run (both: eager rows first)")
+    ap.add_argument("--folder", type=Path,
+                    help="GPU: train on this image folder instead of the built-in emoji set (a bare GPU machine)")
+    ap.add_argument("--steps", type=int, default=64, help="GPU: timed steps (64: lazy regularisers in proportion)")
+    ap.add_argument("--warmup", type=int, default=40, help="GPU: untimed steps first (compilation happens there)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="GPU: a config override for every row (VALUE read as JSON, else a string)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--steps", type=int, default=64, help=argparse.SUPPRESS)
-    ap.add_argument("--warmup", type=int, default=40, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(gpu_worker(json.loads(args.worker), args.steps, args.warmup)))
@@ -199,7 +212,17 @@ def main() -> None:
     if device is None:
         print("\n# GPU rows skipped: torch sees no CUDA device on this machine")
         return
-    gpu_rows(device, args.quick, args.configs, device == "cuda" and torch.cuda.device_count() > 1 and not args.quick)
+    modes = {"both": [False, True], "off": [False], "on": [True]}[args.compile]
+    gpu_rows(device, args.quick, args.configs, device == "cuda" and torch.cuda.device_count() > 1 and not args.quick,
+             modes, args.folder, args.steps, args.warmup, dict(map(parse_override, args.set)))
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    key, _, value = text.partition("=")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 if __name__ == "__main__":

@@ -191,3 +191,19 @@ def test_ada_p_rises_when_d_overfits_a_tiny_set_and_resumes_exactly(tiny_folder:
     different = [f"{n}/{k}" for n in a.nets for k in a.nets[n] if not torch.equal(a.nets[n][k], b.nets[n][k])]
     assert not different, different[:5]
     assert all(torch.equal(a.optim[k], b.optim[k]) for k in a.optim)
+
+
+def test_gather_resampler_matches_grid_sample_and_differentiates_twice() -> None:
+    """The resampler ADA uses off the CPU, where grid_sample's backward has no derivative (seen on CUDA)."""
+    from ganvas.train.augment import resample_bilinear_reflect
+
+    gen = torch.Generator().manual_seed(0)
+    for n, c, h, w in [(4, 3, 32, 32), (2, 1, 17, 23)]:
+        x = torch.randn(n, c, h, w, generator=gen, dtype=torch.float64)
+        theta = torch.randn(n, 2, 3, generator=gen, dtype=torch.float64) * 1.5     # far outside: reflections
+        grid = torch.nn.functional.affine_grid(theta, [n, c, h, w], align_corners=False)
+        want = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="reflection",
+                                               align_corners=False)
+        assert torch.allclose(resample_bilinear_reflect(x, grid), want, atol=1e-12)
+    grid = torch.nn.functional.affine_grid(torch.eye(2, 3).repeat(6, 1, 1) * 0.9, [6, 3, 16, 16], align_corners=False)
+    double_backward_works(lambda t: resample_bilinear_reflect(t, grid))
