@@ -71,57 +71,19 @@ def make_scorer(data: str, resolution: int, n: int | None, seed: int) -> Callabl
 
 def train_reference(res: int, nf: int, minutes: float, seed: int, png_dir: Path, out: Path) -> None:
     """pytorch/examples dcgan/main.py's loop for `minutes`; saves G's weights and what it did."""
-    import numpy as np
-    import torch
-    from PIL import Image
+    from reference_dcgan import ReferenceDCGAN
     from safetensors.torch import save_file
-    from torch import nn
-    from torch.utils.data import DataLoader, Dataset
 
-    from ganvas.nets.dcgan import Discriminator, Generator
-
-    class Files(Dataset):                   # ImageFolder + Resize + CenterCrop + ToTensor + Normalize
-        def __init__(self, root: Path) -> None:
-            self.paths = sorted(root.rglob("*.png"))
-
-        def __len__(self) -> int:
-            return len(self.paths)
-
-        def __getitem__(self, i: int):
-            img = Image.open(self.paths[i]).convert("RGB").resize((res, res), Image.Resampling.BILINEAR)
-            x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
-            return (x - 0.5) / 0.5, 0
-
-    torch.manual_seed(seed)
-    netG, netD = Generator(100, nf, res), nn.Sequential(Discriminator(nf, res), nn.Sigmoid())
-    for m in [*netG.modules(), *netD.modules()]:            # the example's weights_init
-        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
-    criterion = nn.BCELoss()
-    optD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    optG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    loader = DataLoader(Files(png_dir), batch_size=64, shuffle=True, num_workers=2, drop_last=True,
-                        generator=torch.Generator().manual_seed(seed))
+    ref = ReferenceDCGAN(res, nf, seed)
+    netG = ref.netG
+    loader = ref.loader(png_dir, 64, seed)
     images, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < minutes * 60:
         for real, _ in loader:
             if time.perf_counter() - t0 >= minutes * 60:
                 break
             b = real.size(0)
-            netD.zero_grad()
-            label = torch.full((b,), 1.0)
-            criterion(netD(real), label).backward()
-            fake = netG(torch.randn(b, 100, 1, 1))
-            label.fill_(0.0)
-            criterion(netD(fake.detach()), label).backward()
-            optD.step()
-            netG.zero_grad()
-            label.fill_(1.0)
-            criterion(netD(fake), label).backward()
-            optG.step()
+            ref.step(real)
             images += b
     seconds = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)

@@ -110,12 +110,6 @@ def server_side(runs: Path, model: str, repeats: int) -> list[str]:
             row("    (reference: 16 in one batched forward pass)", batched)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def request(conn: http.client.HTTPConnection, path: str, body: dict) -> tuple[float, bytes]:
     data = json.dumps(body).encode()
     t0 = time.perf_counter()
@@ -196,6 +190,8 @@ def main() -> None:
     for model in args.models:
         for line in server_side(runs, model, args.repeats):
             print(line, flush=True)
+    from ganvas.studio.launch import free_port
+
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "ganvas", "studio", str(runs), "--port", str(port)],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

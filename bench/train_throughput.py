@@ -44,32 +44,10 @@ def export_pngs(folder: Path) -> None:
 
 
 def run_reference(res: int, nf: int, iters: int, warmup: int, png_dir: Path) -> float:
-    import numpy as np
-    import torch
-    from PIL import Image
-    from torch import nn
-    from torch.utils.data import DataLoader, Dataset
+    from reference_dcgan import ReferenceDCGAN
 
-    from ganvas.nets.dcgan import Discriminator, Generator
-
-    class Files(Dataset):                       # ImageFolder + Resize + CenterCrop + ToTensor + Normalize
-        def __init__(self, root: Path) -> None:
-            self.paths = sorted(root.rglob("*.png"))
-
-        def __len__(self) -> int:
-            return len(self.paths)
-
-        def __getitem__(self, i: int):
-            img = Image.open(self.paths[i]).convert("RGB").resize((res, res), Image.Resampling.BILINEAR)
-            x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
-            return (x - 0.5) / 0.5, 0
-
-    torch.manual_seed(0)
-    netG, netD = Generator(100, nf, res), nn.Sequential(Discriminator(nf, res), nn.Sigmoid())
-    criterion = nn.BCELoss()
-    optD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    optG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    loader = DataLoader(Files(png_dir), batch_size=BATCH, shuffle=True, num_workers=2, drop_last=True)
+    ref = ReferenceDCGAN(res, nf, seed=0, weights_init=False)
+    loader = ref.loader(png_dir, BATCH)
     done, t0 = 0, None
     while True:
         for real, _ in loader:                                   # the example's loop, verbatim in spirit
@@ -77,22 +55,7 @@ def run_reference(res: int, nf: int, iters: int, warmup: int, png_dir: Path) -> 
                 t0 = time.perf_counter()
             if done == warmup + iters:
                 return iters * BATCH / (time.perf_counter() - t0)
-            netD.zero_grad()
-            b = real.size(0)
-            label = torch.full((b,), 1.0)
-            errD_real = criterion(netD(real), label)
-            errD_real.backward()
-            noise = torch.randn(b, 100, 1, 1)
-            fake = netG(noise)
-            label.fill_(0.0)
-            errD_fake = criterion(netD(fake.detach()), label)
-            errD_fake.backward()
-            optD.step()
-            netG.zero_grad()
-            label.fill_(1.0)
-            errG = criterion(netD(fake), label)
-            errG.backward()
-            optG.step()
+            ref.step(real)
             done += 1
 
 

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from ganvas.translator import Translator
 
 
-class Generator:
-    """A trained generator (the weight-averaged one) ready to sample, with what it was trained on."""
+class LoadedModel:
+    """A model rebuilt from a checkpoint for use (frozen, in eval mode), with what it was trained on."""
 
     def __init__(self, model: GanModel, meta: dict[str, Any], path: Path, device: torch.device) -> None:
         self.model = model.eval().requires_grad_(False)
@@ -31,6 +31,10 @@ class Generator:
     @property
     def name(self) -> str:
         return self.model.name
+
+
+class Generator(LoadedModel):
+    """A trained generator (the weight-averaged one) ready to sample."""
 
     def latents(self, n: int, seed: int = 0, truncation: float | None = None) -> torch.Tensor:
         """The latent codes `sample` uses: output i is the output of seed ``seed + i``, whatever n is."""

@@ -97,7 +97,8 @@ class TrainConfig:
                                     "scaling; CPU: fp32) | bf16 | fp16 (forced, on any device)",
                             choices=("fp32", "auto", "bf16", "fp16"))
     compile: bool = option(False, "torch.compile G and D (dynamic=False); the first steps of each batch shape are "
-                                  "slow while compiling")
+                                  "slow while compiling; works on CPU, failed for dcgan on CUDA with torch 2.11 "
+                                  "(docs/scaling.md)")
 
     def validate(self) -> TrainConfig:
         """Check every field against its documented range; the first violation is a one-line error."""

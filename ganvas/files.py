@@ -2,6 +2,7 @@
 
 Everything ganvas writes that a later step relies on (checkpoints, dataset arrays, cards, samples)
 goes through these helpers: write to a temporary name in the same folder, flush to disk, rename.
+Latent-code files (studio, `sample --from-w`) are read back through one checked reader.
 """
 
 from __future__ import annotations
@@ -113,3 +114,41 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         _fsync_dir(path.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_code_file(path: str | Path, what: str, keys: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
+    """Latent codes from a .safetensors file (the first of `keys` it holds, with ganvas's metadata)
+    or any float .npy array, as a float32 tensor; anything else is a one-line error naming `what`.
+
+    Both formats load without running code from the file: .npy with pickles refused, safetensors by
+    design; the magic bytes are checked first so a renamed file gets a clear message.
+    """
+    import torch
+
+    from ganvas.errors import GanvasError
+
+    path = Path(path)
+    if not path.is_file():
+        raise GanvasError(f"{what} '{path}' does not exist")
+    try:
+        if path.suffix == ".npy":
+            with open(path, "rb") as fh:
+                if fh.read(6) != b"\x93NUMPY":
+                    raise GanvasError(f"{what} '{path}' is not a NumPy .npy array file")
+            return torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32)), {}
+        if path.suffix != ".safetensors":
+            raise GanvasError(f"{what} '{path}' must end in .safetensors or .npy")
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as fh:
+            names = list(fh.keys())
+            key = next((k for k in keys if k in names), None)
+            if key is None:
+                wanted = " or ".join(f"'{k}'" for k in keys)
+                raise GanvasError(f"{what} '{path}' holds no tensor {wanted} (tensors: {', '.join(names)})")
+            meta = json.loads((fh.metadata() or {}).get("ganvas", "{}"))
+            return fh.get_tensor(key).float(), meta
+    except GanvasError:
+        raise
+    except Exception as exc:  # numpy and safetensors raise their own types for corrupt files
+        raise GanvasError(f"{what} '{path}' is not readable: {' '.join(str(exc).split())}") from None

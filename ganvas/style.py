@@ -23,11 +23,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from ganvas.errors import GanvasError
-from ganvas.files import atomic_path
+from ganvas.files import atomic_path, read_code_file
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -180,29 +179,7 @@ def save_ws(path: str | Path, ws: torch.Tensor, G: Generator | None = None, seed
 
 def load_ws(path: str | Path, G: Generator | None = None) -> torch.Tensor:
     """Read w codes saved by `save_ws` (or any float .npy array); checked against `G` when given."""
-    path = Path(path)
-    if not path.is_file():
-        raise GanvasError(f"w file '{path}' does not exist")
-    try:
-        if path.suffix == ".npy":
-            with open(path, "rb") as fh:
-                if fh.read(6) != b"\x93NUMPY":
-                    raise GanvasError(f"w file '{path}' is not a NumPy .npy array file")
-            ws = torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32))
-        elif path.suffix == ".safetensors":
-            from safetensors import safe_open
-
-            with safe_open(str(path), "pt") as fh:
-                names = list(fh.keys())
-                if "ws" not in names:
-                    raise GanvasError(f"w file '{path}' holds no tensor 'ws' (tensors: {', '.join(names)})")
-                ws = fh.get_tensor("ws").float()
-        else:
-            raise GanvasError(f"w file '{path}' must end in .safetensors or .npy")
-    except GanvasError:
-        raise
-    except Exception as exc:  # numpy and safetensors raise their own types for corrupt files
-        raise GanvasError(f"w file '{path}' is not readable: {' '.join(str(exc).split())}") from None
+    ws, _ = read_code_file(path, "w file", ("ws",))
     if G is not None:
         ws = check_ws(ws, require_style(G), f"the w codes in '{path}'")
     return ws

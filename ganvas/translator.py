@@ -15,29 +15,18 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ganvas.api import LoadedModel
 from ganvas.data.dataset import resize_images
 from ganvas.data.glyphs import FontFace, MissingGlyph, find_face, render_glyph
 from ganvas.data.imageprep import fit_square
-from ganvas.domains import get_domain
 from ganvas.errors import GanvasError, unknown_name
 
 DIRECTIONS = ("AtoB", "BtoA")
 TEXT_CANVAS = 128          # glyphs are drawn at cjk-fonts' stored size, then resized like the training data
 
 
-class Translator:
+class Translator(LoadedModel):
     """A trained translation model (its averaged generators), ready to translate pictures."""
-
-    def __init__(self, model: Any, meta: dict[str, Any], path: Path, device: torch.device) -> None:
-        self.model = model.eval().requires_grad_(False)
-        self.meta = meta                        # the checkpoint's JSON: config, dataset, progress, versions
-        self.path = path                        # the checkpoint folder it came from
-        self.device = device
-        self.domain = get_domain(model.spec.domain)
-
-    @property
-    def name(self) -> str:
-        return self.model.name
 
     @property
     def directions(self) -> list[str]:

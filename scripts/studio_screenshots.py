@@ -13,18 +13,10 @@ by Playwright; nothing is downloaded. The test suite drives the same page (tests
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def quiet(page) -> None:
@@ -43,23 +35,13 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from ganvas.studio.launch import CHROMIUM, CHROMIUM_ARGS, running_studio
+
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "studio", str(args.runs), "--port", str(port)], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
-                    if json.load(r)["status"] == "ok":
-                        break
-            except OSError:
-                time.sleep(0.2)
+    with running_studio(args.runs, env=env) as (url, _):
         args.out.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1360, "height": 860}, bypass_csp=True)
             page.goto(f"{url}/#model={args.model}")
             page.wait_for_function("document.querySelectorAll('#seed-grid .tile').length === 16")
@@ -110,9 +92,6 @@ def main() -> None:
                 page.screenshot(path=str(args.out / "studio-music.png"))
             browser.close()
         print(f"wrote studio-*.png to {args.out}")
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -7,60 +7,31 @@ pictures come from scripts/studio_screenshots.py on trained runs), else to the t
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import REPO
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from ganvas.studio.launch import CHROMIUM, CHROMIUM_ARGS, StudioDidNotStart, running_studio
+
 SG = "nested/emoji-stylegan"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(studio_runs: Path, tmp_path_factory):
     """The real command, as a person starts it; its temporary folder is watched for stray files."""
-    port = free_port()
     scratch = tmp_path_factory.mktemp("server-tmp")
     log = tmp_path_factory.mktemp("server-log") / "studio.log"
     env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(scratch)}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ganvas", "studio", str(studio_runs), "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
-                    if json.load(r)["status"] == "ok":
-                        break
-            except OSError:
-                if proc.poll() is not None:
-                    raise AssertionError(f"studio exited: {log.read_text()}") from None
-                time.sleep(0.2)
-        else:
-            raise AssertionError(f"studio did not answer: {log.read_text()}")
-        yield url, scratch, log
-    finally:
-        proc.terminate()
+    with open(log, "w") as out, contextlib.ExitStack() as stack:
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            url, proc = stack.enter_context(running_studio(studio_runs, env=env, stdout=out, cwd=REPO))
+        except StudioDidNotStart as exc:
+            raise AssertionError(f"{exc}: {log.read_text()}") from None
+        yield url, scratch, log
     assert proc.returncode in (0, -15), log.read_text()
 
 

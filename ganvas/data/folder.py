@@ -10,7 +10,9 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -37,28 +39,54 @@ def listing_digest(folder: Path, files: list[Path]) -> str:
     return h.hexdigest()
 
 
-def load_folder(folder: Path, resolution: int, fit: str = "crop", home: Path | None = None,
-                progress: bool | None = None) -> ArrayDataset:
-    folder = Path(folder).expanduser().resolve()
-    if not folder.exists():
-        raise GanvasError(f"data folder '{folder}' does not exist")
-    if not folder.is_dir():
-        raise GanvasError(f"data '{folder}' is a file; expected a folder of images or a built-in dataset name")
+@dataclass
+class FolderListing:
+    """A user's data folder, its files, and the cache folder its decoded arrays are kept in."""
+
+    folder: Path        # absolute
+    files: list[Path]   # every non-hidden file below it, in a stable order
+    digest: str         # changes when any file is added, removed, resized or touched
+    cache: Path         # <data home>/folders/<hash of the path>/<what was decoded, and how>
+
+    @classmethod
+    def open(cls, folder: Path, expected: str, variant: str, home: Path | None = None) -> FolderListing:
+        """The listing of `folder`, or a one-line error saying it is missing or a file (`expected`
+        says what should be there). `variant` names the decoding, so each gets its own cache."""
+        folder = Path(folder).expanduser().resolve()
+        if not folder.exists():
+            raise GanvasError(f"data folder '{folder}' does not exist")
+        if not folder.is_dir():
+            raise GanvasError(f"data '{folder}' is a file; expected {expected}")
+        files = scan(folder)
+        key = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+        return cls(folder, files, listing_digest(folder, files), (home or data_home()) / "folders" / key / variant)
+
+    def cached_card(self) -> dict[str, Any] | None:
+        """The cache's card if the cache was built from exactly these files, else None."""
+        path = self.cache / "card.json"
+        if not path.exists():
+            return None
+        card = json.loads(path.read_text(encoding="utf-8"))
+        return card if card.get("listing") == self.digest else None
+
+
+def check_fit(fit: str) -> None:
     if fit not in FITS:
         raise GanvasError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
-    files = scan(folder)
-    digest = listing_digest(folder, files)
-    key = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
-    cache = (home or data_home()) / "folders" / key / f"{resolution}-{fit}"
-    meta_path = cache / "card.json"
-    if meta_path.exists():
-        card = json.loads(meta_path.read_text(encoding="utf-8"))
-        if card.get("listing") == digest:
-            arrays = {"x": load_npy(cache / "images.npy")}
-            if (cache / "labels.npy").exists():
-                arrays["y"] = load_npy(cache / "labels.npy")
-            return ArrayDataset(str(folder), "image", arrays, card, card["fingerprint"])
-    return _build(folder, files, digest, cache, resolution, fit, progress)
+
+
+def load_folder(folder: Path, resolution: int, fit: str = "crop", home: Path | None = None,
+                progress: bool | None = None) -> ArrayDataset:
+    check_fit(fit)
+    listing = FolderListing.open(folder, "a folder of images or a built-in dataset name", f"{resolution}-{fit}", home)
+    folder, cache = listing.folder, listing.cache
+    card = listing.cached_card()
+    if card is not None:
+        arrays = {"x": load_npy(cache / "images.npy")}
+        if (cache / "labels.npy").exists():
+            arrays["y"] = load_npy(cache / "labels.npy")
+        return ArrayDataset(str(folder), "image", arrays, card, card["fingerprint"])
+    return _build(folder, listing.files, listing.digest, cache, resolution, fit, progress)
 
 
 def _build(folder: Path, files: list[Path], digest: str, cache: Path, resolution: int, fit: str,

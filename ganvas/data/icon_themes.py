@@ -17,23 +17,12 @@ from pathlib import Path
 
 from ganvas.data.builder import Item
 from ganvas.data.imageprep import open_image
-from ganvas.data.papirus import render_svg
+from ganvas.data.papirus import distinct_svgs, render_svg
 from ganvas.data.translation import TranslationBuilder
 
 PAPIRUS = Path("/usr/share/icons/Papirus/64x64/apps")
 NUMIX = Path("/usr/share/icons/Numix-Circle/48/apps")
 OPENCLIPART_ICONS = Path("/usr/share/openclipart/png/computer/icons")
-
-
-def distinct_svgs(folder: Path) -> Iterator[Path]:
-    """Each SVG file once, however many names (symbolic links) point at it, under its first name."""
-    seen = set()
-    for path in sorted(folder.glob("*.svg")):
-        real = path.resolve()
-        if real in seen or not real.is_file():
-            continue
-        seen.add(real)
-        yield path
 
 
 def distinct_pngs(folder: Path) -> Iterator[Path]:

@@ -29,9 +29,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ganvas.console import info, skipped_summary
-from ganvas.data import data_home
 from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
-from ganvas.data.folder import listing_digest, scan
+from ganvas.data.folder import FolderListing, scan
 from ganvas.data.imageprep import IMAGE_SUFFIXES
 from ganvas.data.music_builder import ROLLS, PhraseOptions, Piece, cut_phrases
 from ganvas.errors import GanvasError, unknown_name
@@ -100,22 +99,15 @@ def assign_tracks(parts_per_file: list[list[Part]], opts: FolderOptions) -> tupl
 
 def load_midi_folder(folder: Path, home: Path | None = None, progress: bool | None = None,
                      args: dict | None = None) -> ArrayDataset:
-    folder = Path(folder).expanduser().resolve()
-    if not folder.exists():
-        raise GanvasError(f"data folder '{folder}' does not exist")
-    if not folder.is_dir():
-        raise GanvasError(f"data '{folder}' is a file; expected a folder of MIDI files or a built-in dataset name")
     opts = parse_options(args)
-    files = scan(folder)
-    digest = listing_digest(folder, files)
-    key = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
     opt_key = hashlib.sha256(json.dumps(dataclasses.asdict(opts), sort_keys=True).encode()).hexdigest()[:12]
-    cache = (home or data_home()) / "folders" / key / f"music-{opt_key}"
-    if (cache / "card.json").exists():
-        card = json.loads((cache / "card.json").read_text(encoding="utf-8"))
-        if card.get("listing") == digest:
-            return ArrayDataset(str(folder), "music", {"x": load_npy(cache / ROLLS)}, card, card["fingerprint"])
-    return _build(folder, files, digest, cache, opts, progress)
+    listing = FolderListing.open(folder, "a folder of MIDI files or a built-in dataset name", f"music-{opt_key}",
+                                 home)
+    card = listing.cached_card()
+    if card is not None:
+        return ArrayDataset(str(listing.folder), "music", {"x": load_npy(listing.cache / ROLLS)}, card,
+                            card["fingerprint"])
+    return _build(listing.folder, listing.files, listing.digest, listing.cache, opts, progress)
 
 
 def _build(folder: Path, files: list[Path], digest: str, cache: Path, opts: FolderOptions,

@@ -14,6 +14,17 @@ from ganvas.data.imageprep import SkipFile
 ROOT = Path("/usr/share/icons/Papirus/64x64/apps")
 
 
+def distinct_svgs(folder: Path) -> Iterator[Path]:
+    """Each SVG file once, however many names (symbolic links) point at it, under its first name."""
+    seen = set()
+    for path in sorted(folder.glob("*.svg")):
+        real = path.resolve()
+        if real in seen or not real.is_file():
+            continue
+        seen.add(real)
+        yield path
+
+
 def render_svg(path: Path, size: int) -> Image.Image:
     """Rasterise an SVG file at `size`×`size` with cairosvg (RGBA)."""
     import cairosvg
@@ -36,10 +47,5 @@ class PapirusBuilder(DatasetBuilder):
     labelled = False
 
     def items(self) -> Iterator[Item]:
-        seen = set()
-        for path in sorted(ROOT.glob("*.svg")):
-            real = path.resolve()
-            if real in seen or not real.is_file():
-                continue
-            seen.add(real)
-            yield path.stem, "", (lambda p=real: render_svg(p, self.native_size))
+        for path in distinct_svgs(ROOT):
+            yield path.stem, "", (lambda p=path.resolve(): render_svg(p, self.native_size))

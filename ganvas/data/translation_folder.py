@@ -17,8 +17,6 @@ line up pixel for pixel), side-by-side images that are not twice as wide as high
 from __future__ import annotations
 
 import collections
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +24,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from ganvas.console import info
-from ganvas.data import data_home
 from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
-from ganvas.data.folder import listing_digest, scan
-from ganvas.data.imageprep import FITS, IMAGE_SUFFIXES, SkipFile, fit_square, open_image
+from ganvas.data.folder import FolderListing, check_fit, scan
+from ganvas.data.imageprep import IMAGE_SUFFIXES, SkipFile, fit_square, open_image
 from ganvas.data.translation import ROLES, streams_for
 from ganvas.errors import GanvasError
 from ganvas.files import atomic_dir, load_npy, save_npy, write_json, write_text
@@ -182,22 +179,13 @@ def _read(folder: Path, layout: str, reader: _Reader, quiet: bool | None) -> tup
 def load_translation_folder(folder: Path, resolution: int, layout: str, fit: str = "crop",
                             home: Path | None = None, progress: bool | None = None) -> ArrayDataset:
     """Domains A and B from the user's folder, decoded once and cached until a file changes."""
-    folder = Path(folder).expanduser().resolve()
-    if not folder.exists():
-        raise GanvasError(f"data folder '{folder}' does not exist")
-    if not folder.is_dir():
-        raise GanvasError(f"data '{folder}' is a file; expected a folder with A/ and B/ sub-folders")
-    if fit not in FITS:
-        raise GanvasError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
-    files = scan(folder)
-    digest = listing_digest(folder, files)
-    key = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
-    cache = (home or data_home()) / "folders" / key / f"{resolution}-{fit}-{layout}"
-    if (cache / "card.json").exists():
-        card = json.loads((cache / "card.json").read_text(encoding="utf-8"))
-        if card.get("listing") == digest:
-            arrays = {role: load_npy(cache / f"{role}.npy") for role in ROLES}
-            return ArrayDataset(str(folder), "image", arrays, card, card["fingerprint"], streams_for(layout))
+    check_fit(fit)
+    listing = FolderListing.open(folder, "a folder with A/ and B/ sub-folders", f"{resolution}-{fit}-{layout}", home)
+    folder, digest, cache = listing.folder, listing.digest, listing.cache
+    card = listing.cached_card()
+    if card is not None:
+        arrays = {role: load_npy(cache / f"{role}.npy") for role in ROLES}
+        return ArrayDataset(str(folder), "image", arrays, card, card["fingerprint"], streams_for(layout))
     reader = _Reader(folder, resolution, fit)
     quiet = None if progress is None else not progress          # None: a bar only on a terminal
     arrays, form = _read(folder, layout, reader, quiet)

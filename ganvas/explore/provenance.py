@@ -125,30 +125,6 @@ def save_latent(path: str | Path, codes: torch.Tensor, space: str, info: dict[st
 
 def read_latent(path: str | Path) -> tuple[torch.Tensor, dict[str, Any]]:
     """A code file written by `latent_bytes` (or any .npy array): the codes [n, …] and their metadata."""
-    import numpy as np
+    from ganvas.files import read_code_file
 
-    path = Path(path)
-    if not path.is_file():
-        raise GanvasError(f"latent file '{path}' does not exist")
-    try:
-        if path.suffix == ".npy":
-            with open(path, "rb") as fh:
-                if fh.read(6) != b"\x93NUMPY":
-                    raise GanvasError(f"latent file '{path}' is not a NumPy .npy array file")
-            return torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32)), {}
-        if path.suffix != ".safetensors":
-            raise GanvasError(f"latent file '{path}' must end in .safetensors or .npy")
-        from safetensors import safe_open
-
-        with safe_open(str(path), "pt") as fh:
-            names = list(fh.keys())
-            key = "latent" if "latent" in names else "ws" if "ws" in names else None
-            if key is None:
-                raise GanvasError(f"latent file '{path}' holds no tensor 'latent' or 'ws' "
-                                  f"(tensors: {', '.join(names)})")
-            meta = json.loads((fh.metadata() or {}).get("ganvas", "{}"))
-            return fh.get_tensor(key).float(), meta
-    except GanvasError:
-        raise
-    except Exception as exc:
-        raise GanvasError(f"latent file '{path}' is not readable: {' '.join(str(exc).split())}") from None
+    return read_code_file(path, "latent file", ("latent", "ws"))

@@ -1,0 +1,65 @@
+"""`ganvas studio` started as a separate process, for the programs that must drive the real server:
+the browser tests, the screenshots script and the latency benchmark.
+
+They start the very command a person types, on a free loopback port, wait until `/api/health`
+answers, and stop it afterwards; a server that dies while starting is reported with its exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+CHROMIUM = "/usr/bin/chromium"      # Debian's package `chromium`; Playwright drives it, nothing is downloaded
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+class StudioDidNotStart(RuntimeError):
+    """The studio process exited, or did not answer in time."""
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_studio(runs: Path, env: dict[str, str] | None = None, stdout: IO | int | None = None,
+                   cwd: Path | None = None, wait_s: float = 60.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`ganvas studio RUNS --port P` running: yields its base URL and the process, then terminates it."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "studio", str(runs), "--port", str(port)],
+                            stdout=stdout, stderr=subprocess.STDOUT if stdout is not None else None, env=env, cwd=cwd)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
+                    if json.load(r)["status"] == "ok":
+                        break
+            except OSError:
+                if proc.poll() is not None:
+                    raise StudioDidNotStart(f"ganvas studio exited with code {proc.returncode}") from None
+                if time.monotonic() > deadline:
+                    raise StudioDidNotStart(f"ganvas studio did not answer on {url} within {wait_s:.0f} s") from None
+                time.sleep(0.2)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
