@@ -198,13 +198,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=64, help="GPU: timed steps (64: lazy regularisers in proportion)")
     ap.add_argument("--warmup", type=int, default=40, help="GPU: untimed steps first (compilation happens there)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="GPU: a config override for every row (VALUE read as JSON, else a string)")
+                    help="GPU: a config override for every row, as `ganvas train --set`")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(gpu_worker(json.loads(args.worker), args.steps, args.warmup)))
         return
     import torch
+
+    from ganvas.config import parse_assignment
 
     if not args.skip_cpu:
         cpu_rows(1 if args.quick else args.rounds, 0.256 if args.quick else args.kimg)
@@ -214,15 +216,7 @@ def main() -> None:
         return
     modes = {"both": [False, True], "off": [False], "on": [True]}[args.compile]
     gpu_rows(device, args.quick, args.configs, device == "cuda" and torch.cuda.device_count() > 1 and not args.quick,
-             modes, args.folder, args.steps, args.warmup, dict(map(parse_override, args.set)))
-
-
-def parse_override(text: str) -> tuple[str, object]:
-    key, _, value = text.partition("=")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
+             modes, args.folder, args.steps, args.warmup, dict(map(parse_assignment, args.set)))
 
 
 if __name__ == "__main__":

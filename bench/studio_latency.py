@@ -28,13 +28,13 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")         # as the ganvas command sets it
@@ -190,30 +190,24 @@ def main() -> None:
     for model in args.models:
         for line in server_side(runs, model, args.repeats):
             print(line, flush=True)
-    from ganvas.studio.launch import free_port
+    from ganvas.studio.launch import StudioDidNotStart, running_studio
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "studio", str(runs), "--port", str(port)],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(600):
+        with tempfile.TemporaryFile("w+") as out:      # the server's own output, shown if it fails to start
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise SystemExit(f"studio exited: {proc.stderr.read().decode()}") from None
-                time.sleep(0.1)
-        print("round trips over loopback (one keep-alive connection)")
-        for model in args.models:
-            for line in round_trips(port, model, args.repeats):
-                print(line, flush=True)
-        print("concurrent clients (PNG bodies)")
-        for model in args.models:
-            print(concurrent(port, model, clients, seconds), flush=True)
+                with running_studio(runs, stdout=out, cwd=REPO) as (url, _):
+                    port = urllib.parse.urlsplit(url).port
+                    print("round trips over loopback (one keep-alive connection)")
+                    for model in args.models:
+                        for line in round_trips(port, model, args.repeats):
+                            print(line, flush=True)
+                    print("concurrent clients (PNG bodies)")
+                    for model in args.models:
+                        print(concurrent(port, model, clients, seconds), flush=True)
+            except StudioDidNotStart as exc:
+                out.seek(0)
+                raise SystemExit(f"{exc}: {out.read()[-2000:]}") from None
     finally:
-        proc.terminate()
-        proc.wait(10)
         if tmp is not None:
             tmp.cleanup()
 
