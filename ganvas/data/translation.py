@@ -215,9 +215,3 @@ def load_translation(root: Path, spec: str, resolution: int) -> ArrayDataset:
                                     "b": {"name": pair[1], **card["domains"][pair[1]]}}}
     return ArrayDataset(spec, card.get("domain", "image"), arrays, card, fingerprint,
                         streams=streams_for(card["layout"]))
-
-
-def translation_keys(root: Path, domain: str, test: bool = False) -> list[str]:
-    """The keys (characters, icon names) of a stored domain's rows, in order."""
-    path = root / f"{domain}{'.test' if test else ''}.keys.txt"
-    return path.read_text(encoding="utf-8").splitlines()

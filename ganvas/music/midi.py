@@ -7,7 +7,6 @@ move notes off the grid; onsets and ends are rounded to the nearest step. Writin
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import io
 import warnings
@@ -120,11 +119,3 @@ def gm_family(program: int) -> str:
 
 def gm_name(program: int) -> str:
     return pretty_midi.program_to_instrument_name(int(program))
-
-
-def part_counts(parts_per_file: list[list[Part]]) -> collections.Counter:
-    """In how many files each (program, is_drum) appears."""
-    c: collections.Counter = collections.Counter()
-    for parts in parts_per_file:
-        c.update({(p.program, p.is_drum) for p in parts})
-    return c

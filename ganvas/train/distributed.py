@@ -49,10 +49,6 @@ def launched_world() -> int:
     return env_int("WORLD_SIZE", 1)
 
 
-def launched_rank() -> int:
-    return env_int("RANK", 0) if launched_world() > 1 else 0
-
-
 @dataclass
 class Context:
     """Where this process stands among the ranks of a run; a single process is rank 0 of 1."""
