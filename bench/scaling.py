@@ -106,7 +106,7 @@ def gpu_worker(overrides: dict, steps: int, warmup: int) -> dict:
     """Images/s and peak memory of `steps` training steps after `warmup` (compilation happens there)."""
     import torch
 
-    from ganvas.train.run import prepare
+    from ganvas.app.training import prepare
 
     with tempfile.TemporaryDirectory() as tmp:
         trainer = prepare(None, overrides, Path(tmp) / "run", progress=False).trainer

@@ -60,7 +60,7 @@ def run_reference(res: int, nf: int, iters: int, warmup: int, png_dir: Path) -> 
 
 
 def run_ganvas(res: int, nf: int, iters: int, warmup: int, extra: dict) -> float:
-    from ganvas.train.run import prepare
+    from ganvas.app.training import prepare
 
     overrides = {"model": "dcgan", "data": "emoji", "resolution": res, "batch_size": BATCH,
                  "model_args.ngf": nf, "model_args.ndf": nf, **extra}

@@ -38,7 +38,7 @@ def measure(preset: str, channels_last: bool, steps: int) -> tuple[float, float]
     """
     import time
 
-    from ganvas.train.run import prepare
+    from ganvas.app.training import prepare
 
     with tempfile.TemporaryDirectory() as tmp:
         trainer = prepare(preset, {"channels_last": channels_last, "sample_every": 10**6,

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
 
-from ganvas.domains import get_domain
 from ganvas.errors import GanvasError
+from ganvas.loaded import LoadedModel
 from ganvas.nets import MODELS
-from ganvas.nets.base import DataSpec, GanModel
+from ganvas.nets.base import DataSpec
 from ganvas.train import checkpoint as ckpt
 
 if TYPE_CHECKING:
     from ganvas.translator import Translator
-
-
-class LoadedModel:
-    """A model rebuilt from a checkpoint for use (frozen, in eval mode), with what it was trained on."""
-
-    def __init__(self, model: GanModel, meta: dict[str, Any], path: Path, device: torch.device) -> None:
-        self.model = model.eval().requires_grad_(False)
-        self.meta = meta                        # the checkpoint's JSON: config, dataset, progress, versions
-        self.path = path                        # the checkpoint folder it came from
-        self.device = device
-        self.domain = get_domain(model.spec.domain, model.spec.domain_args)
-
-    @property
-    def name(self) -> str:
-        return self.model.name
 
 
 class Generator(LoadedModel):

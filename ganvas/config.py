@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from ganvas.errors import GanvasError, unknown_name
-
-LOSSES = ("minimax", "ns", "hinge", "wgan-gp", "lsgan")
-AUGMENTATIONS = ("none", "diffaugment", "ada")
+from ganvas.registry import AUGMENTS, EXTRACTORS, LOSSES, Choices
 
 
 def option(default: Any, help: str, **kw: Any) -> Any:
-    """A dataclass field whose help text documents the allowed values."""
+    """A dataclass field whose help text documents the allowed values.
+
+    ``choices`` may be a tuple or a registry (`ganvas.registry.Choices`): then the allowed values are
+    read from the registry when checked, and ``{choices}`` in `help` lists them, so a newly
+    registered loss or augmentation is valid and documented with no edit here.
+    """
     if isinstance(default, dict | list):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help, **kw})
     return field(default=default, metadata={"help": help, **kw})
@@ -45,7 +48,8 @@ class TrainConfig:
     kimg: float = option(0.0, "stop after this many thousand real images shown to D; 0 = no limit", min=0)
     minutes: float = option(0.0, "stop after this many minutes of training; 0 = no limit", min=0)
     # The adversarial game.
-    loss: str = option("ns", "minimax | ns (non-saturating) | hinge | wgan-gp | lsgan", choices=LOSSES)
+    loss: str = option("ns", "{choices} (ns = non-saturating; ganvas/objectives/losses.py)",
+                       choices=Choices(LOSSES))
     gp_weight: float = option(10.0, "gradient-penalty weight λ for wgan-gp (Gulrajani et al. 2017)", min=0)
     r1_gamma: float = option(0.0, "R1 penalty γ on real images (Mescheder et al. 2018); 0 = off", min=0)
     r1_every: int = option(1, "apply R1 every N D steps, scaled by N (lazy regularisation); >= 1", min=1)
@@ -57,9 +61,9 @@ class TrainConfig:
     betas_g: list = option([0.5, 0.999], "Adam (β1, β2) of G, each in [0, 1)")
     betas_d: list = option([0.5, 0.999], "Adam (β1, β2) of D, each in [0, 1)")
     # Augmenting every image D sees (reals and fakes), for small datasets; image models only.
-    augment: str = option("none", "none | diffaugment (Zhao et al. 2020: every transform, always) | ada (Karras et "
-                                  "al. 2020: each transform with probability p, adapted to D's overfitting)",
-                          choices=AUGMENTATIONS)
+    augment: str = option("none", "{choices}; diffaugment (Zhao et al. 2020): every transform, always; ada (Karras "
+                                  "et al. 2020): each transform with probability p, adapted to D's overfitting",
+                          choices=Choices(AUGMENTS))
     augment_policy: str = option("", "comma-separated transform groups; '' = the method's default. diffaugment: "
                                      "color, translation, cutout (default all); ada: blit, geom, color, cutout "
                                      "(default blit,geom,color)")
@@ -81,8 +85,8 @@ class TrainConfig:
     log_every: int = option(20, "steps between log rows (metrics.jsonl and TensorBoard)", min=1)
     # Evaluation during training (ganvas.eval; `ganvas evaluate` for a full report).
     eval_every: int = option(0, "steps between evaluations (eval/* in the logs, checkpoints/best); 0 = never", min=0)
-    eval_features: str = option("auto", "extractor: auto (domain if the data has labels, else random) | domain | "
-                                        "random | inception", choices=("auto", "domain", "random", "inception"))
+    eval_features: str = option("auto", "extractor: {choices}; auto = domain if the data has labels, else random",
+                                choices=Choices(EXTRACTORS, first=("auto",)))
     eval_n: int = option(1000, "generated samples per evaluation (at most the held-out or training images); >= 6",
                          min=6)
     eval_metric: str = option("fd", "what picks checkpoints/best: fd | kid (lower is better) | precision | recall | "
@@ -147,8 +151,16 @@ class TrainConfig:
     def help_text() -> str:
         """One line per field: name, default and allowed values (the `ganvas train --help` epilogue)."""
         rows = [f"{f.name} = {f.default if f.default is not dataclasses.MISSING else f.default_factory()!r}"
-                f"  # {f.metadata['help']}" for f in dataclasses.fields(TrainConfig)]
+                f"  # {field_help(f)}" for f in dataclasses.fields(TrainConfig)]
         return "\n".join(rows)
+
+
+def field_help(f: dataclasses.Field) -> str:
+    """A field's help text with ``{choices}`` filled in from its (registry) choices."""
+    text = f.metadata.get("help", "")
+    if "{choices}" in text:
+        text = text.replace("{choices}", " | ".join(f.metadata["choices"]))
+    return text
 
 
 def check_fields(obj: Any, what: str) -> None:

@@ -1,8 +1,12 @@
-"""Name → implementation tables, imported lazily.
+"""Name → implementation tables, imported lazily: the one catalogue of ganvas's pluggable pieces.
 
-Every pluggable piece of ganvas (models, datasets, domains) is found by name through a `Registry`.
-Entries are ``"module:attribute"`` strings, so adding a model is one new file plus one line in a
-table, and listing names never imports torch-heavy modules.
+Every pluggable piece of ganvas (models, datasets, domains, losses, augmentations, feature
+extractors, metrics, report sections) is found by name through a `Registry` defined at the end of
+this file. Entries are ``"module:attribute"`` strings, so adding a piece is one new file plus one
+line in a table, and listing names never imports torch-heavy modules. The tables live in this leaf
+module, not beside their implementations, so that every layer can read the choices (config
+validation, CLI help, ``ganvas config``) without importing the layers above it; a plugin package or a
+test extends any of them with `Registry.register`, and the new name is then valid everywhere.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._entries)
 
+    def in_order(self) -> list[str]:
+        """The names in the order they were registered (the catalogue's order: the usual choice first)."""
+        return list(self._entries)
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
@@ -47,3 +55,81 @@ class Registry:
             target = getattr(importlib.import_module(module_name), attr)
             self._entries[name] = target
         return target
+
+
+class Choices:
+    """The allowed values of a config field or option, read from a registry whenever asked.
+
+    `first` are fixed values listed before the registered names (e.g. "auto").
+    """
+
+    def __init__(self, registry: Registry, first: tuple[str, ...] = ()) -> None:
+        self.registry = registry
+        self.first = first
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self.first, *self.registry.in_order()])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.first or name in self.registry
+
+    def __repr__(self) -> str:
+        return " | ".join(self)
+
+
+# --- the catalogue ---------------------------------------------------------------------------------
+# One line per piece. Adding one: write its file, add its line here (or call REGISTRY.register from a
+# plugin); config validation, `--help` and `ganvas config` read the names from these tables.
+
+MODELS = Registry("model", {                                     # generator/discriminator pairs (ganvas/nets)
+    "seed-dcgan": "ganvas.nets.seed_dcgan:SeedDCGAN",
+    "dcgan": "ganvas.nets.dcgan:DCGAN",
+    "stylegan": "ganvas.nets.stylegan:StyleGAN",
+    "musegan": "ganvas.nets.musegan:MuseGAN",
+    "pix2pix": "ganvas.nets.pix2pix:Pix2Pix",
+    "cyclegan": "ganvas.nets.cyclegan:CycleGAN",
+})
+LOSSES = Registry("loss", {                                      # adversarial losses (ganvas/objectives/losses.py)
+    "minimax": "ganvas.objectives.losses:MINIMAX",
+    "ns": "ganvas.objectives.losses:NON_SATURATING",
+    "hinge": "ganvas.objectives.losses:HINGE",
+    "wgan-gp": "ganvas.objectives.losses:WGAN_GP",
+    "lsgan": "ganvas.objectives.losses:LEAST_SQUARES",
+})
+AUGMENTS = Registry("augmentation", {                            # what D sees of images (ganvas/objectives/augment.py)
+    "none": "ganvas.objectives.augment:Augment",
+    "diffaugment": "ganvas.objectives.augment:DiffAugment",
+    "ada": "ganvas.objectives.augment:AdaptiveAugment",
+})
+DOMAINS = Registry("domain", {                                   # kinds of data (ganvas/domains)
+    "image": "ganvas.domains.image:ImageDomain",
+    "music": "ganvas.domains.music:MusicDomain",
+})
+DATASETS = Registry("dataset", {                                 # built-in datasets (ganvas/data)
+    "emoji": "ganvas.data.emoji:EmojiBuilder",
+    "openclipart": "ganvas.data.openclipart:OpenClipartBuilder",
+    "papirus": "ganvas.data.papirus:PapirusBuilder",
+    "chorales": "ganvas.data.chorales:ChoralesBuilder",
+    "chorales-original": "ganvas.data.chorales:OriginalKeyChoralesBuilder",
+    "cjk-fonts": "ganvas.data.cjk_fonts:CJKFontsBuilder",
+    "icons-papirus-numix": "ganvas.data.icon_themes:PapirusNumixBuilder",
+    "icons-flat-lemon": "ganvas.data.icon_themes:FlatLemonBuilder",
+})
+EXTRACTORS = Registry("feature extractor", {                     # feature networks for metrics (ganvas/eval)
+    "inception": "ganvas.eval.inception:build_extractor",
+    "domain": "ganvas.eval.domain_net:build_extractor",
+    "random": "ganvas.eval.random_net:build_extractor",
+})
+METRICS = Registry("metric", {                                   # metrics on features (ganvas/eval/suite.py)
+    "fd": "ganvas.eval.suite:metric_fd",
+    "kid": "ganvas.eval.suite:metric_kid",
+    "prdc": "ganvas.eval.suite:metric_prdc",
+    "authenticity": "ganvas.eval.suite:metric_authenticity",
+    "memorization": "ganvas.eval.suite:metric_memorization",
+    "diversity": "ganvas.eval.suite:metric_diversity",
+    "data_copying": "ganvas.eval.suite:metric_data_copying",
+})
+REPORT_SECTIONS = Registry("report section", {                   # a domain's part of the HTML report (ganvas/eval)
+    "image": "ganvas.eval.report_image:sections",
+    "music": "ganvas.eval.music_report:sections",
+})

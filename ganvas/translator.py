@@ -15,11 +15,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ganvas.api import LoadedModel
 from ganvas.data.dataset import resize_images
 from ganvas.data.glyphs import FontFace, MissingGlyph, find_face, render_glyph
 from ganvas.data.imageprep import fit_square
 from ganvas.errors import GanvasError, unknown_name
+from ganvas.loaded import LoadedModel
 
 DIRECTIONS = ("AtoB", "BtoA")
 TEXT_CANVAS = 128          # glyphs are drawn at cjk-fonts' stored size, then resized like the training data

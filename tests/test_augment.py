@@ -11,10 +11,10 @@ import torch
 from conftest import assert_one_line_error, run_cli
 from PIL import Image
 
+from ganvas.app.training import train
 from ganvas.config import TrainConfig
 from ganvas.errors import GanvasError
-from ganvas.train import checkpoint as ckpt
-from ganvas.train.augment import (
+from ganvas.objectives.augment import (
     AdaptiveAugment,
     DiffAugment,
     ada_transform,
@@ -22,7 +22,7 @@ from ganvas.train.augment import (
     random_cutout,
     random_translation,
 )
-from ganvas.train.run import train
+from ganvas.train import checkpoint as ckpt
 
 
 def images(n: int = 6, side: int = 16, seed: int = 0) -> torch.Tensor:
@@ -195,7 +195,7 @@ def test_ada_p_rises_when_d_overfits_a_tiny_set_and_resumes_exactly(tiny_folder:
 
 def test_gather_resampler_matches_grid_sample_and_differentiates_twice() -> None:
     """The resampler ADA uses off the CPU, where grid_sample's backward has no derivative (seen on CUDA)."""
-    from ganvas.train.augment import resample_bilinear_reflect
+    from ganvas.objectives.augment import resample_bilinear_reflect
 
     gen = torch.Generator().manual_seed(0)
     for n, c, h, w in [(4, 3, 32, 32), (2, 1, 17, 23)]:

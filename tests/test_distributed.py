@@ -20,12 +20,12 @@ import torch
 import toy
 from conftest import REPO
 
+from ganvas import accel, distributed
+from ganvas.app.training import build_model, train
 from ganvas.config import TrainConfig
 from ganvas.errors import GanvasError
-from ganvas.train import accel, distributed
 from ganvas.train import checkpoint as ckpt
 from ganvas.train.loop import Trainer
-from ganvas.train.run import build_model, train
 from ganvas.train.sampler import EpochSampler
 
 DCGAN = ["--model", "dcgan", "--data", "emoji", "--resolution", "32", "--batch-size", "16",
@@ -278,7 +278,7 @@ def test_compiled_networks_train_like_eager_ones_and_keep_their_checkpoint_keys(
 
 def test_stylegan_with_every_regulariser_trains_in_bfloat16(tmp_path: Path, emoji_built) -> None:
     """Mixing, ADA, lazy R1 and path length under autocast (the tracked average of w stays float32)."""
-    from ganvas.train.run import prepare
+    from ganvas.app.training import prepare
 
     p = prepare(None, {"model": "stylegan", "data": "emoji", "resolution": 32, "batch_size": 4, "precision": "bf16",
                        "model_args.channel_base": 256, "model_args.channel_max": 16, "model_args.pl_weight": 2.0,

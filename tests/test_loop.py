@@ -11,12 +11,12 @@ import toy
 from safetensors.torch import load_file
 from torch import nn
 
+from ganvas.app.training import build_model, train
 from ganvas.config import TrainConfig
 from ganvas.errors import GanvasError, TrainingDiverged
 from ganvas.train import checkpoint as ckpt
 from ganvas.train.ema import EMA, recalibrate_batchnorm
 from ganvas.train.loop import Trainer
-from ganvas.train.run import build_model, train
 from ganvas.train.sampler import EpochSampler
 
 SMALL = {"model": "dcgan", "data": "emoji", "resolution": 32, "batch_size": 16, "model_args.ngf": 8,

@@ -13,6 +13,7 @@ from PIL import Image
 
 import ganvas
 from ganvas import style
+from ganvas.app.training import train
 from ganvas.config import TrainConfig
 from ganvas.errors import GanvasError, TrainingDiverged
 from ganvas.nets import MODELS
@@ -20,7 +21,6 @@ from ganvas.nets.base import DataSpec
 from ganvas.nets.stylegan import truncate
 from ganvas.nets.stylegan_layers import EqualLinear, ModulatedConv2d
 from ganvas.train import checkpoint as ckpt
-from ganvas.train.run import train
 
 TINY = {"channel_base": 128, "channel_max": 16, "z_dim": 16, "w_dim": 16, "mapping_layers": 2}
 RUN = {"model": "stylegan", "data": "emoji", "resolution": 32, "batch_size": 8, "sample_every": 100,
@@ -259,7 +259,7 @@ def test_old_or_foreign_checkpoints_are_one_line_errors(style_run: Path, tmp_pat
 
 
 def test_divergence_in_path_length_stops_and_keeps_the_last_checkpoint(tmp_path: Path, emoji_built) -> None:
-    from ganvas.train.run import prepare
+    from ganvas.app.training import prepare
 
     p = prepare(None, {**RUN, "checkpoint_every": 2, "kimg": 1.0, "model_args.pl_weight": 2.0,
                        "model_args.pl_every": 1}, tmp_path, progress=False)

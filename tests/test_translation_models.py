@@ -12,16 +12,16 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from ganvas.app.training import resolve_config, train
 from ganvas.config import TrainConfig
 from ganvas.errors import GanvasError
 from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec
-from ganvas.nets.cyclegan import CycleGANObjective, cycle_loss, identity_loss
-from ganvas.nets.pix2pix import Pix2PixObjective
 from ganvas.nets.translation import PatchDiscriminator, patch_layers, receptive_field
+from ganvas.objectives.cyclegan import CycleGANObjective, cycle_loss, identity_loss
+from ganvas.objectives.pix2pix import Pix2PixObjective
+from ganvas.objectives.pool import ImagePool
 from ganvas.train import checkpoint as ckpt
-from ganvas.train.pool import ImagePool
-from ganvas.train.run import resolve_config, train
 
 
 class Shift(nn.Module):

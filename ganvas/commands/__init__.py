@@ -1,7 +1,41 @@
 """The `ganvas` subcommands, one module each; `ganvas/cli.py` lists them."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 
 PathArg = click.Path(path_type=Path)
+
+
+class RegistryChoice(click.Choice):
+    """A click choice read from a registry (`ganvas.registry.Choices`) whenever click asks, so a name
+    registered by a plugin after this module was imported is accepted and listed in `--help`."""
+
+    def __init__(self, source: Iterable[str]) -> None:
+        self.source = source
+        super().__init__([], case_sensitive=True)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self.source)
+
+    @choices.setter
+    def choices(self, _: Any) -> None:      # click's __init__ assigns; the registry is the truth
+        pass
+
+
+class ListedOption(click.Option):
+    """An option whose help text names the registered choices: ``{choices}`` is filled in at `--help` time."""
+
+    def __init__(self, *args: Any, listed: Iterable[str], **kwargs: Any) -> None:
+        self.listed = listed
+        self.help_template = kwargs.get("help", "")
+        super().__init__(*args, **kwargs)
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self.help_template.replace("{choices}", " | ".join(self.listed))
+        return super().get_help_record(ctx)

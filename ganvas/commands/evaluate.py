@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 
-from ganvas.commands import PathArg
+from ganvas.commands import ListedOption, PathArg, RegistryChoice
 from ganvas.console import info
+from ganvas.registry import EXTRACTORS, METRICS, Choices
 
-FEATURES = click.Choice(["auto", "domain", "random", "inception"])
+FEATURES = RegistryChoice(Choices(EXTRACTORS, first=("auto",)))
 
 
 class DefaultToRun(click.Group):
@@ -81,8 +82,8 @@ def features_cmd(real, fake, train, seed, as_json) -> None:
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="generated samples are seeds SEED…SEED+N-1; also seeds the choice of reals")
 @click.option("--truncation", type=float, help="ψ in [0, 1] (default: none, as FID is usually reported)")
-@click.option("--metrics", default="all", show_default=True,
-              help="comma-separated: fd,kid,prdc,authenticity,memorization,diversity,data_copying")
+@click.option("--metrics", default="all", show_default=True, cls=ListedOption, listed=Choices(METRICS),
+              help="comma-separated, or all: {choices}")
 @click.option("--out", type=PathArg, help="folder for metrics.json and report.html "
                                           "(default RUN/eval/<checkpoint>-<features>-n<N>)")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto (the generator's device)")
@@ -90,14 +91,15 @@ def features_cmd(real, fake, train, seed, as_json) -> None:
 def run_cmd(checkpoint, data, n, features, inception_weights, seed, truncation, metrics, out, device,
             as_json) -> None:
     """Generate N samples and compare them with the data: metrics.json and a self-contained report.html."""
+    from ganvas.accel import pick_device, set_threads
     from ganvas.api import load
     from ganvas.eval.evaluate import evaluate_run
     from ganvas.eval.report import render
-    from ganvas.eval.suite import ALL, check_metric_names
+    from ganvas.eval.suite import check_metric_names
     from ganvas.files import write_json, write_text
-    from ganvas.train.run import pick_device, set_threads
 
-    chosen = ALL if metrics == "all" else check_metric_names([m.strip() for m in metrics.split(",") if m.strip()])
+    names = [m.strip() for m in metrics.split(",") if m.strip()]
+    chosen = tuple(METRICS.names()) if metrics == "all" else check_metric_names(names)
     set_threads(0)
     G = load(checkpoint, pick_device(device))
     options = {"weights": inception_weights} if inception_weights and features == "inception" else {}

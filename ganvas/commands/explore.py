@@ -17,9 +17,9 @@ def explore() -> None:
 
 
 def _load(checkpoint: Path, device: str):
+    from ganvas.accel import pick_device
     from ganvas.api import Generator, load
     from ganvas.errors import GanvasError
-    from ganvas.train.run import pick_device
 
     G = load(checkpoint, pick_device(device))
     if not isinstance(G, Generator):

@@ -12,14 +12,15 @@ def models() -> None:
     """List the registered models and their options."""
     import dataclasses
 
-    from ganvas.nets import MODELS
+    from ganvas.config import field_help
+    from ganvas.registry import MODELS
 
     for name in MODELS.names():
         cls = MODELS.get(name)
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
         print(f"{name:<14} {doc}")
         for f in dataclasses.fields(cls.Options):
-            print(f"    {f.name} = {f.default!r:<8} # {f.metadata.get('help', '')}")
+            print(f"    {f.name} = {f.default!r:<8} # {field_help(f)}")
         if cls.config_defaults:
             shown = ", ".join(f"{k} = {v!r}" for k, v in cls.config_defaults.items())
             print(f"    (its config defaults: {shown})")

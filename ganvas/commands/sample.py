@@ -35,12 +35,12 @@ from ganvas.commands import PathArg
 def sample(checkpoint, n, seed, truncation, truncation_cutoff, style_mix, layers, save_w, from_w, grid, out_dir,
            formats, set_, device) -> None:
     """Generate from a trained model; the same command gives the same files."""
+    from ganvas.accel import pick_device
     from ganvas.api import load
     from ganvas.config import parse_assignment
     from ganvas.domains import get_domain
     from ganvas.errors import GanvasError, unknown_name
     from ganvas.files import save_image
-    from ganvas.train.run import pick_device
 
     if layers is not None and style_mix is None:
         raise GanvasError("--layers chooses the layers of a style mix: give --style-mix ROWS COLS too")

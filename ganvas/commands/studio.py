@@ -31,9 +31,9 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
     import torch
     import uvicorn
 
+    from ganvas.accel import pick_device
     from ganvas.console import info
     from ganvas.studio.app import create_app
-    from ganvas.train.run import pick_device
 
     if threads:
         torch.set_num_threads(threads)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ganvas.commands import PathArg
+from ganvas.commands import ListedOption, PathArg
 from ganvas.console import info
+from ganvas.registry import LOSSES, Choices
 
 
 @click.command(epilog="Any config field can be set with --set KEY=VALUE; `ganvas config` lists them all.")
@@ -16,7 +17,7 @@ from ganvas.console import info
 @click.option("--kimg", type=float, help="train until this many thousand real images were shown to D")
 @click.option("--minutes", type=float, help="train for this many minutes")
 @click.option("--batch-size", type=int, help="images per step (over all processes under torchrun)")
-@click.option("--loss", help="minimax | ns | hinge | wgan-gp | lsgan")
+@click.option("--loss", cls=ListedOption, listed=Choices(LOSSES), help="adversarial loss: {choices}")
 @click.option("--seed", type=int, help="seed of every random choice")
 @click.option("--threads", type=int, help="CPU threads (0 = one per core)")
 @click.option("--device", help="cpu | cuda | auto")
@@ -34,8 +35,8 @@ def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed
     Under torchrun (`torchrun --nproc_per_node=N -m ganvas train ...`) the N processes train one model
     together: --batch-size is the global batch, split evenly between them.
     """
+    from ganvas.app.training import train as run_train
     from ganvas.config import parse_assignment
-    from ganvas.train.run import train as run_train
 
     overrides = {k: v for k, v in {
         "model": model, "data": data, "resolution": resolution, "kimg": kimg, "minutes": minutes,

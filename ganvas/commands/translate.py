@@ -30,9 +30,9 @@ TEXT_PER_LINE = 16         # glyphs per line of a --text strip before it wraps
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto")
 def translate(checkpoint, inputs, out_dir, direction, text, font, sheet, evaluate, count, device) -> None:
     """Translate images (INPUT files or folders), a typed --text line, or --evaluate on held-out data."""
+    from ganvas.accel import pick_device
     from ganvas.api import load
     from ganvas.errors import GanvasError
-    from ganvas.train.run import pick_device
     from ganvas.translator import Translator
 
     modes = [m for m, on in (("INPUT", bool(inputs)), ("--text", text is not None), ("--evaluate", evaluate)) if on]

@@ -10,18 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ganvas.registry import Registry
+from ganvas import registry
 
-DATASETS = Registry("dataset", {
-    "emoji": "ganvas.data.emoji:EmojiBuilder",
-    "openclipart": "ganvas.data.openclipart:OpenClipartBuilder",
-    "papirus": "ganvas.data.papirus:PapirusBuilder",
-    "chorales": "ganvas.data.chorales:ChoralesBuilder",
-    "chorales-original": "ganvas.data.chorales:OriginalKeyChoralesBuilder",
-    "cjk-fonts": "ganvas.data.cjk_fonts:CJKFontsBuilder",
-    "icons-papirus-numix": "ganvas.data.icon_themes:PapirusNumixBuilder",
-    "icons-flat-lemon": "ganvas.data.icon_themes:FlatLemonBuilder",
-})
+DATASETS = registry.DATASETS   # the table lives in ganvas/registry.py (the one catalogue)
 
 
 def data_home() -> Path:

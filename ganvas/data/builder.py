@@ -100,7 +100,7 @@ class DatasetBuilder:
         return root
 
     def card(self, arrays: dict[str, np.ndarray], label_names: list[str], skipped: dict[str, int]) -> dict:
-        from ganvas import __version__
+        from ganvas.version import __version__
 
         counts = np.bincount(arrays["y"], minlength=len(label_names)).tolist() if self.labelled else []
         return {

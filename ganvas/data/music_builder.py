@@ -168,7 +168,7 @@ class MusicDatasetBuilder:
         return root
 
     def card(self, x: np.ndarray, available: int, read: int, used: int, skipped: dict, counts: dict) -> dict:
-        from ganvas import __version__
+        from ganvas.version import __version__
 
         o = self.options
         return {

@@ -115,7 +115,7 @@ class TranslationBuilder(DatasetBuilder):
 
     def _write(self, root: Path, images: dict[str, dict[str, np.ndarray]], skipped: dict[str, dict[str, int]],
                available: dict[str, int]) -> Path:
-        from ganvas import __version__
+        from ganvas.version import __version__
 
         s, c = self.native_size, self.channels
         domains, files = {}, {}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from PIL import Image
 
 
 class Domain:
@@ -66,3 +68,16 @@ def stored_tensor(batch: np.ndarray | torch.Tensor, device: torch.device | str =
     copied, a tensor already there (copied asynchronously from pinned memory) is used as it is."""
     t = batch if torch.is_tensor(batch) else torch.from_numpy(np.ascontiguousarray(batch))
     return t.to(device, non_blocking=True)
+
+
+def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, fill: int = 255) -> Image.Image:
+    """Tile N×H×W×C uint8 images into one picture, `nrow` per row (default: as square as possible)."""
+    n, h, w, c = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / nrow)
+    canvas = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), fill, dtype=np.uint8)
+    for i, img in enumerate(images):
+        r, col = divmod(i, nrow)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        canvas[y:y + h, x:x + w] = img
+    return Image.fromarray(canvas[..., 0] if c == 1 else canvas)

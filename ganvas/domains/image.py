@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ganvas.domains.base import Domain, stored_tensor
+from ganvas.domains.base import Domain, make_grid, stored_tensor  # noqa: F401  (make_grid: its old home)
 from ganvas.files import save_image
 
 
@@ -46,14 +45,3 @@ class ImageDomain(Domain):
         return paths
 
 
-def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, fill: int = 255) -> Image.Image:
-    """Tile N×H×W×C uint8 images into one picture, `nrow` per row (default: as square as possible)."""
-    n, h, w, c = images.shape
-    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
-    rows = math.ceil(n / nrow)
-    canvas = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), fill, dtype=np.uint8)
-    for i, img in enumerate(images):
-        r, col = divmod(i, nrow)
-        y, x = pad + r * (h + pad), pad + col * (w + pad)
-        canvas[y:y + h, x:x + w] = img
-    return Image.fromarray(canvas[..., 0] if c == 1 else canvas)

@@ -122,7 +122,7 @@ class MusicDomain(Domain):
         return [Image.fromarray(self.picture(r)) for r in self.to_array(x)]
 
     def preview(self, x: torch.Tensor, nrow: int | None = None, pad: int = 4) -> Image.Image:
-        from ganvas.domains.image import make_grid
+        from ganvas.domains.base import make_grid
         from ganvas.music import picture
 
         pics = np.stack([self.picture(r, legend=False) for r in self.to_array(x)])

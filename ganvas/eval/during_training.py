@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,32 +28,38 @@ from ganvas.console import info
 from ganvas.files import atomic_dir, write_json
 
 if TYPE_CHECKING:
-    from ganvas.train.loop import Trainer
+    from ganvas.config import TrainConfig
+    from ganvas.train.hooks import Run
 
 HIGHER_IS_BETTER = {"precision", "recall", "density", "coverage", "authenticity"}
 BEST = "best"
 
 
 class TrainingEvaluator:
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer = trainer
+    """A step hook of the loop (`ganvas.train.hooks.StepHook`): evaluates every `eval_every` steps."""
+
+    name = "evaluation"                     # its state's key in checkpoint.json
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.every = cfg.eval_every
         self.reference = None               # built on the first evaluation (may train the domain extractor)
         self.best: float | None = None      # best value of `eval_metric` so far
         self.best_step: int | None = None
         self.latent: torch.Tensor | None = None
 
     def state_dict(self) -> dict[str, Any]:
-        return {"metric": self.trainer.cfg.eval_metric, "best": self.best, "best_step": self.best_step}
+        return {"metric": self.cfg.eval_metric, "best": self.best, "best_step": self.best_step}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("metric") == self.trainer.cfg.eval_metric:
+        if state.get("metric") == self.cfg.eval_metric:
             self.best, self.best_step = state.get("best"), state.get("best_step")
 
-    def _prepare(self) -> None:
+    def _prepare(self, t: Run) -> None:
         from ganvas.data.dataset import load_dataset
         from ganvas.eval.evaluate import Reference
 
-        t, cfg = self.trainer, self.trainer.cfg
+        cfg = self.cfg
         full = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit)
         allowed = len(t.dataset) if cfg.holdout <= 0 else min(len(t.dataset), len(full) - len(t.dataset))
         self.reference = Reference.build(full, cfg.eval_features, min(cfg.eval_n, allowed), cfg.holdout,
@@ -60,16 +67,19 @@ class TrainingEvaluator:
         self.latent = t.model.latents_for_seeds(list(range(self.reference.n)), device=t.device)
 
     def metric_key(self) -> str:
-        name, ex = self.trainer.cfg.eval_metric, self.reference.extractor
+        name, ex = self.cfg.eval_metric, self.reference.extractor
         return {"fd": ex.fd_name, "kid": f"{ex.kd_name}_mean"}.get(name, name)
 
+    def on_step(self, run: Run, step: int) -> None:
+        self.run(run, step)
+
     @torch.no_grad()
-    def run(self, step: int) -> dict[str, float]:
+    def run(self, t: Run, step: int) -> dict[str, float]:
         """Evaluate now; log; copy the checkpoint to `best` when the chosen metric improved."""
-        t, cfg, ctx = self.trainer, self.trainer.cfg, self.trainer.dist
+        cfg, ctx = self.cfg, t.dist
         if self.reference is None:
             with t.fork_rng():              # building an extractor draws random numbers: not from training's
-                ctx.everywhere(self._prepare, leaders_first=True)
+                ctx.everywhere(lambda: self._prepare(t), leaders_first=True)
         net = t.ema_generator()
         share = self.latent[torch.as_tensor(np.array_split(np.arange(len(self.latent)), ctx.world)[ctx.rank])]
         with t.fork_rng():
@@ -83,8 +93,7 @@ class TrainingEvaluator:
         def judge() -> dict[str, float]:
             values, _ = self.reference.evaluate_features(np.concatenate(gathered), metrics)
             scalars = {f"eval/{k}": float(v) for k, v in values.items() if isinstance(v, float) and math.isfinite(v)}
-            if t.logger is not None:
-                t.logger.scalars(step, scalars)
+            t.log_scalars(scalars)
             return {**scalars, "value": float(values[self.metric_key()])}
 
         scalars = ctx.on_main(judge)
@@ -92,17 +101,15 @@ class TrainingEvaluator:
         better = self.best is None or (value > self.best if cfg.eval_metric in HIGHER_IS_BETTER else value < self.best)
         if better:
             self.best, self.best_step = value, step
-            if t._saved_step != step:
-                t.save_checkpoint()         # carries the new best in its JSON
+            checkpoint = t.checkpoint_now()     # carries the new best in its JSON
             if ctx.is_main:
-                self._copy_best(key, value, step)
+                self._copy_best(checkpoint, t.run_dir, key, value, step)
         info(f"eval step {step}: {key} {value:.4g}" + (" (best so far)" if better else f" (best {self.best:.4g} "
                                                                                       f"at step {self.best_step})"))
         return scalars
 
-    def _copy_best(self, key: str, value: float, step: int) -> None:
-        src = self.trainer.last_checkpoint
-        target = self.trainer.run_dir / "checkpoints" / BEST
+    def _copy_best(self, src: Path, run_dir: Path, key: str, value: float, step: int) -> None:
+        target = run_dir / "checkpoints" / BEST
         with atomic_dir(target) as tmp:
             for f in src.iterdir():
                 if f.name != "checkpoint.json":

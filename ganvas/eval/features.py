@@ -23,14 +23,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ganvas import registry
 from ganvas.errors import GanvasError
-from ganvas.registry import Registry
 
-EXTRACTORS = Registry("feature extractor", {
-    "inception": "ganvas.eval.inception:build_extractor",
-    "domain": "ganvas.eval.domain_net:build_extractor",
-    "random": "ganvas.eval.random_net:build_extractor",
-})
+EXTRACTORS = registry.EXTRACTORS   # the table lives in ganvas/registry.py (the one catalogue)
 
 
 def weights_sha256(module: torch.nn.Module) -> str:

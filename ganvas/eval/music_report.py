@@ -13,12 +13,17 @@ import html
 import io
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from ganvas.domains.music import MusicDomain
 from ganvas.eval.music_metrics import LABELS, PER_TRACK, music_metrics
+from ganvas.eval.report import Section
+
+if TYPE_CHECKING:
+    from ganvas.eval.evaluate import Evaluation
 
 
 @dataclass
@@ -95,3 +100,10 @@ def music_report(generated: np.ndarray, training: np.ndarray, domain_args: dict,
             parts.append("</div>")
     parts.append("</section>")
     return MusicReport({"generated": gen, "training": real, "table": table}, "\n".join(parts))
+
+
+def sections(ev: Evaluation) -> list[Section]:
+    """The music part of `ganvas evaluate`'s report (REPORT_SECTIONS "music"): the metric table and phrases to hear."""
+    data = ev.reference.dataset
+    part = music_report(ev.fake_images, data.arrays[data.sample_key], data.domain_args, n_audio=2)
+    return [Section("Music metrics", part.html.replace("<h2>Music metrics</h2>", "", 1))]

@@ -14,7 +14,7 @@ from ganvas.errors import GanvasError, unknown_name
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
-    from ganvas.train.objective import Objective
+    from ganvas.objectives.base import Objective
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class GanModel(nn.Module):
 
     def objective(self, cfg: TrainConfig, latent_rng: torch.Generator) -> Objective:
         """How this model's losses are computed; plain adversarial training unless overridden."""
-        from ganvas.train.objective import AdversarialObjective
+        from ganvas.objectives.adversarial import AdversarialObjective
 
         return AdversarialObjective(self, cfg, latent_rng)
 

@@ -10,7 +10,7 @@ keeps colours from drifting when nothing else forbids it. With the config's loss
           + λ · λ_id · (|G(b) − b|₁ + |F(a) − a|₁)
     L_D = ½ · adv_D(D_B(b), D_B(pool_B(G(a)))) + ½ · adv_D(D_A(a), D_A(pool_A(F(b))))
 
-where each pool is a history of 50 earlier translations (`train/pool.py`), checkpointed with the
+where each pool is a history of 50 earlier translations (`objectives/pool.py`), checkpointed with the
 run. The generators are ResNets (Johnson et al. 2016): a 7×7 stem, two stride-2 downsamplings, 6
 residual blocks up to 128 px (9 from 256 px), two transposed-convolution upsamplings and a 7×7 tanh
 head, reflection padding and instance normalisation throughout; N(0, 0.02) initialisation.
@@ -26,19 +26,11 @@ from torch import nn
 
 from ganvas.config import option
 from ganvas.nets.base import DataSpec, init_normal
-from ganvas.nets.translation import (
-    PatchDiscriminator,
-    TranslationModel,
-    TranslationObjective,
-    check_batch,
-    patch_layers,
-)
-from ganvas.train.distributed import rank_purpose
-from ganvas.train.objective import Batch, Objective, Stats
-from ganvas.train.pool import ImagePool
+from ganvas.nets.translation import PatchDiscriminator, TranslationModel, patch_layers
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
+    from ganvas.objectives.base import Objective
 
 
 @dataclass
@@ -119,88 +111,6 @@ class CycleGAN(TranslationModel):
         return [torch.cat([a, b]), torch.cat([ga, fb]), torch.cat([F(ga), G(fb)])]
 
     def objective(self, cfg: TrainConfig, latent_rng: torch.Generator) -> Objective:
+        from ganvas.objectives.cyclegan import CycleGANObjective
+
         return CycleGANObjective(self, cfg)
-
-
-class CycleGANObjective(TranslationObjective):
-    """Both directions at once: two adversarial games, tied together by cycle and identity terms."""
-
-    def __init__(self, model: CycleGAN, cfg: TrainConfig) -> None:
-        from ganvas.train.loop import derive_seed
-
-        super().__init__(model, cfg)
-        o = model.options
-        self.cycle_weight, self.identity_weight = o.cycle_weight, o.identity_weight
-        # each rank of a run of several processes keeps its own pools, with its own random streams
-        self.pools = {"A": ImagePool(o.pool_size, derive_seed(cfg.seed, rank_purpose("pool:A"))),
-                      "B": ImagePool(o.pool_size, derive_seed(cfg.seed, rank_purpose("pool:B")))}
-        self.augment = lambda x: x          # what the discriminators see of any image (issue 4's hook)
-        self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    def _translate(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.G(a), self.model.F(b)
-
-    def d_loss(self, batch: Batch) -> tuple[torch.Tensor, Stats]:
-        check_batch(batch, self.model.name)
-        a, b = batch["a"], batch["b"]
-        if self.reuse:
-            self._fakes = self._translate(a, b)
-            fake_b, fake_a = (t.detach() for t in self._fakes)
-        else:
-            with torch.no_grad():
-                fake_b, fake_a = self._translate(a, b)
-        m, aug = self.model, self.augment
-        loss_b, stats = self.judge(lambda x: m.D_B(aug(x)), b, self.pools["B"].query(fake_b), "D_B")
-        loss_a, stats_a = self.judge(lambda x: m.D_A(aug(x)), a, self.pools["A"].query(fake_a), "D_A")
-        self.d_steps += 1
-        loss = loss_a + loss_b
-        return loss, {"loss/D": loss.detach(), **stats, **stats_a}
-
-    def g_loss(self, batch: Batch) -> tuple[torch.Tensor, Stats]:
-        m, aug = self.model, self.augment
-        a, b = batch["a"], batch["b"]
-        fakes, self._fakes = self._fakes, None
-        fake_b, fake_a = fakes if fakes is not None else self._translate(a, b)
-        adv = self.g_adversarial(lambda x: m.D_B(aug(x)), fake_b) + self.g_adversarial(lambda x: m.D_A(aug(x)), fake_a)
-        cycle = cycle_loss(m.G, m.F, a, b, fake_b, fake_a)
-        loss = adv + self.cycle_weight * cycle
-        stats: Stats = {"G/adv": adv.detach(), "G/cycle": cycle.detach()}
-        if self.identity_weight > 0:
-            idt = identity_loss(m.G, m.F, a, b)
-            loss = loss + self.cycle_weight * self.identity_weight * idt
-            stats["G/identity"] = idt.detach()
-        return loss, {"loss/G": loss.detach(), **stats}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "pools": {k: p.state_dict() for k, p in self.pools.items()}}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        for k, s in state.get("pools", {}).items():
-            self.pools[k].load_state_dict(s)
-
-    def reseed(self, seed: int) -> None:
-        from ganvas.train.loop import derive_seed
-
-        for k, p in self.pools.items():
-            p.rng.manual_seed(derive_seed(seed, f"pool:{k}"))
-
-    def tensor_state(self) -> dict[str, torch.Tensor]:
-        return {f"pool_{k}": t for k, p in self.pools.items() if (t := p.tensor()) is not None}
-
-    def load_tensor_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        for k, p in self.pools.items():
-            p.load_tensor(tensors.get(f"pool_{k}"))
-
-
-def cycle_loss(G: nn.Module, F: nn.Module, a: torch.Tensor, b: torch.Tensor,
-               fake_b: torch.Tensor | None = None, fake_a: torch.Tensor | None = None) -> torch.Tensor:
-    """|F(G(a)) − a|₁ + |G(F(b)) − b|₁, each the mean absolute difference per pixel and channel."""
-    fake_b = G(a) if fake_b is None else fake_b
-    fake_a = F(b) if fake_a is None else fake_a
-    return (F(fake_b) - a).abs().mean() + (G(fake_a) - b).abs().mean()
-
-
-def identity_loss(G: nn.Module, F: nn.Module, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """|G(b) − b|₁ + |F(a) − a|₁: a generator given an image already in its output domain should leave it be."""
-    return (G(b) - b).abs().mean() + (F(a) - a).abs().mean()

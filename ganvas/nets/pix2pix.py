@@ -24,17 +24,11 @@ from torch import nn
 
 from ganvas.config import option
 from ganvas.nets.base import DataSpec, init_normal
-from ganvas.nets.translation import (
-    PatchDiscriminator,
-    TranslationModel,
-    TranslationObjective,
-    check_batch,
-    patch_layers,
-)
-from ganvas.train.objective import Batch, Objective, Stats
+from ganvas.nets.translation import PatchDiscriminator, TranslationModel, patch_layers
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
+    from ganvas.objectives.base import Objective
 
 
 @dataclass
@@ -103,39 +97,6 @@ class Pix2Pix(TranslationModel):
         init_normal(self)
 
     def objective(self, cfg: TrainConfig, latent_rng: torch.Generator) -> Objective:
+        from ganvas.objectives.pix2pix import Pix2PixObjective
+
         return Pix2PixObjective(self, cfg)
-
-
-class Pix2PixObjective(TranslationObjective):
-    """D judges (input, output) pairs; G fools it while staying within L1 reach of the target."""
-
-    def __init__(self, model: Pix2Pix, cfg: TrainConfig) -> None:
-        super().__init__(model, cfg)
-        self.l1_weight = model.options.l1_weight
-        self._fake: torch.Tensor | None = None
-
-    def _judge_fn(self, a: torch.Tensor):
-        return lambda x: self.model.D(torch.cat([a, x], 1))
-
-    def d_loss(self, batch: Batch) -> tuple[torch.Tensor, Stats]:
-        check_batch(batch, self.model.name)
-        a, b = batch["a"], batch["b"]
-        if self.reuse:
-            self._fake = self.model.G(a)
-            fake = self._fake.detach()
-        else:
-            with torch.no_grad():
-                fake = self.model.G(a)
-        loss, stats = self.judge(self._judge_fn(a), b, fake, "D")
-        self.d_steps += 1
-        return loss, stats
-
-    def g_loss(self, batch: Batch) -> tuple[torch.Tensor, Stats]:
-        a, b = batch["a"], batch["b"]
-        fake, self._fake = self._fake, None
-        if fake is None:
-            fake = self.model.G(a)
-        adv = self.g_adversarial(self._judge_fn(a), fake)
-        l1 = (fake - b).abs().mean()
-        loss = adv + self.l1_weight * l1
-        return loss, {"loss/G": loss.detach(), "G/adv": adv.detach(), "G/L1": l1.detach()}

@@ -15,7 +15,7 @@ training setup of "Training Generative Adversarial Networks with Limited Data" (
 Widths follow StyleGAN2's rule channels(r) = min(channel_base / r, channel_max) for both networks;
 the defaults give a model that learns from a few thousand images in CPU minutes (see the presets
 ``*-stylegan-*``). The losses (non-saturating logistic, lazy R1, lazy path-length regularisation,
-style mixing) live in `ganvas.nets.stylegan_objective`.
+style mixing) live in `ganvas.objectives.stylegan`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from ganvas.nets.stylegan_layers import (
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
-    from ganvas.train.objective import Objective
+    from ganvas.objectives.base import Objective
 
 RESOLUTIONS = (16, 32, 64, 128, 256)
 NOISE_MODES = ("random", "const", "none")
@@ -344,6 +344,6 @@ class StyleGAN(GanModel):
         return net(latent)
 
     def objective(self, cfg: TrainConfig, latent_rng: torch.Generator) -> Objective:
-        from ganvas.nets.stylegan_objective import StyleGANObjective
+        from ganvas.objectives.stylegan import StyleGANObjective
 
         return StyleGANObjective(self, cfg, latent_rng)

@@ -9,7 +9,7 @@ To add a model:
 5. Add one line to ``MODELS`` in ``ganvas/nets/__init__.py``:  ``"my-model": "ganvas.nets.my_model:MyModel"``.
 Then ``ganvas train --model my-model --dry-run`` runs the whole path, and the test suite's dry-run test
 covers it. Override ``objective`` only if the model needs losses beyond the adversarial game
-(see ``ganvas/train/objective.py``); the training loop itself is never copied.
+(see ``ganvas/objectives/``); the training loop itself is never copied.
 """
 
 from __future__ import annotations

@@ -19,12 +19,9 @@ from torch import nn
 
 from ganvas.errors import GanvasError
 from ganvas.nets.base import DataSpec, GanModel, image_side
-from ganvas.train.accel import twice_differentiable
-from ganvas.train.losses import get_loss, gradient_penalty, r1_penalty
-from ganvas.train.objective import Batch, Objective, Stats
 
 if TYPE_CHECKING:
-    from ganvas.config import TrainConfig
+    pass
 
 RESOLUTIONS = (32, 64, 128, 256)
 PATCH_FRACTION = 70 / 256     # pix2pix's 70×70 patches on 256×256 images
@@ -119,57 +116,3 @@ class TranslationModel(GanModel):
         columns = self.rows(grid_input, nets)
         images = torch.stack(columns, 1).flatten(0, 1)          # a0, out0, b0, a1, out1, b1, ...
         return domain.preview(images, nrow=len(columns) * self.triptychs_per_row)
-
-
-class TranslationObjective(Objective):
-    """The discriminators' side of a translation game, with the config's loss and regularisers.
-
-    As in pix2pix and CycleGAN, each discriminator's adversarial loss is halved, which slows D
-    relative to G. With one D step per G step the translated batch made for D's step is reused for
-    G's step (one generator pass per iteration), as `AdversarialObjective` does.
-    """
-
-    def __init__(self, model: TranslationModel, cfg: TrainConfig) -> None:
-        self.model = model
-        self.loss = get_loss(cfg.loss)
-        self.gp_weight = cfg.gp_weight
-        self.r1_gamma = cfg.r1_gamma
-        self.r1_every = cfg.r1_every
-        self.reuse = cfg.n_critic == 1
-        self.d_steps = 0
-
-    def judge(self, D: Any, real: torch.Tensor, fake: torch.Tensor, name: str) -> tuple[torch.Tensor, Stats]:
-        """Discriminator `D`'s loss on real against translated images (`D` maps images to logits)."""
-        r1_now = self.r1_gamma > 0 and self.d_steps % self.r1_every == 0
-        if r1_now:
-            real = real.detach().requires_grad_(True)
-        if r1_now or self.loss.gradient_penalty:    # gradients of gradients: eagerly, in float32 (accel)
-            D, fake = twice_differentiable(D), fake.float()
-        real_logits, fake_logits = D(real), D(fake)
-        adv = 0.5 * self.loss.d(real_logits, fake_logits)
-        loss = adv
-        stats: Stats = {f"loss/{name}": adv.detach(), f"{name}/real": real_logits.detach().mean(),
-                        f"{name}/fake": fake_logits.detach().mean()}
-        if self.loss.gradient_penalty:
-            gp = gradient_penalty(D, real, fake)
-            loss = loss + self.gp_weight * gp
-            stats[f"{name}/gp"] = gp.detach()
-        if r1_now:
-            r1 = r1_penalty(real_logits, real)
-            loss = loss + (self.r1_gamma / 2) * self.r1_every * r1
-            stats[f"{name}/r1"] = r1.detach()
-        return loss, stats
-
-    def g_adversarial(self, D: Any, fake: torch.Tensor) -> torch.Tensor:
-        return self.loss.g(D(fake))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"d_steps": self.d_steps}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.d_steps = int(state.get("d_steps", 0))
-
-
-def check_batch(batch: Batch, model: str) -> None:
-    if "a" not in batch or "b" not in batch:
-        raise GanvasError(f"model '{model}' needs batches of domains a and b, got {sorted(batch)}")

@@ -22,13 +22,13 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ganvas import __version__
 from ganvas.errors import GanvasError
 from ganvas.studio import schemas as S
 from ganvas.studio.jobs import Busy
 from ganvas.studio.runs import NotFound
 from ganvas.studio.service import Studio
 from ganvas.studio.uploads import UploadError, decode_image, read_upload
+from ganvas.version import __version__
 
 STATIC = Path(__file__).parent / "static"
 # the page loads nothing from elsewhere: no CDN, no fonts, no analytics

@@ -12,7 +12,6 @@ the previous checkpoint whole. Loading reads only safetensors and JSON: no code 
 
 from __future__ import annotations
 
-import base64
 import json
 import platform
 import re
@@ -132,19 +131,11 @@ def restore_optimizer(name: str, opt: torch.optim.Optimizer, tensors: dict[str, 
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
-def rng_to_json(state: torch.Tensor) -> str:
-    return base64.b64encode(state.numpy().tobytes()).decode("ascii")
-
-
-def rng_from_json(text: str) -> torch.Tensor:
-    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8).clone()
-
-
 def versions() -> dict[str, str]:
     import numpy
     import safetensors
 
-    from ganvas import __version__
+    from ganvas.version import __version__
 
     return {"ganvas": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "safetensors": safetensors.__version__, "python": platform.python_version()}

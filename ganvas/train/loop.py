@@ -5,43 +5,41 @@ generated samples; then G is updated through D, and G's weight average moves. Pr
 in steps and in real images shown to D (kimg, as StyleGAN counts). The loop knows nothing of pixels
 or notes: batches come from a domain, losses from the model's objective.
 
-The same loop runs in every process of a torchrun run (`ganvas.train.distributed`): each rank takes
+The same loop runs in every process of a torchrun run (`ganvas.distributed`): each rank takes
 its share of the global batch, gradients are averaged over the ranks before each optimiser step,
 and only rank 0 writes logs, sample grids and checkpoints. With one process none of that costs
 anything. Forward passes may run in mixed precision and the networks may be compiled
-(`ganvas.train.accel`).
+(`ganvas.accel`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm import tqdm
 
+from ganvas import accel, distributed
 from ganvas.config import TrainConfig
 from ganvas.console import info
-from ganvas.data.dataset import ArrayDataset
-from ganvas.domains import get_domain
 from ganvas.errors import GanvasError, TrainingDiverged
 from ganvas.files import save_image, write_bytes
-from ganvas.nets.base import GanModel
-from ganvas.train import accel, distributed, state
+from ganvas.registry import DOMAINS
+from ganvas.seeds import derive_seed
 from ganvas.train import checkpoint as ckpt
+from ganvas.train import state
 from ganvas.train.ema import EMA, recalibrate_batchnorm
+from ganvas.train.hooks import Domain, StepHook, TrainingData
 from ganvas.train.logs import RunLogger
 from ganvas.train.sampler import EpochSampler
 
-
-def derive_seed(seed: int, purpose: str) -> int:
-    """Independent, reproducible seeds for each random stream of a run."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{purpose}".encode()).digest()[:8], "little") % (2**63)
+if TYPE_CHECKING:
+    from ganvas.nets.base import GanModel
 
 
 @dataclass
@@ -66,18 +64,20 @@ class Trainer:
     def __init__(self,
                  cfg: TrainConfig,              # the validated run configuration
                  model: GanModel,               # the networks, already on `device`
-                 dataset: ArrayDataset,         # the training samples
+                 dataset: TrainingData,         # the training samples (ganvas.data.ArrayDataset)
                  run_dir: Path,                 # where checkpoints, logs and samples go
                  device: torch.device,          # where tensors live
                  max_steps: int | None = None,  # stop after this many steps regardless (dry runs)
                  progress_bar: bool | None = None,  # None: only when stderr is a terminal
+                 domain: Domain | None = None,  # stored samples ↔ tensors, and grids; None: the data's, by name
+                 hooks: tuple[StepHook, ...] = (),  # called every `hook.every` steps (evaluation...)
                  ) -> None:
         self.cfg, self.model, self.dataset, self.device = cfg, model, dataset, device
         self.dist = distributed.current()     # this process among the ranks (rank 0 of 1 without torchrun)
         self.run_dir = Path(run_dir)
         self.max_steps = max_steps
         self.progress_bar = (sys.stderr.isatty() if progress_bar is None else progress_bar) and self.dist.is_main
-        self.domain = get_domain(dataset.domain, dataset.domain_args)
+        self.domain = domain or DOMAINS.get(dataset.domain)(**(dataset.domain_args or {}))
         self.latent_rng = torch.Generator(device).manual_seed(derive_seed(cfg.seed, distributed.rank_purpose("latent")))
         # one sampler per stream of arrays (one for most data; two for unpaired A and B), each with its
         # own order; the first keeps the historical seed so single-stream runs are unchanged. Samplers
@@ -110,11 +110,7 @@ class Trainer:
         self._finite = True         # on CUDA: whether every loss since the last check was finite (a device tensor)
         self.last_rate = 0.0        # images/s over the last log window
         self.logger: RunLogger | None = None   # rank 0's logs, while `run` runs
-        self.evaluator = None       # metrics every `eval_every` steps and checkpoints/best (ganvas.eval)
-        if cfg.eval_every:
-            from ganvas.eval.during_training import TrainingEvaluator
-
-            self.evaluator = TrainingEvaluator(self)
+        self.hooks = tuple(hooks)   # their state travels in checkpoints under each hook's `name`
 
     # --- data ------------------------------------------------------------------------------------
 
@@ -227,6 +223,15 @@ class Trainer:
         self._saved_step = self.progress.step
         return self.last_checkpoint
 
+    def checkpoint_now(self) -> Path:
+        """This step's checkpoint, written now unless it already was (a hook that keeps a checkpoint uses it)."""
+        return self.last_checkpoint if self._saved_step == self.progress.step else self.save_checkpoint()
+
+    def log_scalars(self, values: dict[str, float]) -> None:
+        """Log `values` at this step (rank 0 writes; other ranks' calls do nothing)."""
+        if self.logger is not None:
+            self.logger.scalars(self.progress.step, values)
+
     def restore(self, c: ckpt.Checkpoint) -> None:
         """Continue exactly where checkpoint `c` stopped: weights, optimisers, RNGs, data order, counters."""
         state.restore(self, c)
@@ -311,8 +316,9 @@ class Trainer:
                     self.snapshot()
                 if step % cfg.checkpoint_every == 0:
                     self.save_checkpoint()
-                if self.evaluator and step % cfg.eval_every == 0:
-                    self.evaluator.run(step)
+                for hook in self.hooks:
+                    if step % hook.every == 0:
+                        hook.on_step(self, step)
                 bar.update(1 if total is not None else round(self.progress.elapsed_s) - bar.n)
             if self._saved_step != self.progress.step:
                 self.save_checkpoint()

@@ -14,7 +14,7 @@ class EpochSampler:
     The permutation of epoch e depends only on (seed, e), so the sampler's whole state is two
     integers and a resumed run sees exactly the batches an uninterrupted run would. Every rank of a
     distributed run draws the same global batch and takes its own slice of it
-    (`ganvas.train.distributed.shard`), so the order of the data does not depend on the number of
+    (`ganvas.distributed.shard`), so the order of the data does not depend on the number of
     processes, and a run resumed with a different number continues the same order. A dataset
     smaller than a batch simply spans several epochs per batch.
     """

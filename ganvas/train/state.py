@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ganvas import distributed, seeds
 from ganvas.console import info
 from ganvas.errors import GanvasError
 from ganvas.train import checkpoint as ckpt
-from ganvas.train import distributed
 
 if TYPE_CHECKING:
     from ganvas.train.loop import Trainer
@@ -36,9 +36,9 @@ BUFFERS = "buffers/"        # a rank's own buffers of each network (runs of seve
 def rank_state(t: Trainer) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """This rank's own state: random streams and objective state (JSON); objective tensors and, with
     several ranks, the live buffers of every network (tensors, by their key in optim.safetensors)."""
-    rng = {"torch": ckpt.rng_to_json(torch.get_rng_state()), "latent": ckpt.rng_to_json(t.latent_rng.get_state())}
+    rng = {"torch": seeds.rng_to_json(torch.get_rng_state()), "latent": seeds.rng_to_json(t.latent_rng.get_state())}
     if t.device.type == "cuda":
-        rng["cuda"] = ckpt.rng_to_json(torch.cuda.get_rng_state(t.device))
+        rng["cuda"] = seeds.rng_to_json(torch.cuda.get_rng_state(t.device))
     tensors = {f"{OBJECTIVE}{k}": v.detach().cpu().contiguous() for k, v in t.objective.tensor_state().items()}
     if t.dist.enabled:
         tensors.update({f"{BUFFERS}{n}/{k}": b.detach().cpu().clone() for n, m in {**t.G_nets, **t.D_nets}.items()
@@ -59,7 +59,7 @@ def checkpoint_meta(t: Trainer, own: dict[str, Any] | None = None) -> dict[str, 
         "rng": own["rng"],
         "dataset": t.dataset.summary(),
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        **({"evaluation": t.evaluator.state_dict()} if t.evaluator else {}),
+        **{hook.name: hook.state_dict() for hook in t.hooks},
         **({"precision": t.precision.state_dict()} if t.precision.enabled else {}),
     }
 
@@ -141,13 +141,14 @@ def restore(t: Trainer, c: ckpt.Checkpoint) -> None:
     ckpt.restore_optimizer("G", t.opt_g, c.optim, groups["G"])
     ckpt.restore_optimizer("D", t.opt_d, c.optim, groups["D"])
     pr = c.meta["progress"]
-    from ganvas.train.loop import Progress, derive_seed
+    from ganvas.seeds import derive_seed
+    from ganvas.train.loop import Progress
 
     t.progress = Progress(int(pr["step"]), int(pr["nimg"]), float(pr["elapsed_s"]))
     for name, state in c.meta.get("samplers", {"": c.meta["sampler"]}).items():
         t.samplers.get(name, t.sampler).load_state_dict(state)
-    if t.evaluator:
-        t.evaluator.load_state_dict(c.meta.get("evaluation") or {})
+    for hook in t.hooks:
+        hook.load_state_dict(c.meta.get(hook.name) or {})
     t.precision.load_state_dict(c.meta.get("precision") or {})
     rank, saved_world = t.dist.rank, int((c.meta.get("distributed") or {}).get("world_size", 1))
     own = rank > 0 and rank < saved_world
@@ -176,13 +177,13 @@ def restore(t: Trainer, c: ckpt.Checkpoint) -> None:
 
 def set_rng(t: Trainer, rng: dict[str, str], where: Path) -> None:
     """Restore this rank's random streams; a run moved between CPU and CUDA reseeds the ones that moved."""
-    from ganvas.train.loop import derive_seed
+    from ganvas.seeds import derive_seed
 
-    torch.set_rng_state(ckpt.rng_from_json(rng["torch"]))
+    torch.set_rng_state(seeds.rng_from_json(rng["torch"]))
     if t.device.type == "cuda" and "cuda" in rng:
-        torch.cuda.set_rng_state(ckpt.rng_from_json(rng["cuda"]), t.device)
+        torch.cuda.set_rng_state(seeds.rng_from_json(rng["cuda"]), t.device)
     try:
-        t.latent_rng.set_state(ckpt.rng_from_json(rng["latent"]))
+        t.latent_rng.set_state(seeds.rng_from_json(rng["latent"]))
     except RuntimeError:                    # a CPU generator's state does not fit a CUDA generator, nor back
         t.latent_rng.manual_seed(derive_seed(t.cfg.seed, f"latent:{t.device.type}:step{t.progress.step}"))
         info(f"note: {where} was written on another kind of device; the latent stream was reseeded")

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ganvas.train import distributed
-from ganvas.train.accel import exact
-from ganvas.train.objective import AdversarialObjective, Batch, Stats
+from ganvas import distributed
+from ganvas.accel import exact
+from ganvas.objectives.adversarial import AdversarialObjective
+from ganvas.objectives.base import Batch, Stats
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig

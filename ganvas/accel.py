@@ -20,6 +20,7 @@ gradients in float16 under- and overflow (lazy R1 every 16 steps makes the cost 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -142,3 +143,23 @@ def to_device(rows: Any, device: torch.device) -> Any:
     if device.type != "cuda":
         return rows
     return torch.from_numpy(rows).pin_memory().to(device, non_blocking=True)
+
+
+def pick_device(name: str, local_rank: int | None = None) -> torch.device:
+    """The device `name` (cpu | cuda | auto) means here; `local_rank`: which GPU of the machine (torchrun)."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GanvasError("--device cuda was asked, but torch sees no CUDA device here; use --device cpu or auto")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name != "cuda" or local_rank is None:
+        return torch.device(name)
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise GanvasError(f"process {local_rank} of this machine needs a GPU of its own, but torch sees {count}; "
+                          f"start at most {count} processes per machine (torchrun --nproc_per_node={count})")
+    torch.cuda.set_device(local_rank)
+    return torch.device("cuda", local_rank)
+
+
+def set_threads(threads: int) -> None:
+    torch.set_num_threads(threads or os.cpu_count() or 1)

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ganvas.train import checkpoint as ckpt
+from ganvas import seeds
 
 
 class ImagePool:
@@ -51,11 +51,11 @@ class ImagePool:
         return torch.stack(out)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "rng": ckpt.rng_to_json(self.rng.get_state())}
+        return {"count": self.count, "rng": seeds.rng_to_json(self.rng.get_state())}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "rng" in state:
-            self.rng.set_state(ckpt.rng_from_json(state["rng"]))
+            self.rng.set_state(seeds.rng_from_json(state["rng"]))
 
     def tensor(self) -> torch.Tensor | None:
         """The stored images (count×C×H×W), or None when empty."""

@@ -1,8 +1,11 @@
-"""From a preset and command-line options to a finished run folder (or a resumed one)."""
+"""From a preset and command-line options to a finished run folder (or a resumed one).
+
+The application layer above the engine: it decides the config, the folder, the data, the model, the
+device and the hooks, and hands them to a `ganvas.train.Trainer`, which knows none of these choices.
+"""
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 import time
@@ -12,6 +15,8 @@ from typing import Any
 
 import torch
 
+from ganvas import distributed
+from ganvas.accel import pick_device, set_threads
 from ganvas.config import TrainConfig, load_preset
 from ganvas.console import info
 from ganvas.data.dataset import ArrayDataset, is_builtin, load_dataset
@@ -21,34 +26,15 @@ from ganvas.errors import GanvasError
 from ganvas.files import write_json
 from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec, GanModel
+from ganvas.seeds import derive_seed
 from ganvas.train import checkpoint as ckpt
-from ganvas.train import distributed, state
-from ganvas.train.loop import RunResult, Trainer, derive_seed
+from ganvas.train import state
+from ganvas.train.loop import RunResult, Trainer
 
 # Fields a resumed run may change: how long and how often, not what is trained or how.
 RESUMABLE = {"kimg", "minutes", "checkpoint_every", "keep_checkpoints", "sample_every", "log_every", "threads",
              "device", "data", "eval_every", "precision", "compile"}
 DRY_RUN_STEPS = 3
-
-
-def pick_device(name: str, local_rank: int | None = None) -> torch.device:
-    """The device `name` (cpu | cuda | auto) means here; `local_rank`: which GPU of the machine (torchrun)."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise GanvasError("--device cuda was asked, but torch sees no CUDA device here; use --device cpu or auto")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name != "cuda" or local_rank is None:
-        return torch.device(name)
-    count = torch.cuda.device_count()
-    if local_rank >= count:
-        raise GanvasError(f"process {local_rank} of this machine needs a GPU of its own, but torch sees {count}; "
-                          f"start at most {count} processes per machine (torchrun --nproc_per_node={count})")
-    torch.cuda.set_device(local_rank)
-    return torch.device("cuda", local_rank)
-
-
-def set_threads(threads: int) -> None:
-    torch.set_num_threads(threads or os.cpu_count() or 1)
 
 
 def run_name(cfg: TrainConfig, preset: str | None) -> str:
@@ -203,7 +189,9 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
     trainer = ctx.everywhere(lambda: Trainer(cfg, model, dataset, run_dir, device, max_steps=plan.max_steps,
-                                             progress_bar=progress))
+                                             progress_bar=progress, domain=get_domain(dataset.domain,
+                                                                                      dataset.domain_args),
+                                             hooks=step_hooks(cfg)))
     resume_step = None
     if plan.found is not None:
         checkpoint = state.load_everywhere(plan.found, ctx)
@@ -215,6 +203,15 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
     for net in [model, *trainer.ema.averaged.values()]:    # identical by construction; made certain
         ctx.broadcast_module_(net)          # (buffers stay each rank's own: BatchNorm statistics of its share)
     return Prepared(trainer, run_dir, resume_step)
+
+
+def step_hooks(cfg: TrainConfig) -> tuple[Any, ...]:
+    """What runs every N steps besides training: evaluation (`eval_every`), keeping checkpoints/best."""
+    if not cfg.eval_every:
+        return ()
+    from ganvas.eval.during_training import TrainingEvaluator
+
+    return (TrainingEvaluator(cfg),)
 
 
 def where_px(cfg: TrainConfig) -> str:

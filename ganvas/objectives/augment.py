@@ -35,18 +35,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 import torch.nn.functional as F
 
+from ganvas import distributed, registry
 from ganvas.errors import GanvasError, unknown_name
-from ganvas.registry import Registry
-from ganvas.train import distributed
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
 
-AUGMENTS = Registry("augmentation", {
-    "none": "ganvas.train.augment:Augment",
-    "diffaugment": "ganvas.train.augment:DiffAugment",
-    "ada": "ganvas.train.augment:AdaptiveAugment",
-})
+AUGMENTS = registry.AUGMENTS   # the table lives in ganvas/registry.py (the one catalogue)
 HISTORY_ROWS = 512          # ADA keeps at most this many (images seen, p, r_t) rows, evenly thinned
 
 

@@ -1,0 +1,71 @@
+"""The discriminators' side of a translation game (pix2pix, CycleGAN): halved adversarial losses and penalties."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ganvas.accel import twice_differentiable
+from ganvas.errors import GanvasError
+from ganvas.objectives.base import Batch, Objective, Stats
+from ganvas.objectives.losses import get_loss
+from ganvas.objectives.penalties import gradient_penalty, r1_penalty
+
+if TYPE_CHECKING:
+    from ganvas.config import TrainConfig
+    from ganvas.nets.translation import TranslationModel
+
+
+class TranslationObjective(Objective):
+    """The discriminators' side of a translation game, with the config's loss and regularisers.
+
+    As in pix2pix and CycleGAN, each discriminator's adversarial loss is halved, which slows D
+    relative to G. With one D step per G step the translated batch made for D's step is reused for
+    G's step (one generator pass per iteration), as `AdversarialObjective` does.
+    """
+
+    def __init__(self, model: TranslationModel, cfg: TrainConfig) -> None:
+        self.model = model
+        self.loss = get_loss(cfg.loss)
+        self.gp_weight = cfg.gp_weight
+        self.r1_gamma = cfg.r1_gamma
+        self.r1_every = cfg.r1_every
+        self.reuse = cfg.n_critic == 1
+        self.d_steps = 0
+
+    def judge(self, D: Any, real: torch.Tensor, fake: torch.Tensor, name: str) -> tuple[torch.Tensor, Stats]:
+        """Discriminator `D`'s loss on real against translated images (`D` maps images to logits)."""
+        r1_now = self.r1_gamma > 0 and self.d_steps % self.r1_every == 0
+        if r1_now:
+            real = real.detach().requires_grad_(True)
+        if r1_now or self.loss.gradient_penalty:    # gradients of gradients: eagerly, in float32 (accel)
+            D, fake = twice_differentiable(D), fake.float()
+        real_logits, fake_logits = D(real), D(fake)
+        adv = 0.5 * self.loss.d(real_logits, fake_logits)
+        loss = adv
+        stats: Stats = {f"loss/{name}": adv.detach(), f"{name}/real": real_logits.detach().mean(),
+                        f"{name}/fake": fake_logits.detach().mean()}
+        if self.loss.gradient_penalty:
+            gp = gradient_penalty(D, real, fake)
+            loss = loss + self.gp_weight * gp
+            stats[f"{name}/gp"] = gp.detach()
+        if r1_now:
+            r1 = r1_penalty(real_logits, real)
+            loss = loss + (self.r1_gamma / 2) * self.r1_every * r1
+            stats[f"{name}/r1"] = r1.detach()
+        return loss, stats
+
+    def g_adversarial(self, D: Any, fake: torch.Tensor) -> torch.Tensor:
+        return self.loss.g(D(fake))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"d_steps": self.d_steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.d_steps = int(state.get("d_steps", 0))
+
+
+def check_batch(batch: Batch, model: str) -> None:
+    if "a" not in batch or "b" not in batch:
+        raise GanvasError(f"model '{model}' needs batches of domains a and b, got {sorted(batch)}")
