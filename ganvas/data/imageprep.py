@@ -1,15 +1,28 @@
-"""Decoding user images safely and fitting them to a square of a given size."""
+"""Decoding user images safely and fitting them to a square of a given size.
+
+Every file is checked with ``stat`` before it is opened: opening a FIFO would block for ever, and a
+folder or device named ``*.png`` is no image. What Pillow decodes is brought to 8 bits per channel
+here, because its own conversion of 16-bit greyscale to RGB clips at 255 (a 16-bit photo turned white).
+"""
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import warnings
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MAX_PIXELS = 40_000_000          # larger images are refused before decoding (decompression bombs)
 FITS = ("crop", "pad")
+SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")   # Pillow's modes for 16-bit greyscale PNGs
+PLAIN_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX")
+KINDS = {stat.S_IFIFO: "FIFO", stat.S_IFSOCK: "socket", stat.S_IFCHR: "character device",
+         stat.S_IFBLK: "block device"}
 
 
 class SkipFile(Exception):
@@ -21,11 +34,39 @@ class SkipFile(Exception):
         self.detail = detail
 
 
-def open_image(path: Path) -> Image.Image:
-    """Decode an image file fully, or raise `SkipFile` saying why it cannot be used."""
+def not_regular(mode: int) -> str:
+    """The skip reason of a directory entry that is neither a regular file nor a folder."""
+    return f"not a regular file ({KINDS.get(stat.S_IFMT(mode), 'special file')})"
+
+
+def stat_failure(path: Path, exc: OSError) -> SkipFile:
+    """Why `path` could not even be looked at: a symlink loop, a dangling symlink, no permission..."""
+    if exc.errno == errno.ELOOP:
+        return SkipFile("symlink loop", "the link leads back to itself")
+    if exc.errno == errno.ENOENT and os.path.islink(path):
+        return SkipFile("broken symlink", f"points to {os.readlink(path)} which does not exist")
+    return SkipFile("unreadable", exc.strerror or str(exc))
+
+
+def regular_file(path: Path) -> os.stat_result:
+    """`path`'s stat (following symlinks) if it is a regular file, else `SkipFile` saying what it is."""
     try:
-        if path.stat().st_size == 0:
-            raise SkipFile("zero-byte")
+        st = os.stat(path)
+    except OSError as exc:
+        raise stat_failure(path, exc) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise SkipFile("is a folder")
+    if not stat.S_ISREG(st.st_mode):
+        raise SkipFile(not_regular(st.st_mode))
+    return st
+
+
+def open_image(path: Path) -> Image.Image:
+    """Decode an image file fully, upright (EXIF orientation applied) and in a mode `to_rgb` handles,
+    or raise `SkipFile` saying why it cannot be used."""
+    if regular_file(path).st_size == 0:
+        raise SkipFile("zero-byte")
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
@@ -33,7 +74,7 @@ def open_image(path: Path) -> Image.Image:
                 if w * h > MAX_PIXELS:
                     raise SkipFile("too large", f"{w}×{h}")
                 im.load()
-                return ImageOps.exif_transpose(im) if im.format == "JPEG" else im.copy()
+                return eight_bit(upright(im))
     except SkipFile:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -44,11 +85,41 @@ def open_image(path: Path) -> Image.Image:
         raise SkipFile("unreadable", str(exc)[:80]) from None
 
 
+def upright(im: Image.Image) -> Image.Image:
+    """`im` turned as its EXIF orientation says (JPEG, and also PNG and WebP, which can carry EXIF)."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # noqa: BLE001 -- a malformed EXIF block: Pillow raises many kinds; keep the pixels
+        return im.copy()
+
+
+def eight_bit(im: Image.Image) -> Image.Image:
+    """`im` in one of `PLAIN_MODES`: 16-bit grey scaled to 8 bits (a transparent grey level becomes
+    alpha), CMYK and other colour spaces converted to RGB."""
+    if im.mode in PLAIN_MODES:
+        return im
+    if im.mode in SIXTEEN_BIT:
+        a = np.asarray(im).astype(np.int64)
+        grey = Image.fromarray(np.clip((a + 128) // 257, 0, 255).astype(np.uint8))
+        trns = im.info.get("transparency")
+        if isinstance(trns, int):
+            grey.putalpha(Image.fromarray(np.where(a == trns, 0, 255).astype(np.uint8)))
+        return grey
+    try:
+        return im.convert("RGB")
+    except ValueError:
+        raise SkipFile("unreadable", f"colour mode {im.mode}") from None
+
+
 def to_rgb(im: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
-    """RGB with any transparency composited on `background` (clip art and icons are mostly alpha)."""
-    if im.mode == "P" and "transparency" in im.info:
+    """RGB with any transparency composited on `background` (clip art and icons are mostly alpha).
+
+    Transparency can be an alpha channel or one colour marked transparent (PNG's tRNS chunk, in
+    palette, grey and RGB images alike)."""
+    im = eight_bit(im)
+    if "transparency" in im.info and im.mode in ("1", "L", "P", "RGB"):
         im = im.convert("RGBA")
-    if im.mode in ("RGBA", "LA", "PA", "La"):
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
         im = im.convert("RGBA")
         canvas = Image.new("RGBA", im.size, (*background, 255))
         canvas.alpha_composite(im)

@@ -10,8 +10,9 @@ Every ``.mid``/``.midi`` file below the folder is quantised to sixteenth notes a
 - ``tracks = "auto"`` (default): by program while that gives at most `max_tracks` tracks, else by family.
 Beyond `max_tracks`, the instruments found in the fewest files are dropped (their notes counted).
 Files that cannot be used (zero-byte, corrupt, not 4/4, no notes, no notes in the pitch range) are
-skipped, counted in one line, and listed in ``skipped.txt`` in the cache; the cache is rebuilt when a
-file or an option changes. Options come from the run's ``data_args``, e.g.
+skipped, counted in one line, and listed in ``skipped.txt`` in the cache (so are FIFOs, symlink loops
+and folders named ``*.mid``); ``keys.json`` there gives each phrase's file and first bar. The cache is
+rebuilt when a file or an option changes. Options come from the run's ``data_args``, e.g.
 ``--set data_args.bars=8 --set data_args.tracks=family``.
 """
 
@@ -30,16 +31,26 @@ from tqdm import tqdm
 
 from ganvas.console import info, skipped_summary
 from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
-from ganvas.data.folder import FolderListing, scan
 from ganvas.data.imageprep import IMAGE_SUFFIXES
+from ganvas.data.listing import (
+    CACHE_FORMAT,
+    FolderListing,
+    json_bytes,
+    scan,
+    shown,
+    skip_line,
+    warn_if_few,
+    write_json_any,
+)
 from ganvas.data.music_builder import ROLLS, PhraseOptions, Piece, cut_phrases
 from ganvas.errors import GanvasError, unknown_name
-from ganvas.files import atomic_dir, load_npy, save_npy, write_json, write_text
+from ganvas.files import atomic_dir, load_npy, save_npy, write_bytes, write_text
 from ganvas.music.midi import BadMidi, Part, gm_family, gm_name, read_midi
 
 MIDI_SUFFIXES = (".mid", ".midi")
 TRACK_MODES = ("auto", "program", "family", "single")
 BEAT_STEPS, BAR_STEPS = 4, 16
+MIDI_HINT = "cut shorter phrases (--set data_args.bars=2), or start one every bar (--set data_args.hop=1)"
 
 
 @dataclass
@@ -102,29 +113,32 @@ def load_midi_folder(folder: Path, home: Path | None = None, progress: bool | No
     opts = parse_options(args)
     opt_key = hashlib.sha256(json.dumps(dataclasses.asdict(opts), sort_keys=True).encode()).hexdigest()[:12]
     listing = FolderListing.open(folder, "a folder of MIDI files or a built-in dataset name", f"music-{opt_key}",
-                                 home)
+                                 home, MIDI_SUFFIXES)
     card = listing.cached_card()
     if card is not None:
-        return ArrayDataset(str(listing.folder), "music", {"x": load_npy(listing.cache / ROLLS)}, card,
-                            card["fingerprint"])
-    return _build(listing.folder, listing.files, listing.digest, listing.cache, opts, progress)
+        ds = ArrayDataset(str(listing.folder), "music", {"x": load_npy(listing.cache / ROLLS)}, card,
+                          card["fingerprint"])
+    else:
+        ds = _build(listing, opts, progress)
+    warn_if_few(listing.folder, len(ds), f"{opts.bars}-bar phrase",
+                f"add MIDI files, or {MIDI_HINT}")
+    return ds
 
 
-def _build(folder: Path, files: list[Path], digest: str, cache: Path, opts: FolderOptions,
-           progress: bool | None) -> ArrayDataset:
-    skipped: collections.Counter[str] = collections.Counter()
-    skipped_lines: list[str] = []
+def _build(listing: FolderListing, opts: FolderOptions, progress: bool | None) -> ArrayDataset:
+    folder, files, cache = listing.folder, listing.files, listing.cache
+    skipped: collections.Counter[str] = collections.Counter(o.reason for o in listing.odd)
+    skipped_lines = [skip_line(listing.rel(o.path), o) for o in listing.odd]
     read: list[tuple[Path, list[Part], int, float]] = []
     quiet = None if progress is None else not progress
-    for path in tqdm(files, desc=f"reading {folder.name}", unit="file", disable=quiet, leave=False):
-        rel = path.relative_to(folder).as_posix()
+    for path in tqdm(files, desc=f"reading {shown(folder.name)}", unit="file", disable=quiet, leave=False):
         try:
             if path.suffix.lower() not in MIDI_SUFFIXES:
                 raise BadMidi("not a MIDI file", f"suffix {path.suffix or '(none)'}")
             parts, length, tempo = read_midi(path, BEAT_STEPS)
         except BadMidi as exc:
             skipped[exc.reason] += 1
-            skipped_lines.append(f"{rel}\t{exc}")
+            skipped_lines.append(skip_line(listing.rel(path), exc))
             continue
         read.append((path, parts, length, tempo))
     tracks, mode = assign_tracks([parts for _, parts, _, _ in read], opts)
@@ -132,7 +146,7 @@ def _build(folder: Path, files: list[Path], digest: str, cache: Path, opts: Fold
     counts: collections.Counter[str] = collections.Counter()
     rolls, keys, tempi = [], [], []
     for path, parts, length, file_tempo in read:
-        rel = path.relative_to(folder).as_posix()
+        rel = listing.rel(path)
         notes: list[list] = [[] for _ in tracks]
         for part in parts:
             k = track_key(part, mode)
@@ -143,16 +157,18 @@ def _build(folder: Path, files: list[Path], digest: str, cache: Path, opts: Fold
         phrases = cut_phrases(Piece(notes, length), opts, BEAT_STEPS, BAR_STEPS, counts)
         if not phrases:
             skipped["no notes in the pitch range"] += 1
-            skipped_lines.append(f"{rel}\tno {opts.bars}-bar phrase with notes in MIDI {opts.low}–{opts.high}")
+            skipped_lines.append(f"{shown(rel)}\tno notes in the pitch range: no {opts.bars}-bar phrase with notes "
+                                 f"in MIDI {opts.low}–{opts.high}")
             continue
         tempi.append(file_tempo)
         for bar, roll in phrases:
             rolls.append(roll)
-            keys.append(f"{rel}\tbar {bar}")
-    summary = skipped_summary(dict(skipped), len(files), str(folder))
+            keys.append([rel, bar])
+    where = shown(str(folder))
+    summary = skipped_summary(dict(skipped), listing.total, where)
     if not rolls:
         what = f" ({summary})" if summary else ""
-        raise GanvasError(f"data folder '{folder}' holds no usable MIDI files ({' '.join(MIDI_SUFFIXES)}) with "
+        raise GanvasError(f"data folder '{where}' holds no usable MIDI files ({' '.join(MIDI_SUFFIXES)}) with "
                           f"{opts.bars}-bar phrases in MIDI {opts.low}–{opts.high}{what}")
     x = np.stack(rolls)
     tempo = opts.tempo or round(statistics.median(tempi))
@@ -169,14 +185,14 @@ def _build(folder: Path, files: list[Path], digest: str, cache: Path, opts: Fold
         "domain_args": domain_args, "options": dataclasses.asdict(opts),
         "pieces": {"available": len(files), "read": len(read), "used": len(tempi)},
         "labels": None, "licence": "unknown (the user's own MIDI files)", "source": {"folder": str(folder)},
-        "skipped": dict(skipped), "notes": dict(counts), "listing": digest,
+        "skipped": dict(skipped), "notes": dict(counts), "listing": listing.digest, "format": CACHE_FORMAT,
         "fingerprint": fingerprint_arrays({"x": x}),
     }
     with atomic_dir(cache) as tmp:
         save_npy(tmp / ROLLS, x)
-        write_text(tmp / "keys.txt", "\n".join(keys) + "\n")
-        write_text(tmp / "skipped.txt", "\n".join(skipped_lines) + ("\n" if skipped_lines else ""))
-        write_json(tmp / "card.json", card)
+        write_bytes(tmp / "keys.json", json_bytes(keys))          # [file, first bar] of each phrase; any name
+        write_text(tmp / "skipped.txt", "".join(f"{line}\n" for line in skipped_lines))
+        write_json_any(tmp / "card.json", card)
     if summary:
         info(f"{summary} (listed in {cache / 'skipped.txt'})")
     return ArrayDataset(str(folder), "music", {"x": x}, card, card["fingerprint"])

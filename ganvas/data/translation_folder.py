@@ -11,7 +11,8 @@ Layouts understood (``DIR`` is what ``--data`` names):
 
 What cannot be used is skipped and counted in one line, and listed in ``skipped.txt`` in the cache:
 unreadable files, files without a partner, pairs whose two images differ in size (they would not
-line up pixel for pixel), side-by-side images that are not twice as wide as high.
+line up pixel for pixel), side-by-side images that are not twice as wide as high, and entries that are
+no file to read (FIFOs, symlink loops, folders named ``*.png``).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from tqdm import tqdm
 
 from ganvas.console import info
 from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
-from ganvas.data.folder import FolderListing, check_fit, scan
+from ganvas.data.folder import check_fit
 from ganvas.data.imageprep import IMAGE_SUFFIXES, SkipFile, fit_square, open_image
+from ganvas.data.listing import CACHE_FORMAT, FolderListing, Odd, shown, skip_line, walk, warn_if_few, write_json_any
 from ganvas.data.translation import ROLES, streams_for
 from ganvas.errors import GanvasError
-from ganvas.files import atomic_dir, load_npy, save_npy, write_json, write_text
+from ganvas.files import atomic_dir, load_npy, save_npy, write_text
 
 SIDES = {"a": ("A", "a", "trainA"), "b": ("B", "b", "trainB"),
          "a_test": ("testA",), "b_test": ("testB",)}
@@ -43,6 +45,9 @@ def _images(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
 
 
+TRANSLATION_HINT = "train at a small --resolution (32 or 64)"
+
+
 class _Reader:
     """Decodes files into squares, counting and listing what it skips."""
 
@@ -53,15 +58,18 @@ class _Reader:
 
     def skip(self, path: Path, reason: str, detail: str = "") -> None:
         self.skipped[reason] += 1
-        self.lines.append(f"{path.relative_to(self.root).as_posix()}\t{reason}{': ' + detail if detail else ''}")
+        self.lines.append(skip_line(path.relative_to(self.root).as_posix(), Odd(path, reason, detail)))
 
     def square(self, im: Image.Image) -> np.ndarray:
         return np.asarray(fit_square(im, self.resolution, self.fit))
 
     def usable(self, folder: Path) -> list[Path]:
-        """The image files below `folder`; anything else is skipped and counted."""
+        """The image files below `folder`; anything else (FIFOs, symlink loops, ...) is skipped and counted."""
         found = []
-        for path in scan(folder):
+        files, odd = walk(folder, IMAGE_SUFFIXES)
+        for o in odd:
+            self.skip(o.path, o.reason, o.detail)
+        for path in files:
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 found.append(path)
             else:
@@ -70,7 +78,7 @@ class _Reader:
 
     def single(self, folder: Path, quiet: bool | None) -> np.ndarray:
         out = []
-        for path in tqdm(self.usable(folder), desc=f"reading {folder.name}", unit="file", disable=quiet,
+        for path in tqdm(self.usable(folder), desc=f"reading {shown(folder.name)}", unit="file", disable=quiet,
                          leave=False):
             try:
                 out.append(self.square(open_image(path)))
@@ -150,7 +158,7 @@ def _read(folder: Path, layout: str, reader: _Reader, quiet: bool | None) -> tup
             a_dir, b_dir = sides["a" + suffix], sides["b" + suffix]
             if a_dir is None or b_dir is None:
                 if a_dir or b_dir:
-                    raise GanvasError(f"data folder '{folder}' has {(a_dir or b_dir).name}/ but no "
+                    raise GanvasError(f"data folder '{shown(str(folder))}' has {(a_dir or b_dir).name}/ but no "
                                       f"{'testB' if a_dir else 'testA'}/; held-out images need both")
                 continue
             if layout == "paired":
@@ -169,7 +177,7 @@ def _read(folder: Path, layout: str, reader: _Reader, quiet: bool | None) -> tup
         arrays["a"], arrays["b"] = reader.side_by_side(folder, quiet)
     else:
         also = " or side-by-side A|B images (A left, B right)" if layout == "paired" else ""
-        raise GanvasError(f"data folder '{folder}' is not translation data: expected sub-folders A/ and B/ "
+        raise GanvasError(f"data folder '{shown(str(folder))}' is not translation data: expected sub-folders A/ and B/ "
                           f"(or trainA/ and trainB/){also}")
     for role in ROLES:
         arrays.setdefault(role, np.empty((0, reader.resolution, reader.resolution, 3), np.uint8))
@@ -181,11 +189,23 @@ def load_translation_folder(folder: Path, resolution: int, layout: str, fit: str
     """Domains A and B from the user's folder, decoded once and cached until a file changes."""
     check_fit(fit)
     listing = FolderListing.open(folder, "a folder with A/ and B/ sub-folders", f"{resolution}-{fit}-{layout}", home)
-    folder, digest, cache = listing.folder, listing.digest, listing.cache
     card = listing.cached_card()
     if card is not None:
-        arrays = {role: load_npy(cache / f"{role}.npy") for role in ROLES}
-        return ArrayDataset(str(folder), "image", arrays, card, card["fingerprint"], streams_for(layout))
+        arrays = {role: load_npy(listing.cache / f"{role}.npy") for role in ROLES}
+        ds = ArrayDataset(str(listing.folder), "image", arrays, card, card["fingerprint"], streams_for(layout))
+    else:
+        ds = _build(listing, resolution, layout, fit, progress)
+    side = min("ab", key=lambda role: len(ds.arrays[role]))
+    if layout == "paired":
+        warn_if_few(listing.folder, len(ds.arrays["a"]), "pair", f"add pairs, or {TRANSLATION_HINT}")
+    else:
+        warn_if_few(listing.folder, len(ds.arrays[side]), "image", f"add images, or {TRANSLATION_HINT}",
+                    f" in {side.upper()}/")
+    return ds
+
+
+def _build(listing: FolderListing, resolution: int, layout: str, fit: str, progress: bool | None) -> ArrayDataset:
+    folder, digest, cache = listing.folder, listing.digest, listing.cache
     reader = _Reader(folder, resolution, fit)
     quiet = None if progress is None else not progress          # None: a bar only on a terminal
     arrays, form = _read(folder, layout, reader, quiet)
@@ -193,7 +213,7 @@ def load_translation_folder(folder: Path, resolution: int, layout: str, fit: str
     for role in ("a", "b"):
         if not len(arrays[role]):
             what = "pairs" if layout == "paired" else f"images in {role.upper()}/"
-            raise GanvasError(f"data folder '{folder}' ({form}) holds no usable {what}"
+            raise GanvasError(f"data folder '{shown(str(folder))}' ({form}) holds no usable {what}"
                               + (f" (skipped {summary})" if summary else ""))
     card = {
         "name": str(folder), "title": folder.name, "domain": "image", "layout": layout,
@@ -202,14 +222,15 @@ def load_translation_folder(folder: Path, resolution: int, layout: str, fit: str
         "translation": {side: {"name": side.upper(), "title": f"{folder.name} {side.upper()}"} for side in "ab"},
         "counts": {role: len(v) for role, v in arrays.items()},
         "licence": "unknown (the user's own images)", "source": {"folder": str(folder)},
-        "skipped": dict(reader.skipped), "listing": digest, "fingerprint": fingerprint_arrays(arrays),
+        "skipped": dict(reader.skipped), "listing": digest, "format": CACHE_FORMAT,
+        "fingerprint": fingerprint_arrays(arrays),
     }
     with atomic_dir(cache) as tmp:
         for role, array in arrays.items():
             save_npy(tmp / f"{role}.npy", array)
         write_text(tmp / "skipped.txt", "".join(f"{line}\n" for line in reader.lines))
-        write_json(tmp / "card.json", card)
+        write_json_any(tmp / "card.json", card)
     if reader.skipped:
-        info(f"{folder}: skipped {sum(reader.skipped.values())} files ({summary}); "
+        info(f"{shown(str(folder))}: skipped {sum(reader.skipped.values())} files ({summary}); "
              f"listed in {cache / 'skipped.txt'}")
     return ArrayDataset(str(folder), "image", arrays, card, card["fingerprint"], streams_for(layout))
