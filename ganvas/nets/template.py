@@ -6,7 +6,7 @@ To add a model:
    and ``min``/``choices`` so bad values are refused with a one-line error.
 3. Build ``self.G`` and ``self.D`` in ``__init__`` from ``spec`` (the data's shape) and the options.
 4. Say what data you accept in ``check_spec`` and how latents are drawn in ``sample_latent``.
-5. Add one line to ``MODELS`` in ``ganvas/nets/__init__.py``:  ``"my-model": "ganvas.nets.my_model:MyModel"``.
+5. Add one line to ``MODELS`` in ``ganvas/registry.py``:  ``"my-model": "ganvas.nets.my_model:MyModel"``.
 Then ``ganvas train --model my-model --dry-run`` runs the whole path, and the test suite's dry-run test
 covers it. Override ``objective`` only if the model needs losses beyond the adversarial game
 (see ``ganvas/objectives/``); the training loop itself is never copied.
