@@ -32,13 +32,14 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from ganvas.api import Generator
+    from ganvas.nets.base import GanModel
 
 W_FORMAT = "ganvas-w"
 
 
-def require_style(G: Generator) -> Any:
-    """The model of `G` if it has a style space; a one-line error otherwise."""
-    if not hasattr(G.model, "num_ws"):
+def require_style(G: Generator) -> GanModel:
+    """The model of `G` if it has a style space (its edit space is w); a one-line error otherwise."""
+    if G.model.edit_space != "w":
         raise GanvasError(f"model '{G.name}' has no style space (w codes per layer): style mixing, truncation "
                           "cutoffs and w files need a style-based model such as 'stylegan'")
     return G.model
@@ -94,7 +95,8 @@ def ws_for_seeds(G: Generator, seeds: Sequence[int], truncation: float | None = 
     """w codes [n, num_ws, w_dim] of `seeds` (each mapped alone, as `Generator.sample` does)."""
     model = require_style(G)
     z = model.latents_for_seeds(list(seeds), None, G.device)
-    return torch.cat([model.G.mapping(z[i:i + 1], truncation, cutoff) for i in range(len(seeds))])
+    ws = torch.cat([model.to_edit_space(z[i:i + 1]) for i in range(len(seeds))])
+    return model.truncate(ws, truncation, cutoff)
 
 
 @torch.no_grad()
@@ -102,14 +104,11 @@ def synthesize(G: Generator, ws: torch.Tensor, noise_mode: str = "const") -> tor
     """Images of w codes: [n, num_ws, w_dim], or [n, w_dim] for one w on every layer.
 
     noise_mode: "const" (each layer's fixed noise: repeatable), "random" (fresh stochastic detail) or "none".
+    Each code is drawn alone, so an image never depends on the batch it came in.
     """
-    from ganvas.nets.stylegan import NOISE_MODES
-
-    if noise_mode not in NOISE_MODES:
-        raise GanvasError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
     model = require_style(G)
     ws = check_ws(ws, model, "w codes")
-    return torch.cat([model.G.synthesis(ws[i:i + 1].to(G.device), noise_mode) for i in range(ws.shape[0])])
+    return torch.cat([model.synthesize(ws[i:i + 1].to(G.device), noise_mode) for i in range(ws.shape[0])])
 
 
 def mix_styles(dst: torch.Tensor, src: torch.Tensor, layers: Sequence[int]) -> torch.Tensor:
@@ -127,8 +126,8 @@ def mixing_grid(G: Generator, rows: Sequence[int], cols: Sequence[int], layers: 
     with the chosen layers (default: the coarse half) taken from column seed c. The top-left
     corner is blank (white).
     """
-    model = require_style(G)
-    idx = coarse_layers(model.num_ws) if layers is None else parse_layers(layers, model.num_ws)
+    num_ws = require_style(G).code_shape("w")[0]
+    idx = coarse_layers(num_ws) if layers is None else parse_layers(layers, num_ws)
     row_ws, col_ws = ws_for_seeds(G, rows, truncation, cutoff), ws_for_seeds(G, cols, truncation, cutoff)
     row_img, col_img = synthesize(G, row_ws), synthesize(G, col_ws)
     blank = torch.ones_like(row_img[:1])
@@ -139,9 +138,9 @@ def mixing_grid(G: Generator, rows: Sequence[int], cols: Sequence[int], layers: 
     return torch.cat(cells), len(cols) + 1
 
 
-def check_ws(ws: torch.Tensor, model: Any, what: str) -> torch.Tensor:
+def check_ws(ws: torch.Tensor, model: GanModel, what: str) -> torch.Tensor:
     """`ws` as [n, num_ws, w_dim] float32; one w per code ([n, w_dim]) is broadcast to every layer."""
-    num_ws, w_dim = model.num_ws, model.options.w_dim
+    num_ws, w_dim = model.code_shape("w")
     ws = torch.as_tensor(ws, dtype=torch.float32)
     if ws.dim() == 2 and ws.shape[1] == w_dim:
         ws = ws.unsqueeze(1).repeat(1, num_ws, 1)
@@ -169,7 +168,8 @@ def save_ws(path: str | Path, ws: torch.Tensor, G: Generator | None = None, seed
 
     meta = {"format": W_FORMAT, "shape": list(ws.shape), **info}
     if G is not None:
-        meta.update(model=G.name, checkpoint=str(G.path), num_ws=G.model.num_ws, w_dim=G.model.options.w_dim)
+        num_ws, w_dim = require_style(G).code_shape("w")
+        meta.update(model=G.name, checkpoint=str(G.path), num_ws=num_ws, w_dim=w_dim)
     if seeds is not None:
         meta["seeds"] = [int(s) for s in seeds]
     with atomic_path(path) as tmp:

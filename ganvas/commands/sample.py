@@ -95,7 +95,8 @@ def style_mix_grid(G, spec, layers, truncation, cutoff, grid, out_dir) -> None:
     model = style.require_style(G)
     rows = style.parse_int_list(spec[0], "--style-mix row seeds")
     cols = style.parse_int_list(spec[1], "--style-mix column seeds")
-    idx = style.coarse_layers(model.num_ws) if layers is None else style.parse_layers(layers, model.num_ws)
+    num_ws = model.code_shape("w")[0]
+    idx = style.coarse_layers(num_ws) if layers is None else style.parse_layers(layers, num_ws)
     images, nrow = style.mixing_grid(G, rows, cols, idx, truncation, cutoff)
     if out_dir is not None:
         cells = [(r, c) for r in rows for c in cols]

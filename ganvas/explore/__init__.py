@@ -108,7 +108,7 @@ def describe(G: Any) -> dict[str, Any]:
 
     style = latent.is_style(G)
     return {"space": latent.edit_space(G), "code_shape": list(latent.code_shape(G)), "z_dim": latent.z_dim(G),
-            "num_ws": int(G.model.num_ws) if style else None, "style": style,
+            "num_ws": latent.style_layers(G) if style else None, "style": style,
             "directions_method": D.default_method(G), "breed_mode": B.default_mode(G),
             "projection": G.model.spec.domain == "image",
             "projection_space": P.default_space(G) if G.model.spec.domain == "image" else None}

@@ -42,13 +42,6 @@ FORMAT = "ganvas-directions"
 FORMAT_VERSION = 1
 MAX_COMPONENTS = 64
 MAX_AMOUNT = 20.0           # |edit| in σ; beyond this the outputs are noise anyway
-# the early layer whose activations `activations` analyses, per model (a module name inside G)
-DEFAULT_LAYERS = {
-    "dcgan": "net.2",                       # after the first transposed convolution, BatchNorm and ReLU (4×4)
-    "seed-dcgan": "net.0",                  # after the dense layer and its LeakyReLU (8×8×256)
-    "musegan": "bar.norm0",                 # the bar generator's first stage (per bar and track)
-    "stylegan": "synthesis.blocks.1",       # the 8×8 block
-}
 
 
 @dataclass
@@ -128,21 +121,12 @@ def default_samples(method: str) -> int:
 
 
 def _module(G: Generator, name: str) -> torch.nn.Module:
-    modules = dict(G.model.G.named_modules())
-    if name not in modules or name == "":
-        some = [n for n in modules if n][:12]
-        raise GanvasError(f"generator of '{G.name}' has no layer '{name}'; layers include {', '.join(some)}")
-    return modules[name]
+    return G.model.layer(name)
 
 
 def default_layer(G: Generator) -> str:
-    name = DEFAULT_LAYERS.get(G.name)
-    if name and name in dict(G.model.G.named_modules()):
-        return name
-    for n, m in G.model.G.named_modules():          # else the first activation function of G
-        if isinstance(m, torch.nn.ReLU | torch.nn.LeakyReLU | torch.nn.SiLU | torch.nn.GELU):
-            return n
-    raise GanvasError(f"cannot pick an early layer of '{G.name}' for activation directions; name one (--layer)")
+    """The early layer `activations` analyses: the one the model declares (`GanModel.ganspace_layer`)."""
+    return G.model.ganspace_layer
 
 
 def _pca(x: torch.Tensor, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -188,13 +172,13 @@ def compute(G: Generator, method: str | None = None, components: int = 16, sampl
         raise GanvasError(f"{samples} samples are too few for {components} directions; use at least {components + 2}")
     space = L.edit_space(G)
     gen = torch.Generator(G.device).manual_seed(seed)
-    z = torch.randn(samples, L.z_dim(G), generator=gen, device=G.device)
+    z = torch.randn(samples, *L.code_shape(G, "z"), generator=gen, device=G.device)
     if space == "w":                                # one w per sample (a w code repeats it on every layer)
         lock = lock or contextlib.nullcontext
         parts = []
         for i in range(0, samples, batch):
             with lock():
-                parts.append(G.model.G.mapping(z[i:i + batch])[:, 0])
+                parts.append(G.model.to_edit_space(z[i:i + batch])[:, 0])
         codes = torch.cat(parts)
     else:
         codes = z
@@ -238,10 +222,10 @@ def _activations(G: Generator, codes: torch.Tensor, layer: str, batch: int,
             n_now[0] = chunk.shape[0]
             handle = module.register_forward_hook(hook)
             try:
-                if codes.dim() == 2 and L.is_style(G):
-                    G.model.G.synthesis(chunk[:, None].expand(-1, G.model.num_ws, -1), "const")
+                if codes.dim() == 2 and L.is_style(G):   # one w per sample, on every style layer
+                    G.model.synthesize(chunk[:, None].expand(-1, L.style_layers(G), -1), "const")
                 else:
-                    G.model.G(chunk)
+                    G.model.synthesize(chunk)
             finally:
                 handle.remove()
     if not store:

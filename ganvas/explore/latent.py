@@ -6,7 +6,9 @@ codes* in the model's edit space and turns them into outputs the same way:
     base code → truncation ψ → direction edits → the generator
 
 - The edit space is ``w`` for style-based models (per-layer codes ``[num_ws, w_dim]``, so an edit
-  or a crossover can touch some layers only) and ``z`` for the others (``[latent_dim]``).
+  or a crossover can touch some layers only) and ``z`` for the others (``latent_shape``).
+- Everything here goes through the model's generator contract (`ganvas.nets.base.GanModel`: edit
+  space, code shapes, mapping, truncation, synthesis); nothing looks inside the networks.
 - A seed's base code is its untruncated code (z, or w = mapping(z)); truncation is applied at
   drawing time, so the same code serves every ψ. Drawing a seed's base code with ψ gives exactly
   the output ``ganvas sample --seed S --n 1 --truncation ψ`` writes, bit for bit.
@@ -22,47 +24,42 @@ import numpy as np
 import torch
 
 from ganvas.errors import GanvasError
+from ganvas.nets.base import SPACES as SPACES  # z and w (a model has z, and w when style-based)
 
 if TYPE_CHECKING:
     from ganvas.api import Generator
 
-SPACES = ("z", "w")
 MAX_SEED = 2**63 - 1        # seeds are torch generator seeds: 0 … 2^63 − 1
 W_STD_SAMPLES = 2000        # samples of w used to measure its spread (mutation scale)
 
 
 def is_style(G: Generator) -> bool:
-    return hasattr(G.model, "num_ws")
+    return G.model.edit_space == "w"
 
 
 def edit_space(G: Generator) -> str:
     """Where codes are edited: w for style-based models, z otherwise."""
-    return "w" if is_style(G) else "z"
+    return G.model.edit_space
 
 
 def z_dim(G: Generator) -> int:
-    model = G.model
-    for attr in ("latent_dim",):
-        if hasattr(model, attr):
-            return int(getattr(model, attr))
-    return int(model.options.z_dim)
+    """Length of one z code."""
+    return int(G.model.code_shape("z")[0])
 
 
 def code_shape(G: Generator, space: str | None = None) -> tuple[int, ...]:
-    """Shape of one code: (z_dim,) in z, (num_ws, w_dim) in w."""
-    space = space or edit_space(G)
-    check_space(G, space)
-    if space == "w":
-        return (int(G.model.num_ws), int(G.model.options.w_dim))
-    return (z_dim(G),)
+    """Shape of one code: latent_shape in z, (num_ws, w_dim) in w."""
+    return tuple(int(d) for d in G.model.code_shape(space))
+
+
+def style_layers(G: Generator) -> int:
+    """How many style layers a w code has (a one-line error for a model without w)."""
+    return code_shape(G, "w")[0]
 
 
 def check_space(G: Generator, space: str) -> None:
-    if space not in SPACES:
-        raise GanvasError(f"latent space must be one of {', '.join(SPACES)}, got {space!r}")
-    if space == "w" and not is_style(G):
-        raise GanvasError(f"model '{G.name}' has no w space (only style-based models such as 'stylegan' do); "
-                          "use space z")
+    """A one-line error unless `space` is one of `G`'s spaces."""
+    G.model.code_shape(space)
 
 
 def check_seed(seed: Any, what: str = "seed") -> int:
@@ -72,17 +69,8 @@ def check_seed(seed: Any, what: str = "seed") -> int:
 
 
 def check_truncation(psi: float | None, cutoff: int | None, G: Generator) -> None:
-    from ganvas.nets.base import check_truncation as check_psi
-
-    check_psi(psi)
-    if psi is not None and not np.isfinite(psi):
-        raise GanvasError(f"truncation ψ must be a finite number in [0, 1], got {psi}")
-    if cutoff is not None:
-        if not is_style(G):
-            raise GanvasError(f"truncation cutoff needs a style-based model; '{G.name}' has no style layers")
-        from ganvas.nets.stylegan import check_cutoff
-
-        check_cutoff(cutoff, G.model.num_ws)
+    """A one-line error for a ψ outside [0, 1] (NaN included) or a cutoff `G` cannot apply."""
+    G.model.check_truncation(psi, cutoff)
 
 
 @torch.no_grad()
@@ -102,8 +90,7 @@ def seed_codes(G: Generator, seeds: Sequence[int], space: str | None = None) -> 
 @torch.no_grad()
 def z_to_w(G: Generator, z: torch.Tensor) -> torch.Tensor:
     """Per-layer w codes [n, num_ws, w_dim] of z codes, each mapped alone (as `ganvas sample` does)."""
-    mapping = G.model.G.mapping
-    return torch.cat([mapping(z[i:i + 1].to(G.device)) for i in range(z.shape[0])])
+    return torch.cat([G.model.to_edit_space(z[i:i + 1].to(G.device)) for i in range(z.shape[0])])
 
 
 def to_space(G: Generator, codes: torch.Tensor, src: str, dst: str) -> torch.Tensor:
@@ -116,20 +103,8 @@ def to_space(G: Generator, codes: torch.Tensor, src: str, dst: str) -> torch.Ten
 
 
 def truncate(G: Generator, codes: torch.Tensor, psi: float | None, cutoff: int | None = None) -> torch.Tensor:
-    """Pull edit-space codes towards the average by ψ: z·ψ (as `normal_latent`), or w_avg + ψ(w − w_avg)."""
-    space = edit_space(G)
-    check_truncation(psi, cutoff, G)
-    if psi is None:
-        return codes
-    if space == "z":
-        if cutoff is not None:
-            raise GanvasError("a truncation cutoff applies to w codes (style layers), not to z codes")
-        return codes * psi
-    if psi == 1:
-        return codes
-    from ganvas.nets.stylegan import truncate as truncate_ws
-
-    return truncate_ws(codes, G.model.G.mapping.w_avg, psi, cutoff)
+    """Pull edit-space codes towards the average by ψ: z·ψ, or w_avg + ψ(w − w_avg) (the model's truncation)."""
+    return G.model.truncate(codes, psi, cutoff)
 
 
 @torch.inference_mode()
@@ -154,7 +129,7 @@ def compact(G: Generator, code: torch.Tensor, space: str | None = None) -> list:
 def from_values(G: Generator, values: Any, space: str | None = None, what: str = "latent") -> torch.Tensor:
     """One code given by a person (nested lists or an array) as a [1, …] tensor, checked.
 
-    z codes have `latent_dim` numbers; w codes either one w (`w_dim`, used on every layer) or one per
+    z codes have `latent_shape` numbers; w codes either one w (`w_dim`, used on every layer) or one per
     style layer (`num_ws × w_dim`). Anything else, or NaN or infinity anywhere, is a one-line error.
     """
     space = space or edit_space(G)
@@ -197,8 +172,8 @@ def spread(G: Generator, space: str | None = None) -> torch.Tensor:
     cached = getattr(G, "_explore_w_std", None)
     if cached is None:
         gen = torch.Generator(G.device).manual_seed(0)
-        z = torch.randn(W_STD_SAMPLES, z_dim(G), generator=gen, device=G.device)
-        w = G.model.G.mapping(z)[:, 0]
+        z = torch.randn(W_STD_SAMPLES, *code_shape(G, "z"), generator=gen, device=G.device)
+        w = G.model.to_edit_space(z)[:, 0]
         cached = w.std(dim=0).clamp_min(1e-6)
         G._explore_w_std = cached
     return cached.expand(code_shape(G, "w"))

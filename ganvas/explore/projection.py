@@ -201,22 +201,22 @@ def _start(G: Generator, space: str, target: torch.Tensor, floss: FeatureLoss | 
     """(the parameter searched, parameter → image, its prior penalty, base learning rate)."""
     model = G.model
     if space in ("w", "w+"):
-        w_avg = model.G.mapping.w_avg.detach()
+        w_avg = model.average_code()[0].detach()
         scale = L.spread(G, "w")[0]
-        num_ws = model.num_ws
-        shape = (1, model.options.w_dim) if space == "w" else (1, num_ws, model.options.w_dim)
+        num_ws, w_dim = L.code_shape(G, "w")
+        shape = (1, w_dim) if space == "w" else (1, num_ws, w_dim)
         param = torch.zeros(shape, device=G.device, requires_grad=True)
 
         def decode(u: torch.Tensor) -> torch.Tensor:
             w = w_avg + u * scale
             ws = w[:, None].expand(-1, num_ws, -1) if space == "w" else w
-            return model.G.synthesis(ws, "const")
+            return model.synthesize(ws, "const")
 
         return param, decode, None, 0.1
     # z: the best of a few random codes, then descend
     with lock(), torch.no_grad():
         gen = torch.Generator(G.device).manual_seed(seed)
-        cands = torch.randn(Z_CANDIDATES, L.z_dim(G), generator=gen, device=G.device)
+        cands = torch.randn(Z_CANDIDATES, *L.code_shape(G, "z"), generator=gen, device=G.device)
         outs = model.generate(cands)
         scores = (outs - target).square().flatten(1).mean(1)
         if floss is not None:
@@ -224,12 +224,8 @@ def _start(G: Generator, space: str, target: torch.Tensor, floss: FeatureLoss | 
         z0 = cands[int(scores.argmin())].clone()[None]
     param = z0.requires_grad_(True)
 
-    if L.is_style(G):
-        def decode(z: torch.Tensor) -> torch.Tensor:
-            return model.G.synthesis(model.G.mapping(z), "const")
-    else:
-        def decode(z: torch.Tensor) -> torch.Tensor:
-            return model.G(z)
+    def decode(z: torch.Tensor) -> torch.Tensor:                # z → edit space → outputs, differentiably
+        return model.synthesize(model.to_edit_space(z), "const")
 
     def prior(z: torch.Tensor) -> torch.Tensor:
         return Z_PRIOR_WEIGHT * (z.square().mean() - 1).square()
@@ -241,5 +237,5 @@ def _edit_code(G: Generator, space: str, param: torch.Tensor) -> torch.Tensor:
     """The searched parameter as a code of the edit space ([1, z_dim], or [1, num_ws, w_dim])."""
     if space == "z":
         return L.z_to_w(G, param) if L.is_style(G) else param.clone()
-    w = G.model.G.mapping.w_avg + param * L.spread(G, "w")[0]
-    return w[:, None].repeat(1, G.model.num_ws, 1) if space == "w" else w.clone()
+    w = G.model.average_code()[0] + param * L.spread(G, "w")[0]
+    return w[:, None].repeat(1, L.style_layers(G), 1) if space == "w" else w.clone()

@@ -134,5 +134,5 @@ def _layers(value: Any, G: Generator | None) -> list[int] | None:
     if G is None or not L.is_style(G):
         raise GanvasError("edit 'layers' need a style-based model (its w codes have style layers)")
     if isinstance(value, str | list | tuple):
-        return parse_layers(value if isinstance(value, str) else [int(v) for v in value], G.model.num_ws)
+        return parse_layers(value if isinstance(value, str) else [int(v) for v in value], L.style_layers(G))
     raise GanvasError(f"edit 'layers' must be a range such as '0-3' or a list of layer numbers, got {value!r}")

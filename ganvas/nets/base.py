@@ -38,6 +38,9 @@ class DataSpec:
         return cls(d["domain"], tuple(d["shape"]), int(d.get("num_classes", 0)), dict(d.get("domain_args") or {}))
 
 
+SPACES = ("z", "w")              # the latent spaces a model may have: z (drawn), w (mapped, per style layer)
+
+
 @dataclass
 class NoOptions:
     pass
@@ -48,6 +51,11 @@ class GanModel(nn.Module):
 
     Subclasses set `G` and `D` in ``__init__``. The loop builds optimisers over `generator_names` and
     `discriminator_names`, keeps a weight average of each generator, and asks `objective` for losses.
+
+    The generator contract (the "latent" section below) is all that the explore tools, ganvas.style,
+    the API and the studio know of a model: they never look inside G. The defaults describe a
+    z-model (a code of `latent_shape` drawn from N(0, I) and fed to G); a style-based model
+    overrides them with its w space, and a translation model declares it has no latent at all.
     """
 
     name: ClassVar[str] = ""
@@ -60,6 +68,8 @@ class GanModel(nn.Module):
     config_defaults: ClassVar[dict[str, Any]] = {}  # the paper's config values; presets and options override
     compile_modules: ClassVar[tuple[str, ...]] = ()  # sub-networks its objective calls directly ("G.synthesis"),
                                             # compiled with the networks when config `compile` is on
+    has_latent: ClassVar[bool] = True       # False: it translates inputs (nets.translation) and has no codes
+    edit_space: ClassVar[str] = "z"         # where people edit codes: z, or w (one w per style layer)
 
     def __init__(self, spec: DataSpec, options: Any) -> None:
         super().__init__()
@@ -94,11 +104,95 @@ class GanModel(nn.Module):
         """What a checkpoint needs to rebuild this model (no code, only names and numbers)."""
         return {"name": self.name, "options": dataclasses.asdict(self.options), "spec": self.spec.to_dict()}
 
+    # --- the generator contract: latent codes, the edit space, truncation, synthesis -----------------
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape of one z code, as `sample_latent` draws it (z-models: the option `z_dim`)."""
+        return (int(self.options.z_dim),)
+
+    def code_shape(self, space: str | None = None) -> tuple[int, ...]:
+        """Shape of one code in `space` (default: the edit space); a one-line error for a space it lacks."""
+        space = space or self.edit_space
+        if space not in SPACES:
+            raise GanvasError(f"latent space must be one of {', '.join(SPACES)}, got {space!r}")
+        if space == "w":
+            raise GanvasError(f"model '{self.name}' has no w space (only style-based models such as 'stylegan' "
+                              "do); use space z")
+        return tuple(self.latent_shape)
+
+    def to_edit_space(self, z: torch.Tensor) -> torch.Tensor:
+        """z codes [n, *latent_shape] as edit-space codes, mapped together as one batch (z-models: z itself).
+
+        A style model's mapping network may round differently at different batch sizes: callers that
+        need a code independent of its batch (a seed's code) map one row at a time.
+        """
+        return z
+
+    def check_truncation(self, psi: float | None, cutoff: int | None = None) -> None:
+        """Refuse a ψ outside [0, 1], and a cutoff this model cannot apply (z-models have no style layers)."""
+        check_truncation(psi)
+        if cutoff is not None:
+            raise GanvasError(f"truncation cutoff needs a style-based model; '{self.name}' has no style layers")
+
+    def truncate(self, codes: torch.Tensor, psi: float | None, cutoff: int | None = None) -> torch.Tensor:
+        """Edit-space codes pulled towards `average_code` by ψ (None: unchanged).
+
+        The one truncation of ganvas (sampling, explore, style mixing and the studio all call it), so
+        one ψ means the same output everywhere. z-models scale z towards its mean 0.
+        """
+        self.check_truncation(psi, cutoff)
+        return truncate_z(codes, psi)
+
+    def average_code(self) -> torch.Tensor:
+        """The edit-space code that truncation ψ = 0 collapses every code onto (z-models: zeros)."""
+        return torch.zeros(self.code_shape(), device=self._device())
+
+    def synthesize(self, codes: torch.Tensor, noise_mode: str | None = None) -> torch.Tensor:
+        """Outputs of edit-space codes, run through G as one batch (differentiable).
+
+        What projection descends through and what GANSpace hooks into. `generate` is the batch-
+        independent way to draw outputs; for one code the two agree exactly. `noise_mode` is for
+        models with noise inputs (z-models have none and ignore it).
+        """
+        return self.generate(codes)
+
+    @property
+    def ganspace_layer(self) -> str:
+        """The module of G (a name in ``G.named_modules()``) whose activations GANSpace's `activations`
+        method analyses: an early layer, where the output's layout is decided. Each model names its
+        own; this default is G's first activation function."""
+        for name, m in self.G.named_modules():
+            if isinstance(m, nn.ReLU | nn.LeakyReLU | nn.SiLU | nn.GELU):
+                return name
+        raise GanvasError(f"cannot pick an early layer of '{self.name}' for activation directions; "
+                          "name one (--layer)")
+
+    def layer(self, name: str) -> nn.Module:
+        """The module of G called `name` (where GANSpace hooks in); a one-line error naming some if absent."""
+        modules = dict(self.G.named_modules())
+        if name not in modules or name == "":
+            some = [n for n in modules if n][:12]
+            raise GanvasError(f"generator of '{self.name}' has no layer '{name}'; layers include {', '.join(some)}")
+        return modules[name]
+
+    def _device(self) -> torch.device:
+        return next(self.G.parameters()).device
+
     # --- sampling -------------------------------------------------------------------------------
 
     def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None) -> torch.Tensor:
-        """`n` latent codes drawn from `generator`; truncation ψ in [0, 1] pulls them to the average."""
-        raise NotImplementedError
+        """`n` latent codes drawn from `generator`; truncation ψ in [0, 1] pulls them to the average.
+
+        Untruncated codes are z; truncated ones are edit-space codes (`generate` takes either), since
+        a style model truncates in w, after its mapping network.
+        """
+        check_truncation(truncation)
+        z = torch.randn(n, *self.latent_shape, generator=generator, device=generator.device)
+        if truncation is None:
+            return z
+        with torch.no_grad():
+            return self.truncate(self.to_edit_space(z), truncation)
 
     def latents_for_seeds(self, seeds: list[int], truncation: float | None = None,
                           device: torch.device | str = "cpu") -> torch.Tensor:
@@ -111,7 +205,10 @@ class GanModel(nn.Module):
                           for s in seeds])
 
     def generate(self, latent: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
-        """Outputs of the generator `net` (default: the trained G) for `latent`."""
+        """Outputs of the generator `net` (default: the trained G) for `latent` (z or edit-space codes).
+
+        Outside training an output must not depend on the batch it came in (a seed names one output).
+        """
         return (net if net is not None else self.G)(latent)
 
     def grid_input(self, seeds: list[int], dataset: Any, device: torch.device | str = "cpu") -> Any:
@@ -144,8 +241,12 @@ def normal_latent(n: int, dim: int, generator: torch.Generator, truncation: floa
     gives the same codes, and the first k of n codes equal the k codes of a smaller request.
     """
     check_truncation(truncation)
-    z = torch.randn(n, dim, generator=generator, device=device)
-    return z if truncation is None else z * truncation
+    return truncate_z(torch.randn(n, dim, generator=generator, device=device), truncation)
+
+
+def truncate_z(z: torch.Tensor, psi: float | None) -> torch.Tensor:
+    """z scaled towards its mean 0 by ψ: the truncation of every z-model (`GanModel.truncate`)."""
+    return z if psi is None else z * psi
 
 
 def init_normal(module: nn.Module, std: float = 0.02) -> None:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ganvas.config import option
-from ganvas.nets.base import DataSpec, GanModel, image_side, init_normal, normal_latent
+from ganvas.nets.base import DataSpec, GanModel, image_side, init_normal
 
 RESOLUTIONS = (32, 64, 128)
 
@@ -76,6 +76,7 @@ class DCGAN(GanModel):
     name = "dcgan"
     Options = DCGANOptions
     default_resolution = 64
+    ganspace_layer = "net.2"            # after the first transposed convolution, BatchNorm and ReLU (4×4)
 
     def __init__(self, spec: DataSpec, options: DCGANOptions) -> None:
         super().__init__(spec, options)
@@ -88,6 +89,3 @@ class DCGAN(GanModel):
     def check_spec(cls, spec: DataSpec) -> None:
         super().check_spec(spec)
         image_side(spec, cls.name, RESOLUTIONS)
-
-    def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None) -> torch.Tensor:
-        return normal_latent(n, self.options.z_dim, generator, truncation, generator.device)

@@ -39,7 +39,7 @@ from torch import nn
 
 from ganvas.config import option
 from ganvas.errors import GanvasError
-from ganvas.nets.base import DataSpec, GanModel, normal_latent
+from ganvas.nets.base import DataSpec, GanModel
 
 VARIANTS = ("jamming", "composer", "hybrid")
 BINARIZE = ("threshold", "bernoulli")
@@ -319,6 +319,7 @@ class MuseGAN(GanModel):
     domain = "music"
     Options = MuseGANOptions
     default_resolution = 0                   # not an image: the data fixes the shape
+    ganspace_layer = "bar.norm0"             # the bar generator's first stage (per bar and track)
 
     def __init__(self, spec: DataSpec, options: MuseGANOptions) -> None:
         super().__init__(spec, options)
@@ -342,11 +343,9 @@ class MuseGAN(GanModel):
             raise GanvasError(f"model '{cls.name}' needs at least one track and one pitch, got shape {spec.shape}")
 
     @property
-    def latent_dim(self) -> int:
-        return self.G.latent_dim
-
-    def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None) -> torch.Tensor:
-        return normal_latent(n, self.latent_dim, generator, truncation, generator.device)
+    def latent_shape(self) -> tuple[int, ...]:
+        """One flat code holding every latent part of the variant (shared, per track, and their temporal ones)."""
+        return (self.G.latent_dim,)
 
     def generate(self, latent: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
         net = net if net is not None else self.G

@@ -27,7 +27,7 @@ from torch import nn
 
 from ganvas.config import option
 from ganvas.errors import GanvasError
-from ganvas.nets.base import DataSpec, GanModel, image_side, normal_latent
+from ganvas.nets.base import DataSpec, GanModel, image_side
 
 KERAS_LEAKY_SLOPE = 0.3
 
@@ -80,6 +80,7 @@ class SeedDCGAN(GanModel):
     name = "seed-dcgan"
     Options = SeedDCGANOptions
     default_resolution = 64
+    ganspace_layer = "net.0"            # after the dense layer and its LeakyReLU (8×8×256)
 
     def __init__(self, spec: DataSpec, options: SeedDCGANOptions) -> None:
         super().__init__(spec, options)
@@ -100,6 +101,3 @@ class SeedDCGAN(GanModel):
         if opts.dropout >= 1:
             raise GanvasError(f"seed-dcgan option 'dropout' must be in [0, 1), got {opts.dropout}")
         return opts
-
-    def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None) -> torch.Tensor:
-        return normal_latent(n, self.options.z_dim, generator, truncation, generator.device)

@@ -97,20 +97,16 @@ class MappingNetwork(nn.Module):
                                    for a, b in zip(dims[:-1], dims[1:], strict=True)])
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: torch.Tensor, truncation: float | None = None, cutoff: int | None = None,
-                update_w_avg: bool = False) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, update_w_avg: bool = False) -> torch.Tensor:
         w = self.net(normalize_2nd_moment(z.to(torch.float32)))
         if update_w_avg:
             with torch.no_grad():
                 self.w_avg.copy_(w.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))   # float: autocast
-        ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)
-        if truncation is not None and truncation != 1:
-            ws = truncate(ws, self.w_avg, truncation, cutoff)
-        return ws
+        return w.unsqueeze(1).repeat(1, self.num_ws, 1)
 
 
 def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None = None) -> torch.Tensor:
-    """Pull the first `cutoff` style layers (all when None) of `ws` towards `w_avg` by ψ."""
+    """Pull the first `cutoff` style layers (all when None) of `ws` towards `w_avg` by ψ (`StyleGAN.truncate`)."""
     check_truncation(psi)
     check_cutoff(cutoff, ws.shape[1])
     ws = ws.clone()
@@ -231,7 +227,7 @@ class SynthesisNetwork(nn.Module):
 
 
 class StyleGenerator(nn.Module):
-    """Mapping and synthesis: G(z) for a batch of z, or G.synthesis(ws) for chosen styles."""
+    """Mapping and synthesis: G(z) for a batch of z, or G.synthesis(ws) for chosen styles (untruncated)."""
 
     def __init__(self, resolution: int, img_channels: int, opts: StyleGANOptions) -> None:
         super().__init__()                        # resolution: output side; img_channels: 3 for RGB
@@ -240,9 +236,8 @@ class StyleGenerator(nn.Module):
         self.mapping = MappingNetwork(opts.z_dim, opts.w_dim, self.num_ws, opts.mapping_layers,
                                       opts.mapping_lr_mult, opts.w_avg_beta)
 
-    def forward(self, z: torch.Tensor, truncation: float | None = None, cutoff: int | None = None,
-                noise_mode: str | None = None) -> torch.Tensor:
-        return self.synthesis(self.mapping(z, truncation, cutoff), noise_mode)
+    def forward(self, z: torch.Tensor, noise_mode: str | None = None) -> torch.Tensor:
+        return self.synthesis(self.mapping(z), noise_mode)
 
 
 # --- the discriminator --------------------------------------------------------------------------
@@ -295,6 +290,8 @@ class StyleGAN(GanModel):
     Options = StyleGANOptions
     default_resolution = 32
     compile_modules = ("G.mapping", "G.synthesis")     # the objective's style mixing calls them one by one
+    edit_space = "w"
+    ganspace_layer = "synthesis.blocks.1"              # the 8×8 block
 
     def __init__(self, spec: DataSpec, options: StyleGANOptions) -> None:
         super().__init__(spec, options)
@@ -307,28 +304,49 @@ class StyleGAN(GanModel):
         self.G = StyleGenerator(res, ch, options)
         self.D = ResidualDiscriminator(res, ch, options)
 
+    # --- the generator contract (see GanModel): edits happen in w, one w per style layer ---------
+
     @property
     def num_ws(self) -> int:
         """Style layers: each convolution and the last RGB output takes its own w."""
         return self.G.num_ws
 
+    def code_shape(self, space: str | None = None) -> tuple[int, ...]:
+        if (space or self.edit_space) == "w":
+            return (self.num_ws, self.options.w_dim)
+        return super().code_shape(space)
+
+    def to_edit_space(self, z: torch.Tensor) -> torch.Tensor:
+        """ws [n, num_ws, w_dim] = mapping(z), the same w on every layer, untruncated."""
+        return self.G.mapping(z.to(self.G.mapping.w_avg.device))
+
+    def check_truncation(self, psi: float | None, cutoff: int | None = None) -> None:
+        check_truncation(psi)
+        check_cutoff(cutoff, self.num_ws)
+
+    def truncate(self, codes: torch.Tensor, psi: float | None, cutoff: int | None = None) -> torch.Tensor:
+        """ws with their first `cutoff` style layers (all when None) pulled towards the tracked average of w."""
+        self.check_truncation(psi, cutoff)
+        if psi is None or psi == 1:
+            return codes
+        return truncate(codes, self.G.mapping.w_avg, psi, cutoff)
+
+    def average_code(self) -> torch.Tensor:
+        return self.G.mapping.w_avg.expand(self.num_ws, -1)
+
+    def synthesize(self, codes: torch.Tensor, noise_mode: str | None = None) -> torch.Tensor:
+        """Images of ws [n, num_ws, w_dim]. noise_mode: random | const (each layer's fixed noise) | none;
+        None = random while training, const otherwise."""
+        if noise_mode is not None and noise_mode not in NOISE_MODES:
+            from ganvas.errors import GanvasError
+
+            raise GanvasError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
+        return self.G.synthesis(codes, noise_mode)
+
     @classmethod
     def check_spec(cls, spec: DataSpec) -> None:
         super().check_spec(spec)
         image_side(spec, cls.name, RESOLUTIONS)
-
-    def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None) -> torch.Tensor:
-        """z codes; with truncation, the truncated style codes ws [n, num_ws, w_dim] of this model's G.
-
-        StyleGAN truncates in w space (towards the tracked average of w), so a truncated latent has
-        already been through the mapping network; `generate` accepts either form.
-        """
-        check_truncation(truncation)
-        z = torch.randn(n, self.options.z_dim, generator=generator, device=generator.device)
-        if truncation is None:
-            return z
-        with torch.no_grad():
-            return self.G.mapping(z.to(self.G.mapping.w_avg.device), truncation)
 
     def generate(self, latent: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
         """Images of z codes [n, z_dim] or style codes [n, num_ws, w_dim].
@@ -340,7 +358,7 @@ class StyleGAN(GanModel):
         if not net.training and latent.shape[0] > 1:
             return torch.cat([self.generate(latent[i:i + 1], net) for i in range(latent.shape[0])])
         if latent.dim() == 3:                     # style codes ws
-            return net.synthesis(latent)
+            return net.synthesis(latent)          # (not self.synthesize: `net` may be the weight average)
         return net(latent)
 
     def objective(self, cfg: TrainConfig, latent_rng: torch.Generator) -> Objective:

@@ -5,7 +5,10 @@ To add a model:
 2. Describe every option in the Options dataclass: default, one-line help with the allowed values,
    and ``min``/``choices`` so bad values are refused with a one-line error.
 3. Build ``self.G`` and ``self.D`` in ``__init__`` from ``spec`` (the data's shape) and the options.
-4. Say what data you accept in ``check_spec`` and how latents are drawn in ``sample_latent``.
+4. Say what data you accept in ``check_spec``. Latents are z ~ N(0, I) of length ``options.z_dim``
+   (override ``latent_shape`` otherwise), and ``ganspace_layer`` names the early layer of G that
+   GANSpace reads; a style-based model declares its w space as ``stylegan.py`` does (GanModel's
+   "generator contract").
 5. Add one line to ``MODELS`` in ``ganvas/registry.py``:  ``"my-model": "ganvas.nets.my_model:MyModel"``.
 Then ``ganvas train --model my-model --dry-run`` runs the whole path, and the test suite's dry-run test
 covers it. Override ``objective`` only if the model needs losses beyond the adversarial game
@@ -16,11 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from ganvas.config import option
-from ganvas.nets.base import DataSpec, GanModel, image_side, normal_latent
+from ganvas.nets.base import DataSpec, GanModel, image_side
 
 
 @dataclass
@@ -35,6 +37,7 @@ class TemplateGAN(GanModel):
     name = "template"
     Options = TemplateOptions
     default_resolution = 32
+    ganspace_layer = "1"                # GANSpace's `activations` method reads the hidden layer (after its ReLU)
 
     def __init__(self, spec: DataSpec, options: TemplateOptions) -> None:
         super().__init__(spec, options)
@@ -48,6 +51,3 @@ class TemplateGAN(GanModel):
     def check_spec(cls, spec: DataSpec) -> None:
         super().check_spec(spec)                              # image data only
         image_side(spec, cls.name, (16, 32, 64))
-
-    def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None) -> torch.Tensor:
-        return normal_latent(n, self.options.z_dim, generator, truncation, generator.device)

@@ -87,11 +87,31 @@ class TranslationModel(GanModel):
         return GanvasError(f"model '{self.name}' translates images and has no latent space to sample; "
                            "use `ganvas translate` (or ganvas.load(...).translate) instead")
 
+    # the generator contract (GanModel): no latent codes, so every part of it is this one-line error
+    has_latent = False
+
     def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None) -> torch.Tensor:
         raise self._no_latent()
 
     def latents_for_seeds(self, seeds: list[int], truncation: float | None = None,
                           device: torch.device | str = "cpu") -> torch.Tensor:
+        raise self._no_latent()
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        raise self._no_latent()
+
+    @property
+    def ganspace_layer(self) -> str:
+        raise self._no_latent()
+
+    def to_edit_space(self, z: torch.Tensor) -> torch.Tensor:
+        raise self._no_latent()
+
+    def truncate(self, codes: torch.Tensor, psi: float | None, cutoff: int | None = None) -> torch.Tensor:
+        raise self._no_latent()
+
+    def synthesize(self, codes: torch.Tensor, noise_mode: str | None = None) -> torch.Tensor:
         raise self._no_latent()
 
     def grid_input(self, seeds: list[int], dataset: Any, device: torch.device | str = "cpu") -> dict[str, Any]:
