@@ -96,7 +96,7 @@ def server_side(runs: Path, model: str, repeats: int) -> list[str]:
         t2 = time.perf_counter()
         with torch.inference_mode():
             if L.is_style(G):
-                G.model.G.synthesis(codes)
+                G.model.synthesize(codes)
             else:
                 G.model.G(codes)
         t3 = time.perf_counter()
