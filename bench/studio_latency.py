@@ -95,10 +95,7 @@ def server_side(runs: Path, model: str, repeats: int) -> list[str]:
         [O.data_url(O.png(p)) for p in O.pictures(G, outs)]
         t2 = time.perf_counter()
         with torch.inference_mode():
-            if L.is_style(G):
-                G.model.synthesize(codes)
-            else:
-                G.model.G(codes)
+            G.model.synthesize(codes)
         t3 = time.perf_counter()
         draw.append(1000 * (t1 - t0))
         encode.append(1000 * (t2 - t1))
