@@ -136,11 +136,20 @@ class Plan:
     max_steps: int | None
 
 
+def sweep(run_dir: Path) -> None:
+    """Remove what a killed run left half-written in `run_dir` before this run writes there."""
+    swept = ckpt.clean(run_dir)
+    if swept:
+        info(f"note: removed {len(swept)} half-written file(s) left in {run_dir} by an interrupted run "
+             f"({', '.join(p.name for p in swept[:3])}{', ...' if len(swept) > 3 else ''})")
+
+
 def plan_run(preset: str | None, overrides: dict[str, Any], out: Path | None, resume: bool, dry_run: bool,
              max_steps: int | None) -> Plan:
     if resume:
         hint = run_name(resolve_config(preset, overrides), preset)
         run_dir = find_resume_dir(out, hint)
+        sweep(run_dir)
         found = ckpt.latest(run_dir)
         if found is None:
             raise GanvasError(f"--resume: '{run_dir}' holds no checkpoint to resume from")
@@ -152,6 +161,7 @@ def plan_run(preset: str | None, overrides: dict[str, Any], out: Path | None, re
                                   "log_every": 1, "checkpoint_every": 10**6, "kimg": 0.0, "minutes": 0.0})
         return Plan(cfg, out or Path(tempfile.mkdtemp(prefix="ganvas-dry-run-")), None, DRY_RUN_STEPS)
     if out is not None:
+        sweep(out)
         if ckpt.latest(out) is not None:
             raise GanvasError(f"'{out}' already holds a run (step {ckpt.step_dirs(out)[-1][0]}); "
                               "add --resume to continue it, or choose another --out")
@@ -173,6 +183,7 @@ def training_data(cfg: TrainConfig, progress: bool | None) -> ArrayDataset:
 
 
 def resume_from(trainer: Trainer, checkpoint: ckpt.Checkpoint) -> None:
+    state.check_meta(checkpoint.meta, checkpoint.path)
     saved_fp, dataset = checkpoint.meta["dataset"]["fingerprint"], trainer.dataset
     if saved_fp != dataset.fingerprint:
         raise GanvasError(f"the data '{trainer.cfg.data}' has changed since the run in {trainer.run_dir} was "
