@@ -200,10 +200,10 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
         return []
     swept = []
     for entry in sorted(folder.iterdir()):
-        temporary, trash = _TEMPORARY.match(entry.name), _TRASH.match(entry.name)
-        if not (temporary or trash) or entry.is_symlink():
+        trash = _TRASH.match(entry.name)
+        if entry.is_symlink() or not (_TEMPORARY.match(entry.name) or (trash and entry.is_dir())):
             continue
-        if trash and entry.is_dir() and not (folder / trash["name"]).exists():
+        if trash and not (folder / trash["name"]).exists():
             os.replace(entry, folder / trash["name"])
         elif entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)

@@ -53,7 +53,8 @@ def test_temporaries_of_a_killed_writer_are_never_checkpoints_and_are_swept(tmp_
     (run / ".metrics.jsonl.0a0a0a0a.tmp").write_text('{"step": 1}\n')
     shutil.copytree(ten, run / "checkpoints" / ".best.old")             # killed while `best` was replaced
     shutil.copytree(ten, run / "checkpoints" / ".step-0000010.old")     # killed after the replacement
-    keep = [run / ".gitignore", run / "notes.tmp", run / ".notes.tmp", run / "samples" / ".x.toolong12.tmp"]
+    keep = [run / ".gitignore", run / "notes.tmp", run / ".notes.tmp", run / "samples" / ".x.toolong12.tmp",
+            run / ".notes.old"]
     for path in keep:
         path.write_text("mine")
 
