@@ -341,6 +341,7 @@ def test_a_damaged_checkpoint_is_a_one_line_error_naming_the_file_and_field(tiny
     ("dataset", None, "field 'dataset' must be an object"),
     ("progress.elapsed_s", "long", "field 'progress.elapsed_s'"),
     ("sampler", [], "field 'sampler' must be an object"),
+    ("config.model_args.ngf", 10**12, "field 'config.model_args.ngf' (1000000000000) is damaged"),
 ])
 def test_resuming_from_a_damaged_checkpoint_is_a_one_line_error(tiny_run: Path, tmp_path: Path, field: str, value,
                                                                 needle: str) -> None:

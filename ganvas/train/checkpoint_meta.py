@@ -181,26 +181,26 @@ def _bounded(limit: int) -> Iterator[_Budget]:
         _watching.budget = None
 
 
-def _suspect(model_cls: type, spec: DataSpec, options: dict[str, Any]) -> str:
+def _suspect(model_cls: type, spec: DataSpec, options: dict[str, Any], prefix: str = "model.options") -> str:
     """The field most likely to blame for a model that cannot be built: an option of the wrong type, else
     the option furthest above its default, else the data shape."""
     defaults = {f.name: f.default for f in dataclasses.fields(model_cls.Options)}
     for key, value in options.items():      # a float where the model counts (channels, layers)
         if type(defaults.get(key)) is int and type(value) is not int:
-            return f"field 'model.options.{key}' ({_short(value)}, a whole number expected)"
+            return f"field '{prefix}.{key}' ({_short(value)}, a whole number expected)"
     ratios = [(v / max(abs(defaults[k]), 1), k) for k, v in options.items()
               if type(v) in (int, float) and type(defaults.get(k)) in (int, float) and v > defaults[k]]
     if ratios:
         key = max(ratios)[1]
-        return f"field 'model.options.{key}' ({_short(options[key])})"
+        return f"field '{prefix}.{key}' ({_short(options[key])})"
     return f"field 'model.spec.shape' ({list(spec.shape)})"
 
 
-def build_bounded(model_cls: type, spec: DataSpec, options: dict[str, Any],
-                  limit: int = MAX_MODEL_VALUES) -> GanModel:
+def build_bounded(model_cls: type, spec: DataSpec, options: dict[str, Any], limit: int = MAX_MODEL_VALUES,
+                  prefix: str = "model.options") -> GanModel:
     """Build the model, refusing (before allocating them) options that make it create over `limit`
     values, and turning any failure of building it from these options into a one-line error naming the
-    likely field."""
+    likely field (`prefix`: where the options sit in checkpoint.json)."""
     try:
         with _bounded(limit):
             return model_cls.build(spec, options)
@@ -208,11 +208,23 @@ def build_bounded(model_cls: type, spec: DataSpec, options: dict[str, Any],
         raise
     except _TooLarge as exc:
         raise GanvasError(f"it asks for a model too large to build ({exc}): "
-                          f"{_suspect(model_cls, spec, options)} is damaged or was edited") from None
+                          f"{_suspect(model_cls, spec, options, prefix)} is damaged or was edited") from None
     except Exception as exc:        # e.g. an option of 8.0 where a layer needs an int, or a size that overflows
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise GanvasError(f"its model cannot be built ({reason}): check {_suspect(model_cls, spec, options)}"
-                          ) from None
+        raise GanvasError(f"its model cannot be built ({reason}): check "
+                          f"{_suspect(model_cls, spec, options, prefix)}") from None
+
+
+def build_saved(model_cls: type, spec: DataSpec, options: dict[str, Any], ckpt_dir: Path) -> GanModel:
+    """The model a run resuming from `ckpt_dir` trains, its options from the checkpoint's config: at
+    most about as large as the saved weights (nets.safetensors holds G, D and G's average, >= 2 bytes each)."""
+    nets = ckpt_dir / "nets.safetensors"
+    stored = nets.stat().st_size // 2 if nets.is_file() else MAX_MODEL_VALUES
+    try:
+        return build_bounded(model_cls, spec, options, min(MAX_MODEL_VALUES, 2 * stored + SLACK_VALUES),
+                             "config.model_args")
+    except GanvasError as exc:
+        raise GanvasError(f"checkpoint '{ckpt_dir / 'checkpoint.json'}' cannot be resumed from: {exc}") from None
 
 
 def rebuild(meta: dict[str, Any], ckpt_dir: Path, stored: int | None = None) -> tuple[type, GanModel]:

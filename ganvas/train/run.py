@@ -22,7 +22,7 @@ from ganvas.files import write_json
 from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec, GanModel
 from ganvas.train import checkpoint as ckpt
-from ganvas.train import distributed, state
+from ganvas.train import checkpoint_meta, distributed, state
 from ganvas.train.loop import RunResult, Trainer, derive_seed
 
 # Fields a resumed run may change: how long and how often, not what is trained or how.
@@ -83,14 +83,20 @@ def resolve_config(preset: str | None, overrides: dict[str, Any]) -> TrainConfig
     return cfg
 
 
-def build_model(cfg: TrainConfig, dataset: ArrayDataset, device: torch.device) -> GanModel:
+def build_model(cfg: TrainConfig, dataset: ArrayDataset, device: torch.device,
+                resuming: Path | None = None) -> GanModel:
+    """The run's networks; resuming from checkpoint folder `resuming`, the options come from its file
+    and must not make a model much larger than its saved weights (a damaged file, not petabytes)."""
     model_cls = MODELS.get(cfg.model)
     domain = get_domain(dataset.domain, dataset.domain_args)
     sample_shape = tuple(domain.to_tensor(dataset.arrays[dataset.sample_key][:1]).shape[1:])
     labels = dataset.card.get("labels") or {}
     spec = DataSpec(dataset.domain, sample_shape, len(labels.get("names", [])), dataset.domain_args)
     torch.manual_seed(cfg.seed)                     # the initial weights come from the run's seed
-    model = model_cls.build(spec, cfg.model_args).to(device)
+    if resuming is None:
+        model = model_cls.build(spec, cfg.model_args).to(device)
+    else:
+        model = checkpoint_meta.build_saved(model_cls, spec, cfg.model_args, resuming).to(device)
     if cfg.channels_last and dataset.domain == "image" and len(sample_shape) == 3:
         model = model.to(memory_format=torch.channels_last)
     return model
@@ -208,7 +214,7 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
     distributed.use_device(ctx, device)
     set_threads(distributed.threads_per_process(cfg.threads, ctx))
     dataset = ctx.everywhere(lambda: training_data(cfg, None if ctx.is_main else False), leaders_first=True)
-    model = ctx.everywhere(lambda: build_model(cfg, dataset, device))
+    model = ctx.everywhere(lambda: build_model(cfg, dataset, device, plan.found))
     if ctx.rank:                    # each rank its own augmentations and noise (rank 0: as a single process)
         torch.manual_seed(derive_seed(cfg.seed, distributed.rank_purpose("torch")))
     if ctx.is_main:
