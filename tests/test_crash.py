@@ -28,7 +28,7 @@ SMALL = {"model": "dcgan", "data": "emoji", "resolution": 32, "batch_size": 16, 
 
 
 def debris(run: Path) -> list[str]:
-    """Names under temporary names anywhere in a run folder."""
+    """Dot-named entries (what ganvas writes under temporary names) anywhere in a run folder."""
     return sorted(p.name for p in run.rglob(".*"))
 
 
