@@ -8,11 +8,9 @@ from typing import TYPE_CHECKING
 import torch
 from PIL import Image
 
-from ganvas.errors import GanvasError
 from ganvas.loaded import LoadedModel
-from ganvas.nets import MODELS
-from ganvas.nets.base import DataSpec
 from ganvas.train import checkpoint as ckpt
+from ganvas.train.checkpoint_meta import rebuild
 
 if TYPE_CHECKING:
     from ganvas.translator import Translator
@@ -66,14 +64,10 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Generator | Tr
     cyclegan) as a `Translator`.
     """
     c = ckpt.load(path, with_optim=False)
-    desc = c.meta["model"]
-    try:
-        model_cls = MODELS.get(desc["name"])
-        model = model_cls.build(DataSpec.from_dict(desc["spec"]), desc["options"])
-    except GanvasError as exc:      # e.g. options of an older or newer ganvas
-        raise GanvasError(f"checkpoint {c.path} cannot be rebuilt: {exc}") from None
+    stored = sum(t.numel() for sd in c.nets.values() for t in sd.values())
+    model_cls, model = rebuild(c.meta, c.path, stored)     # fields checked, size bounded before allocating
     for name in model_cls.generator_names:
-        what = f"checkpoint {c.path} network {name}_ema"
+        what = f"checkpoint file {c.path / 'nets.safetensors'} network {name}_ema"
         ckpt.load_weights(getattr(model, name), c.nets.get(f"{name}_ema", {}), what)
     device = torch.device(device)
     if model_cls.data_layout != "single":

@@ -3,13 +3,20 @@
 Everything ganvas writes that a later step relies on (checkpoints, dataset arrays, cards, samples)
 goes through these helpers: write to a temporary name in the same folder, flush to disk, rename.
 Latent-code files (studio, `sample --from-w`) are read back through one checked reader.
+
+A process killed mid-write leaves its temporary (``.NAME.XXXXXXXX.tmp``) behind; whoever next writes
+into that folder alone (a training run at its start) sweeps them with `remove_stale_temporaries`. A
+write that fails because the disk is full or read-only is a one-line `GanvasError` naming the file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ganvas.errors import GanvasError
 
 
 def _umask() -> int:
@@ -26,6 +35,52 @@ def _umask() -> int:
 
 
 _UMASK = _umask()   # temporary files are created private (0600); finished ones get the usual mode
+# what tempfile.mkstemp/mkdtemp names a temporary here: "." + name + "." + 8 random characters + ".tmp"
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")
+_TRASH = re.compile(r"^\.(?P<name>.+)\.old$")         # a folder set aside while atomic_dir replaces it
+# write errors that are the machine's state, not a bug: said in words, in one line
+_WRITE_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+                 errno.EROFS: "the file system is read-only", errno.EFBIG: "the file is too large for the file system"}
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")     # how safetensors (Rust) reports an errno, in words
+
+
+class WriteError(GanvasError):
+    """A write that failed for a reason outside ganvas (disk full, read-only, quota); `errno` says which."""
+
+    def __init__(self, message: str, errno_: int | None) -> None:
+        super().__init__(message)
+        self.errno = errno_
+
+
+def write_error(path: str | Path, exc: Exception) -> WriteError:
+    """The one-line error for a failed write of `path`."""
+    code = _errno_of(exc)
+    reason = _WRITE_ERRORS.get(code) or (getattr(exc, "strerror", None) or os.strerror(code or 0)).lower()
+    name = f" ({errno.errorcode[code]})" if code in errno.errorcode else ""
+    return WriteError(f"cannot write '{path}': {reason}{name}", code)
+
+
+def _errno_of(exc: Exception) -> int | None:
+    if isinstance(exc, OSError):
+        return exc.errno
+    found = _OS_ERROR.search(str(exc))
+    return int(found[1]) if found else None
+
+
+@contextlib.contextmanager
+def _explained(path: Path, any_error: bool) -> Iterator[None]:
+    """Failed writes of `path` become one-line errors: any OSError of ganvas's own steps (`any_error`:
+    they touch nothing else), and of the caller's body only errors that can only come from writing
+    (the body may read other files, whose errors are not this path's)."""
+    try:
+        yield
+    except GanvasError:
+        raise
+    except Exception as exc:
+        code = _errno_of(exc)
+        if code is None or not (code in _WRITE_ERRORS or (any_error and isinstance(exc, OSError))):
+            raise
+        raise write_error(path, exc) from None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -41,19 +96,23 @@ def _fsync_dir(path: Path) -> None:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is renamed onto `path`, on error removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    with _explained(path, any_error=True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp_path, 0o666 & ~_UMASK)
-        os.replace(tmp_path, path)
+        with _explained(path, any_error=False):
+            yield tmp_path
+        with _explained(path, any_error=True):
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(tmp_path, 0o666 & ~_UMASK)
+            os.replace(tmp_path, path)
         _fsync_dir(path.parent)
     finally:
-        tmp_path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp_path.unlink(missing_ok=True)
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
@@ -94,26 +153,64 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     any moment leaves either the old folder or the new one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    with _explained(path, any_error=True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        yield tmp
-        for child in tmp.rglob("*"):
-            if child.is_file():
-                with open(child, "rb+") as fh:
-                    os.fsync(fh.fileno())
-        os.chmod(tmp, 0o777 & ~_UMASK)
-        if path.exists():
-            trash = path.with_name(f".{path.name}.old")
-            shutil.rmtree(trash, ignore_errors=True)
-            os.replace(path, trash)
-            os.replace(tmp, path)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        with _explained(path, any_error=False):
+            yield tmp
+        with _explained(path, any_error=True):
+            for child in tmp.rglob("*"):
+                if child.is_file():
+                    with open(child, "rb+") as fh:
+                        os.fsync(fh.fileno())
+            os.chmod(tmp, 0o777 & ~_UMASK)
+            if path.exists():
+                trash = path.with_name(f".{path.name}.old")
+                shutil.rmtree(trash, ignore_errors=True)
+                os.replace(path, trash)
+                os.replace(tmp, path)
+                shutil.rmtree(trash, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
         _fsync_dir(path.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_dir(path: str | Path) -> None:
+    """Delete a folder so that a crash midway leaves no half of it under its own name: it is first
+    renamed to a temporary name, which `remove_stale_temporaries` sweeps if the deletion is cut short."""
+    path = Path(path)
+    doomed = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        os.replace(path, doomed)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Sweep what writers killed midway left in `folder` (not its subfolders): temporary files and
+    folders are removed; a folder caught while `atomic_dir` was replacing it (``.NAME.old`` with no
+    ``NAME``) is put back. Call it only where no other process is writing at the same time.
+    Returns what was removed or put back."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    swept = []
+    for entry in sorted(folder.iterdir()):
+        trash = _TRASH.match(entry.name)
+        if entry.is_symlink() or not (_TEMPORARY.match(entry.name) or (trash and entry.is_dir())):
+            continue
+        if trash and not (folder / trash["name"]).exists():
+            os.replace(entry, folder / trash["name"])
+        elif entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        swept.append(entry)
+    return swept
 
 
 def read_code_file(path: str | Path, what: str, keys: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
@@ -124,8 +221,6 @@ def read_code_file(path: str | Path, what: str, keys: tuple[str, ...]) -> tuple[
     design; the magic bytes are checked first so a renamed file gets a clear message.
     """
     import torch
-
-    from ganvas.errors import GanvasError
 
     path = Path(path)
     if not path.is_file():

@@ -187,30 +187,24 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path: 
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path: Path, emoji_built) -> None:
-    """SIGKILL a real `ganvas train` process mid-run, then `--resume`: it ends at the planned step."""
-    import os
-    import signal
+    """SIGKILL a real `ganvas train` process mid-run, then `--resume`: it ends at the planned step.
+
+    The process is killed right after its checkpoint of step 20 is in place (it pauses there and says
+    so on stderr; the test reads stderr until that line), 40 steps before its planned end."""
     import subprocess
-    import sys
-    import time
+
+    from killing import PLANNED_STEPS, TRAIN, env, ganvas, kill_when_paused
 
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "ganvas", "train", "--model", "dcgan", "--data", "emoji", "--resolution", "32",
-            "--batch-size", "16", "--kimg", "0.96", "--set", "model_args.ngf=8", "--set", "model_args.ndf=8",
-            "--set", "checkpoint_every=10", "--set", "sample_every=1000", "--set", "log_every=1",
-            "--set", "sample_count=4", "--out", str(out)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not ckpt.step_dirs(out):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    args = ganvas("train", *TRAIN, "--out", str(out))
+    paused = kill_when_paused(args, "20:written")
+    assert paused == f"checkpoint paused: written step 20 at {out / 'checkpoints' / 'step-0000020'}"
     saved = ckpt.step_dirs(out)
-    assert saved and saved[-1][0] < 60, "the run should have been killed mid-way"
-    done = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert [s for s, _ in saved] == [10, 20], "killed after its second checkpoint, long before step 60"
+    done = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300, env=env())
     assert done.returncode == 0, done.stderr
-    assert f"resuming {out} at step {saved[-1][0]}" in done.stderr
+    assert f"resuming {out} at step 20" in done.stderr
     final = ckpt.load(out)
-    assert final.step == 60 and final.meta["progress"]["nimg"] == 960      # 0.96 kimg / 16 per step
+    assert final.step == PLANNED_STEPS and final.meta["progress"]["nimg"] == 960      # 0.96 kimg / 16 per step
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert steps == list(range(1, 61))
+    assert steps == list(range(1, PLANNED_STEPS + 1))

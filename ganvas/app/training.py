@@ -28,7 +28,7 @@ from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec, GanModel
 from ganvas.seeds import derive_seed
 from ganvas.train import checkpoint as ckpt
-from ganvas.train import state
+from ganvas.train import checkpoint_meta, state
 from ganvas.train.loop import RunResult, Trainer
 
 # Fields a resumed run may change: how long and how often, not what is trained or how.
@@ -69,14 +69,20 @@ def resolve_config(preset: str | None, overrides: dict[str, Any]) -> TrainConfig
     return cfg
 
 
-def build_model(cfg: TrainConfig, dataset: ArrayDataset, device: torch.device) -> GanModel:
+def build_model(cfg: TrainConfig, dataset: ArrayDataset, device: torch.device,
+                resuming: Path | None = None) -> GanModel:
+    """The run's networks; resuming from checkpoint folder `resuming`, the options come from its file
+    and must not make a model much larger than its saved weights (a damaged file, not petabytes)."""
     model_cls = MODELS.get(cfg.model)
     domain = get_domain(dataset.domain, dataset.domain_args)
     sample_shape = tuple(domain.to_tensor(dataset.arrays[dataset.sample_key][:1]).shape[1:])
     labels = dataset.card.get("labels") or {}
     spec = DataSpec(dataset.domain, sample_shape, len(labels.get("names", [])), dataset.domain_args)
     torch.manual_seed(cfg.seed)                     # the initial weights come from the run's seed
-    model = model_cls.build(spec, cfg.model_args).to(device)
+    if resuming is None:
+        model = model_cls.build(spec, cfg.model_args).to(device)
+    else:
+        model = checkpoint_meta.build_saved(model_cls, spec, cfg.model_args, resuming).to(device)
     if cfg.channels_last and dataset.domain == "image" and len(sample_shape) == 3:
         model = model.to(memory_format=torch.channels_last)
     return model
@@ -122,11 +128,20 @@ class Plan:
     max_steps: int | None
 
 
+def sweep(run_dir: Path) -> None:
+    """Remove what a killed run left half-written in `run_dir` before this run writes there."""
+    swept = ckpt.clean(run_dir)
+    if swept:
+        info(f"note: removed {len(swept)} half-written file(s) left in {run_dir} by an interrupted run "
+             f"({', '.join(p.name for p in swept[:3])}{', ...' if len(swept) > 3 else ''})")
+
+
 def plan_run(preset: str | None, overrides: dict[str, Any], out: Path | None, resume: bool, dry_run: bool,
              max_steps: int | None) -> Plan:
     if resume:
         hint = run_name(resolve_config(preset, overrides), preset)
         run_dir = find_resume_dir(out, hint)
+        sweep(run_dir)
         found = ckpt.latest(run_dir)
         if found is None:
             raise GanvasError(f"--resume: '{run_dir}' holds no checkpoint to resume from")
@@ -138,6 +153,7 @@ def plan_run(preset: str | None, overrides: dict[str, Any], out: Path | None, re
                                   "log_every": 1, "checkpoint_every": 10**6, "kimg": 0.0, "minutes": 0.0})
         return Plan(cfg, out or Path(tempfile.mkdtemp(prefix="ganvas-dry-run-")), None, DRY_RUN_STEPS)
     if out is not None:
+        sweep(out)
         if ckpt.latest(out) is not None:
             raise GanvasError(f"'{out}' already holds a run (step {ckpt.step_dirs(out)[-1][0]}); "
                               "add --resume to continue it, or choose another --out")
@@ -159,6 +175,7 @@ def training_data(cfg: TrainConfig, progress: bool | None) -> ArrayDataset:
 
 
 def resume_from(trainer: Trainer, checkpoint: ckpt.Checkpoint) -> None:
+    state.check_meta(checkpoint.meta, checkpoint.path)
     saved_fp, dataset = checkpoint.meta["dataset"]["fingerprint"], trainer.dataset
     if saved_fp != dataset.fingerprint:
         raise GanvasError(f"the data '{trainer.cfg.data}' has changed since the run in {trainer.run_dir} was "
@@ -183,7 +200,7 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
     distributed.use_device(ctx, device)
     set_threads(distributed.threads_per_process(cfg.threads, ctx))
     dataset = ctx.everywhere(lambda: training_data(cfg, None if ctx.is_main else False), leaders_first=True)
-    model = ctx.everywhere(lambda: build_model(cfg, dataset, device))
+    model = ctx.everywhere(lambda: build_model(cfg, dataset, device, plan.found))
     if ctx.rank:                    # each rank its own augmentations and noise (rank 0: as a single process)
         torch.manual_seed(derive_seed(cfg.seed, distributed.rank_purpose("torch")))
     if ctx.is_main:

@@ -25,6 +25,7 @@ from ganvas import distributed, seeds
 from ganvas.console import info
 from ganvas.errors import GanvasError
 from ganvas.train import checkpoint as ckpt
+from ganvas.train.checkpoint_meta import LOADING, RESUMING, check_fields
 
 if TYPE_CHECKING:
     from ganvas.train.loop import Trainer
@@ -133,6 +134,17 @@ def load_everywhere(path: Path, ctx: distributed.Context) -> ckpt.Checkpoint:
 def restore(t: Trainer, c: ckpt.Checkpoint) -> None:
     """Continue exactly where checkpoint `c` stopped: weights, optimisers, RNGs, data order, counters."""
     check_meta(c.meta, c.path)
+    try:
+        _restore(t, c)
+    except (GanvasError, torch.OutOfMemoryError):
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:  # fields of the right type
+        reason = " ".join(str(exc).split())[:200]             # but wrong content (a hand-edited file)
+        raise GanvasError(f"checkpoint file '{c.path / 'checkpoint.json'}' cannot be resumed from: "
+                          f"{type(exc).__name__}: {reason}") from None
+
+
+def _restore(t: Trainer, c: ckpt.Checkpoint) -> None:
     for name, net in {**t.G_nets, **t.D_nets}.items():
         ckpt.load_weights(net, c.nets.get(name, {}), f"checkpoint {c.path} network {name}")
     for name, net in t.ema.averaged.items():
@@ -190,7 +202,9 @@ def set_rng(t: Trainer, rng: dict[str, str], where: Path) -> None:
 
 
 def check_meta(meta: dict[str, Any], where: Path) -> None:
-    """Refuse a checkpoint whose per-rank records are inconsistent (a hand-edited or truncated file)."""
+    """Refuse a checkpoint that lacks what resuming reads, or whose per-rank records are inconsistent
+    (a hand-edited or truncated file)."""
+    check_fields(meta, where / "checkpoint.json", LOADING + RESUMING)
     world = int((meta.get("distributed") or {}).get("world_size", 1))
     if world > 1 and len(meta.get("ranks") or []) != world - 1:
         raise GanvasError(f"checkpoint {where} says it was written by {world} processes but holds the state of "
