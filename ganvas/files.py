@@ -124,8 +124,18 @@ def write_text(path: str | Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def json_bytes(obj: Any) -> bytes:
+    """`obj` as UTF-8 JSON. A file name holding bytes that are not UTF-8 (a surrogate-escaped str) is
+    written with \\u escapes: Python reads it back to the same name, and `os.fsencode` to the same bytes."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(obj, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+
+
 def write_json(path: str | Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    write_bytes(path, json_bytes(obj))
 
 
 def save_npy(path: str | Path, array: np.ndarray) -> None:

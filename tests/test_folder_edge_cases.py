@@ -71,9 +71,14 @@ def test_a_folder_whose_own_name_is_not_utf8_imports(tmp_path: Path) -> None:
         folder.mkdir()
     except (OSError, UnicodeError):
         pytest.skip("this file system refuses file names that are not UTF-8")
-    images(folder, 3)
+    images(folder, 3, side=32)
     assert len(load_folder(folder, 8, progress=False)) == 3
     assert len(load_folder(folder, 8, progress=False)) == 3            # and its cache is read back
+    from ganvas.cli import main  # and a run on it records its name
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(folder), "--model", "dcgan", "--resolution", "32", "--dry-run",
+                 "--set", "model_args.ngf=8", "--set", "model_args.ndf=8", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text(encoding="ascii"))["config"]["data"] == str(folder)
 
 
 def test_newlines_and_control_characters_in_names_survive_the_lists(tmp_path: Path) -> None:

@@ -21,16 +21,14 @@ from ganvas.data.imageprep import FITS, IMAGE_SUFFIXES, SkipFile, fit_square, op
 from ganvas.data.listing import (
     CACHE_FORMAT,
     FolderListing,
-    json_bytes,
     read_file_list,
     scan,
     shown,
     skip_line,
     warn_if_few,
-    write_json_any,
 )
 from ganvas.errors import GanvasError
-from ganvas.files import atomic_dir, load_npy, save_npy, write_bytes, write_text
+from ganvas.files import atomic_dir, load_npy, save_npy, write_json, write_text
 
 __all__ = ["FolderListing", "check_fit", "load_folder", "read_file_list", "scan"]
 IMAGE_HINT = "train with --set augment=diffaugment, and at a small --resolution (32 or 64)"
@@ -101,9 +99,9 @@ def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | N
         save_npy(tmp / "images.npy", arrays["x"])
         if "y" in arrays:
             save_npy(tmp / "labels.npy", arrays["y"])
-        write_bytes(tmp / "files.json", json_bytes([listing.rel(p) for p in kept]))  # any name survives JSON
+        write_json(tmp / "files.json", [listing.rel(p) for p in kept])  # any name survives JSON
         write_text(tmp / "skipped.txt", "".join(f"{line}\n" for line in skipped_lines))
-        write_json_any(tmp / "card.json", card)
+        write_json(tmp / "card.json", card)
     if summary:
         info(f"{summary} (listed in {cache / 'skipped.txt'})")
     return ArrayDataset(str(folder), "image", arrays, card, card["fingerprint"])

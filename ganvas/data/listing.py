@@ -22,7 +22,6 @@ from ganvas.console import info
 from ganvas.data import data_home
 from ganvas.data.imageprep import not_regular, stat_failure
 from ganvas.errors import GanvasError
-from ganvas.files import write_bytes
 
 CACHE_FORMAT = 2     # caches of another format (1: files.txt, 16-bit images clipped) are rebuilt
 FEW, VERY_FEW = 100, 10   # fewer samples than these get a warning, and a stronger one
@@ -43,20 +42,6 @@ def shown(name: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
-
-
-def json_bytes(obj: Any) -> bytes:
-    """`obj` as UTF-8 JSON; a name holding bytes that are not UTF-8 is written with \\u escapes
-    (Python reads it back to the same name, and `os.fsencode` to the same bytes)."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False)
-    try:
-        return (text + "\n").encode("utf-8")
-    except UnicodeEncodeError:
-        return (json.dumps(obj, indent=2, ensure_ascii=True) + "\n").encode("ascii")
-
-
-def write_json_any(path: Path, obj: Any) -> None:
-    write_bytes(path, json_bytes(obj))
 
 
 @dataclass

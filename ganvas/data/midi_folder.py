@@ -35,16 +35,14 @@ from ganvas.data.imageprep import IMAGE_SUFFIXES
 from ganvas.data.listing import (
     CACHE_FORMAT,
     FolderListing,
-    json_bytes,
     scan,
     shown,
     skip_line,
     warn_if_few,
-    write_json_any,
 )
 from ganvas.data.music_builder import ROLLS, PhraseOptions, Piece, cut_phrases
 from ganvas.errors import GanvasError, unknown_name
-from ganvas.files import atomic_dir, load_npy, save_npy, write_bytes, write_text
+from ganvas.files import atomic_dir, load_npy, save_npy, write_json, write_text
 from ganvas.music.midi import BadMidi, Part, gm_family, gm_name, read_midi
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -190,9 +188,9 @@ def _build(listing: FolderListing, opts: FolderOptions, progress: bool | None) -
     }
     with atomic_dir(cache) as tmp:
         save_npy(tmp / ROLLS, x)
-        write_bytes(tmp / "keys.json", json_bytes(keys))          # [file, first bar] of each phrase; any name
+        write_json(tmp / "keys.json", keys)          # [file, first bar] of each phrase; any name
         write_text(tmp / "skipped.txt", "".join(f"{line}\n" for line in skipped_lines))
-        write_json_any(tmp / "card.json", card)
+        write_json(tmp / "card.json", card)
     if summary:
         info(f"{summary} (listed in {cache / 'skipped.txt'})")
     return ArrayDataset(str(folder), "music", {"x": x}, card, card["fingerprint"])

@@ -28,10 +28,10 @@ from ganvas.console import info
 from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
 from ganvas.data.folder import check_fit
 from ganvas.data.imageprep import IMAGE_SUFFIXES, SkipFile, fit_square, open_image
-from ganvas.data.listing import CACHE_FORMAT, FolderListing, Odd, shown, skip_line, walk, warn_if_few, write_json_any
+from ganvas.data.listing import CACHE_FORMAT, FolderListing, Odd, shown, skip_line, walk, warn_if_few
 from ganvas.data.translation import ROLES, streams_for
 from ganvas.errors import GanvasError
-from ganvas.files import atomic_dir, load_npy, save_npy, write_text
+from ganvas.files import atomic_dir, load_npy, save_npy, write_json, write_text
 
 SIDES = {"a": ("A", "a", "trainA"), "b": ("B", "b", "trainB"),
          "a_test": ("testA",), "b_test": ("testB",)}
@@ -229,7 +229,7 @@ def _build(listing: FolderListing, resolution: int, layout: str, fit: str, progr
         for role, array in arrays.items():
             save_npy(tmp / f"{role}.npy", array)
         write_text(tmp / "skipped.txt", "".join(f"{line}\n" for line in reader.lines))
-        write_json_any(tmp / "card.json", card)
+        write_json(tmp / "card.json", card)
     if reader.skipped:
         info(f"{shown(str(folder))}: skipped {sum(reader.skipped.values())} files ({summary}); "
              f"listed in {cache / 'skipped.txt'}")
