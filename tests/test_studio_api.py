@@ -10,7 +10,6 @@ import pickle
 import shutil
 import struct
 import tempfile
-import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -27,13 +26,14 @@ from ganvas.explore import provenance as P
 from ganvas.studio.app import create_app
 
 SG = "nested/emoji-stylegan"
+LOCAL = "http://127.0.0.1"      # the studio answers to loopback names only (TestClient's own is 'testserver')
 
 
 @pytest.fixture(scope="module")
 def client(studio_runs: Path) -> TestClient:
     app = create_app(studio_runs, max_models=3, max_projections=1, max_upload_bytes=256 * 1024,
                      max_upload_pixels=1_000_000)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, base_url=LOCAL, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -224,14 +224,10 @@ def test_projection_jobs_report_progress_and_a_code(client: TestClient) -> None:
     assert result["pixel_error"] < 0.2 and result["projection_space"] == "z"
     again = client.post("/api/models/emoji-dcgan/render", json={"latent": result["latent"]}).json()
     assert np.array_equal(pixels(again["image"]), pixels(result["image"]))
-    # multipart, as a browser form sends it; poll until done
+    # multipart, as a browser form sends it; then a long poll, answered when the job's own event fires
     started = client.post(f"/api/models/{SG}/project?steps=20", files={"file": ("me.png", target, "image/png")})
     assert started.status_code == 202
-    for _ in range(600):
-        state = client.get(f"/api/jobs/{started.json()['id']}").json()
-        if state["state"] != "running":
-            break
-        time.sleep(0.05)
+    state = client.get(f"/api/jobs/{started.json()['id']}?wait=60").json()
     assert state["state"] == "done" and state["result"]["projection_space"] == "w"
 
 
@@ -244,11 +240,7 @@ def test_too_many_projections_get_429_and_cancel_stops_one(client: TestClient) -
                          headers={"content-type": "image/png"})
     assert second.status_code == 429 and "already running" in second.json()["error"]
     assert client.delete(f"/api/jobs/{first.json()['id']}").status_code == 200
-    for _ in range(600):
-        state = client.get(f"/api/jobs/{first.json()['id']}").json()
-        if state["state"] != "running":
-            break
-        time.sleep(0.05)
+    state = client.get(f"/api/jobs/{first.json()['id']}?wait=60").json()
     assert state["state"] == "cancelled" and state["step"] < 500 and "result" in state
 
 
@@ -405,7 +397,8 @@ def test_nothing_outside_the_runs_folder_is_listed_read_or_written(studio_runs: 
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))                         # where stray temp files would go
     monkeypatch.setenv("TMPDIR", str(scratch))
     before = {p: p.stat().st_mtime_ns for p in outside.rglob("*")}
-    with TestClient(create_app(runs, max_upload_bytes=4 * 1024 * 1024), raise_server_exceptions=False) as c:
+    with TestClient(create_app(runs, max_upload_bytes=4 * 1024 * 1024), base_url=LOCAL,
+                    raise_server_exceptions=False) as c:
         names = [m["name"] for m in c.get("/api/models").json()["models"]]
         assert names == ["mine"]
         for name in ("linked", "sneaky", "sneaky2"):
@@ -432,7 +425,7 @@ def test_the_server_never_unpickles_a_checkpoint(studio_runs: Path, tmp_path: Pa
     monkeypatch.setenv("GANVAS_EVIL_MARK", str(mark))
     for ck in (runs / "evil" / "checkpoints").iterdir():
         (ck / "nets.safetensors").write_bytes(pickle.dumps(_Evil()))
-    with TestClient(create_app(runs), raise_server_exceptions=False) as c:
+    with TestClient(create_app(runs), base_url=LOCAL, raise_server_exceptions=False) as c:
         r = c.post("/api/models/evil/render", json={"seed": 1})
         assert r.status_code == 400 and "corrupt tensors" in r.json()["error"]
     assert not mark.exists()

@@ -29,6 +29,9 @@ from ganvas.studio.runs import Entry, RunIndex
 STUDIO_DIR = ".studio"                  # the studio's own folder inside the runs folder (scratch files)
 MAX_PROJECTION_STEPS = 500
 SEED_ITEMS = 512                        # seed outputs kept per model (about 5 kB each for a 64×64 image)
+# Direction sets kept per checkpoint, in memory and as files in RUN/explore/step-N/ (least recently used
+# dropped): any client may ask for other methods, sizes, sample counts and seeds, and each is a file.
+DIRECTION_SETS = 8
 
 
 class Studio:
@@ -109,17 +112,24 @@ class Studio:
     # --- directions ---------------------------------------------------------------------------------
 
     def directions(self, item: Loaded, ds: DirectionSet) -> ganspace.Directions:
+        """A direction set of the model: from memory, the run folder's cache, or computed (and cached)."""
         key = (ds.method, ds.components, ds.samples, ds.seed, ds.layer)
         with item.lock:
             found = item.directions.get(key)
+            if found is not None:
+                item.directions.move_to_end(key)
         if found is None:
             with item.computing:                            # one computation per model; others wait for it
                 with item.lock:
                     found = item.directions.get(key)
                 if found is None:
-                    found = ds.get(item.model, lock=lambda: self.compute)   # batches interleave with requests
+                    found = ganspace.get(item.model, ds.method, ds.components, ds.samples, ds.seed, ds.layer,
+                                         lock=lambda: self.compute,    # batches interleave with requests
+                                         keep=DIRECTION_SETS)
                     with item.lock:
                         item.directions[key] = found
+                        while len(item.directions) > DIRECTION_SETS:
+                            item.directions.popitem(last=False)
         return found
 
     # --- outputs ------------------------------------------------------------------------------------
