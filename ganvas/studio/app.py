@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganvas import __version__
@@ -40,6 +41,34 @@ UPLOAD_BODY = {"requestBody": {"content": {
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary", "description": "the image (PNG, JPEG, WebP, GIF, BMP)"}}}},
     "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+class Headers:
+    """Headers on every answer: Server-Timing, nosniff, no referrer (a token in the URL stays here), the CSP
+    on the page, no-store on the API. Plain ASGI, so exceptions (a body over the limit) pass through as raised."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        api = scope["path"].startswith("/api/")
+
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - t0):.2f}"
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Security-Policy"] = CSP
+                if api:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 MODEL_ERRORS = S.errors(400, 404, 422)     # what every route naming a model may answer
@@ -66,19 +95,7 @@ def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_p
     app.state.studio = studio
     install_errors(app)
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        response.headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - t0):.2f}"
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")      # a token in the URL stays here
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers["Content-Security-Policy"] = CSP
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
+    app.add_middleware(Headers)
     app.add_middleware(BodyLimit, limit=max_upload_bytes + 64 * 1024)
     app.state.guard = guard = guard or Guard()
     app.add_middleware(Checks, guard=guard)                 # added last: the first to see a request

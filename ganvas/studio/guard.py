@@ -236,7 +236,7 @@ async def refuse(scope: dict, receive: Any, send: Any, status: int, message: str
     if scope["method"] not in ("GET", "HEAD") and not _expects_continue(scope):
         await drain(receive, drain_limit)
     page = status == 401 and scope["path"] == "/" and scope["method"] == "GET"
-    body = LOGIN_PAGE.encode() if page else json.dumps({"error": message, "status": status}).encode()
+    body = LOGIN_PAGE.encode() if page else _error_body(status, message)
     ctype = b"text/html; charset=utf-8" if page else b"application/json"
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", ctype), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store"),
@@ -291,8 +291,12 @@ class BodyLimit:
 
 
 async def _json(send: Any, status: int, message: str) -> None:
-    body = json.dumps({"error": message, "status": status}).encode()
+    body = _error_body(status, message)
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff")]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _error_body(status: int, message: str) -> bytes:
+    return json.dumps({"error": message, "status": status}, separators=(",", ":")).encode()
