@@ -132,7 +132,7 @@ def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_p
         return j.to_dict()
 
     @app.delete("/api/jobs/{job_id}", tags=["projection"], summary="Stop a projection (its best code so far is kept)",
-                responses=S.errors(404))
+                responses=S.errors(404, 422))
     def cancel(job_id: str) -> dict[str, Any]:
         j = studio.jobs.get(job_id)
         if j is None:
