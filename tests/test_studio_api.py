@@ -457,6 +457,20 @@ def test_direction_sets_a_client_asks_for_are_bounded(studio_runs: Path, tmp_pat
         assert again.status_code == 200 and again.json()["set"]["seed"] == 0
 
 
+def test_activation_directions_of_a_wide_layer_are_refused_before_they_fill_memory(client: TestClient,
+                                                                                   monkeypatch) -> None:
+    """samples × layer width numbers are held for the PCA: a client's choice of layer must not exhaust memory."""
+    from ganvas.studio import service
+
+    monkeypatch.setattr(service, "MAX_ACTIVATION_VALUES", 100_000)
+    r = client.get("/api/models/emoji-dcgan/directions?layer=net&samples=64&components=2")     # 64 × 3072
+    assert r.status_code == 400
+    assert r.json()["error"] == ("layer 'net' has 3072 values per sample: 64 samples would hold 196,608 numbers, "
+                                 "more than the studio's 100,000; ask for at most 32 samples or an earlier layer")
+    ok = client.get("/api/models/emoji-dcgan/directions?layer=net&samples=32&components=2")
+    assert ok.status_code == 200 and ok.json()["layer"] == "net"
+
+
 def test_evicting_cached_direction_sets_keeps_the_most_recently_used(tmp_path: Path) -> None:
     from ganvas.explore.ganspace import evict
 

@@ -209,6 +209,7 @@ def test_bound_beyond_loopback_it_prints_a_token_url_and_asks_for_it(exposed) ->
     assert r.status == 401 and "needs its token" in r.json()["error"] and b"emoji-dcgan" not in r.body
     page = ask(url, "GET", "/")
     assert page.status == 401 and b"needs its token" in page.body and b"studio.js" not in page.body
+    assert "default-src 'none'" in page.headers["content-security-policy"]
     assert ask(url, "GET", "/api/models?token=" + "0" * 48).status == 401
     assert ask(url, "GET", "/static/studio.js").status == 401
     for auth in (f"token {token}", f"Bearer {token}"):

@@ -1,9 +1,11 @@
 """The studio's web app: the REST API under /api and the studio page at /, one FastAPI process.
 
 Errors are JSON ``{"error": "one line", "status": N}``: 400 for values ganvas cannot use (the
-message names the value and what was expected), 404 for unknown models and jobs, 413 for bodies
-and images over the limits, 415 for uploads that are not images, 422 for bodies of the wrong
-shape, 429 when too many projections run. A bug in ganvas is a 500 with the same shape, never a
+message names the value and what was expected), 401 without the token when one is required, 403
+for a foreign Host header or a change sent from another origin (ganvas.studio.guard), 404 for
+unknown models and jobs, 413 for bodies and images over the limits, 415 for uploads that are not
+images, 422 for bodies of the wrong shape, 429 when too many projections run; the OpenAPI schema
+declares each. A bug in ganvas is a 500 with the same shape, never a
 traceback in the page. Handlers are plain functions run in FastAPI's thread pool; model work is
 serialised by the studio's compute lock (ganvas.studio.service).
 """

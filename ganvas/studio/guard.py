@@ -101,9 +101,11 @@ class Guard:
     """The checks for a studio bound to `bind`; `token` None means none is asked for."""
 
     bind: str = "127.0.0.1"                                 # the address the server listens on
-    token: str | None = None                                # required on every request when set
+    token: str | None = field(default=None, repr=False)     # required on every request when set
     allow_hosts: Iterable[str] = ()                         # more names for the Host header ('*': any)
     hosts: set[str] = field(init=False)                     # the names allowed
+    remote: bool = field(init=False)                        # bound beyond loopback
+    cookie: str | None = field(init=False, repr=False)      # the cookie's value: derived from the token
 
     def __post_init__(self) -> None:
         self.allow_hosts = tuple(h.strip().lower().rstrip(".") for h in self.allow_hosts if h.strip())
@@ -238,9 +240,11 @@ async def refuse(scope: dict, receive: Any, send: Any, status: int, message: str
     page = status == 401 and scope["path"] == "/" and scope["method"] == "GET"
     body = LOGIN_PAGE.encode() if page else _error_body(status, message)
     ctype = b"text/html; charset=utf-8" if page else b"application/json"
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", ctype), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store"),
-        (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]})
+    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store"),
+               (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+    if page:
+        headers.append((b"content-security-policy", b"default-src 'none'; form-action 'self'; frame-ancestors 'none'"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -32,6 +32,9 @@ SEED_ITEMS = 512                        # seed outputs kept per model (about 5 k
 # Direction sets kept per checkpoint, in memory and as files in RUN/explore/step-N/ (least recently used
 # dropped): any client may ask for other methods, sizes, sample counts and seeds, and each is a file.
 DIRECTION_SETS = 8
+# Activation directions hold samples × layer width numbers (float64) for their PCA; a client choosing a wide
+# layer of a big model could ask for tens of gigabytes. 10⁸ numbers (800 MB) allow the default layers.
+MAX_ACTIVATION_VALUES = 100_000_000
 
 
 class Studio:
@@ -123,6 +126,7 @@ class Studio:
                 with item.lock:
                     found = item.directions.get(key)
                 if found is None:
+                    self._check_size(item, ds)
                     found = ganspace.get(item.model, ds.method, ds.components, ds.samples, ds.seed, ds.layer,
                                          lock=lambda: self.compute,    # batches interleave with requests
                                          keep=DIRECTION_SETS)
@@ -131,6 +135,24 @@ class Studio:
                         while len(item.directions) > DIRECTION_SETS:
                             item.directions.popitem(last=False)
         return found
+
+    def _check_size(self, item: Loaded, ds: DirectionSet) -> None:
+        """Refuse activation directions whose samples would not fit in memory (one sample shows the width)."""
+        G = item.model
+        method = ds.method or ganspace.default_method(G)
+        if method != "activations":
+            return
+        layer = ds.layer or ganspace.default_layer(G)
+        samples = ds.samples or ganspace.default_samples(method)
+        with self.compute:
+            code = torch.zeros(1, L.z_dim(G), device=G.device)
+            if L.is_style(G):
+                code = G.model.G.mapping(code)[:, 0]
+            width = ganspace._activations(G, code, layer, 1).shape[1]
+        if samples * width > MAX_ACTIVATION_VALUES:
+            raise GanvasError(f"layer '{layer}' has {width} values per sample: {samples} samples would hold "
+                              f"{samples * width:,} numbers, more than the studio's {MAX_ACTIVATION_VALUES:,}; "
+                              f"ask for at most {MAX_ACTIVATION_VALUES // width} samples or an earlier layer")
 
     # --- outputs ------------------------------------------------------------------------------------
 
