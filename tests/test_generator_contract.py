@@ -149,10 +149,10 @@ def test_translation_models_declare_they_have_no_latent(name: str) -> None:
 
 
 def test_tools_use_only_the_contract() -> None:
-    """The explore tools, ganvas.style and the API never look inside a model's networks."""
+    """The explore tools, the studio, ganvas.style and the API never look inside a model's networks."""
     root = Path(__file__).resolve().parents[1] / "ganvas"
-    files = [*(root / "explore").glob("*.py"), root / "style.py", root / "api.py", root / "commands" / "explore.py",
-             root / "commands" / "sample.py"]
+    files = [*(root / "explore").glob("*.py"), *(root / "studio").glob("*.py"), root / "style.py", root / "api.py",
+             root / "commands" / "explore.py", root / "commands" / "sample.py"]
     pattern = re.compile(r"hasattr\(|\.mapping\b|\.synthesis\b|\.G\(|options\.(z|w)_dim|DEFAULT_LAYERS")
     found = [f"{f.name}:{i}: {line.strip()}" for f in files
              for i, line in enumerate(f.read_text().splitlines(), 1) if pattern.search(line)]

@@ -27,13 +27,14 @@ from ganvas.explore import provenance as P
 from ganvas.studio.app import create_app
 
 SG = "nested/emoji-stylegan"
+LOCAL = "http://127.0.0.1"      # the studio answers to loopback names only (TestClient's own is 'testserver')
 
 
 @pytest.fixture(scope="module")
 def client(studio_runs: Path) -> TestClient:
     app = create_app(studio_runs, max_models=3, max_projections=1, max_upload_bytes=256 * 1024,
                      max_upload_pixels=1_000_000)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, base_url=LOCAL, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -224,14 +225,10 @@ def test_projection_jobs_report_progress_and_a_code(client: TestClient) -> None:
     assert result["pixel_error"] < 0.2 and result["projection_space"] == "z"
     again = client.post("/api/models/emoji-dcgan/render", json={"latent": result["latent"]}).json()
     assert np.array_equal(pixels(again["image"]), pixels(result["image"]))
-    # multipart, as a browser form sends it; poll until done
+    # multipart, as a browser form sends it; then a long poll, answered when the job's own event fires
     started = client.post(f"/api/models/{SG}/project?steps=20", files={"file": ("me.png", target, "image/png")})
     assert started.status_code == 202
-    for _ in range(600):
-        state = client.get(f"/api/jobs/{started.json()['id']}").json()
-        if state["state"] != "running":
-            break
-        time.sleep(0.05)
+    state = client.get(f"/api/jobs/{started.json()['id']}?wait=60").json()
     assert state["state"] == "done" and state["result"]["projection_space"] == "w"
 
 
@@ -243,13 +240,35 @@ def test_too_many_projections_get_429_and_cancel_stops_one(client: TestClient) -
     second = client.post("/api/models/emoji-dcgan/project?steps=5", content=target,
                          headers={"content-type": "image/png"})
     assert second.status_code == 429 and "already running" in second.json()["error"]
+    t0 = time.monotonic()
+    still = client.get(f"/api/jobs/{first.json()['id']}?wait=0.3").json()             # a long poll that times out
+    assert still["state"] == "running" and time.monotonic() - t0 >= 0.25
     assert client.delete(f"/api/jobs/{first.json()['id']}").status_code == 200
-    for _ in range(600):
-        state = client.get(f"/api/jobs/{first.json()['id']}").json()
-        if state["state"] != "running":
-            break
-        time.sleep(0.05)
+    state = client.get(f"/api/jobs/{first.json()['id']}?wait=60").json()
     assert state["state"] == "cancelled" and state["step"] < 500 and "result" in state
+
+
+def test_a_long_poll_answers_when_the_job_stops_not_on_a_timer() -> None:
+    """The job's own event wakes waiting requests (an event loop) and threads; nothing polls."""
+    import asyncio
+    import threading
+
+    from ganvas.studio.jobs import Jobs
+
+    gate = threading.Event()
+    jobs = Jobs(1)
+    job = jobs.start("m", 1, lambda j: {"opened": gate.wait(60)})
+    assert asyncio.run(job.wait_async(0.05)) is False and job.state == "running"
+    assert jobs.wait(job, 0.01) is False
+
+    async def open_the_gate_and_wait() -> bool:
+        waiting = asyncio.ensure_future(job.wait_async(60))
+        gate.set()
+        return await waiting
+
+    assert asyncio.run(open_the_gate_and_wait()) is True
+    assert job.state == "done" and job.result == {"opened": True} and job.finished is not None
+    assert jobs.wait(job, 60) is True and asyncio.run(job.wait_async(0)) is True    # done: no waiting at all
 
 
 # --- translation ----------------------------------------------------------------------------------------
@@ -354,6 +373,119 @@ def test_nan_and_infinity_in_latents_are_refused(client: TestClient) -> None:
     assert r.status_code == 422 and "JSON" in r.json()["error"]
 
 
+def strict_json(text: str):
+    """JSON as browsers read it: NaN and Infinity are not JSON."""
+    def refuse(token: str):
+        raise ValueError(f"{token} in an answer")
+    return json.loads(text, parse_constant=refuse)
+
+
+NON_FINITE = [
+    ("post", "/api/models/emoji-dcgan/render", b'{"seed": 1, "truncation": NaN}', "truncation: Input should be a fin"),
+    ("post", f"/api/models/{SG}/seeds", b'{"count": 2, "truncation": -Infinity}', "truncation: Input should be a fin"),
+    ("post", "/api/models/emoji-dcgan/breed", b'{"parents": [{"seed": 1}, {"seed": 2}], "mutation": NaN}',
+     "mutation: Input should be a finite"),
+    ("post", "/api/models/emoji-dcgan/interpolate", b'{"a": {"seed": 1}, "b": {"seed": 2}, "fps": Infinity}',
+     "fps: Input should be a finite"),
+    ("post", "/api/models/emoji-dcgan/render", b'{"seed": 1, "edits": [{"index": 0, "amount": NaN}]}',
+     "edits.0.amount: Input should be a finite"),
+    ("get", f"/api/models/{SG}/directions/grid?span=nan", None, "span: Input should be a finite"),
+    ("get", f"/api/models/{SG}/directions/grid?truncation=inf", None, "truncation: Input should be a finite"),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "needle"), NON_FINITE, ids=[f"{i}" for i in range(len(NON_FINITE))])
+def test_nan_and_infinity_in_numbers_are_a_readable_422(client: TestClient, method, url, body, needle) -> None:
+    """Was a 500: the 422 handler echoed the NaN it refused, and a JSON answer cannot hold NaN."""
+    r = (client.post(url, content=body, headers={"content-type": "application/json"}) if method == "post"
+         else client.get(url))
+    assert r.status_code == 422, r.text
+    err = strict_json(r.text)
+    assert needle in err["error"] and err["status"] == 422 and "Traceback" not in r.text, err
+
+
+def test_validation_details_are_strict_json_whatever_the_input() -> None:
+    from ganvas.studio.app import _jsonable
+
+    got = _jsonable([{"input": float("nan"), "ctx": {"le": 1.0, "error": ValueError("x")}, "loc": ("body", 0)},
+                     {"input": [float("inf"), -float("inf"), "y" * 500]}])
+    text = json.dumps(got, allow_nan=False)
+    assert strict_json(text) == [{"input": "nan", "ctx": {"le": 1.0, "error": "x"}, "loc": ["body", 0]},
+                                 {"input": ["inf", "-inf", "y" * 200 + "…"]}]
+
+
+def test_the_openapi_schema_declares_every_status_the_api_answers(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    ops = {(m.upper(), p): op for p, item in paths.items() for m, op in item.items()}
+    assert len(ops) >= 16
+    for (method, path), op in ops.items():
+        codes = set(op["responses"])
+        assert {"401", "403", "413"} <= codes, (method, path)                 # the guard and the body limit
+        if "{model}" in path:
+            assert {"400", "404", "422"} <= codes, (method, path)
+        for code, answer in op["responses"].items():
+            if code[0] == "4":
+                schema = answer["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorOut"}, (method, path, code)
+    assert "HTTPValidationError" not in json.dumps(paths)                             # FastAPI's own 422 shape
+    assert {"200", "202", "415", "429"} <= set(ops["POST", "/api/models/{model}/project"]["responses"])
+    assert "415" in ops["POST", "/api/models/{model}/translate"]["responses"]
+    assert "404" in ops["GET", "/api/jobs/{job_id}"]["responses"] and "404" in ops["DELETE", "/api/jobs/{job_id}"][
+        "responses"]
+    export = ops["POST", "/api/models/{model}/export"]["responses"]["200"]["content"]
+    assert set(export) == {"image/png", "audio/midi", "audio/wav"}
+
+
+def test_direction_sets_a_client_asks_for_are_bounded(studio_runs: Path, tmp_path: Path) -> None:
+    """Any client could make the studio write a new cached file per seed and sample count: now a few, LRU."""
+    from ganvas.studio.service import DIRECTION_SETS
+
+    runs = tmp_path / "runs"
+    shutil.copytree(studio_runs / "emoji-dcgan", runs / "m")
+    with TestClient(create_app(runs), base_url=LOCAL, raise_server_exceptions=False) as c:
+        for samples in (50000, 10001):
+            r = c.get(f"/api/models/m/directions?samples={samples}")
+            assert r.status_code == 422 and "samples: Input should be less than or equal to 10000" in r.json()["error"]
+        for seed in range(DIRECTION_SETS + 4):
+            assert c.get(f"/api/models/m/directions?components=2&samples=32&seed={seed}").status_code == 200
+        kept = sorted(p.name for p in (runs / "m" / "explore").rglob("directions-*.safetensors"))
+        assert len(kept) == DIRECTION_SETS and any(n.endswith(f"-s{DIRECTION_SETS + 3}.safetensors") for n in kept)
+        assert not any(n.endswith("-s0.safetensors") for n in kept)                   # the oldest went first
+        loaded = c.app.state.studio.cache
+        assert all(len(item.directions) <= DIRECTION_SETS for item in loaded._items.values())
+        again = c.get("/api/models/m/directions?components=2&samples=32&seed=0")       # recomputed when asked again
+        assert again.status_code == 200 and again.json()["set"]["seed"] == 0
+
+
+def test_activation_directions_of_a_wide_layer_are_refused_before_they_fill_memory(client: TestClient,
+                                                                                   monkeypatch) -> None:
+    """samples × layer width numbers are held for the PCA: a client's choice of layer must not exhaust memory."""
+    from ganvas.studio import service
+
+    monkeypatch.setattr(service, "MAX_ACTIVATION_VALUES", 100_000)
+    r = client.get("/api/models/emoji-dcgan/directions?layer=net&samples=64&components=2")     # 64 × 3072
+    assert r.status_code == 400
+    assert r.json()["error"] == ("layer 'net' has 3072 values per sample: 64 samples would hold 196,608 numbers, "
+                                 "more than the studio's 100,000; ask for at most 32 samples or an earlier layer")
+    ok = client.get("/api/models/emoji-dcgan/directions?layer=net&samples=32&components=2")
+    assert ok.status_code == 200 and ok.json()["layer"] == "net"
+
+
+def test_evicting_cached_direction_sets_keeps_the_most_recently_used(tmp_path: Path) -> None:
+    from ganvas.explore.ganspace import evict
+
+    for i, name in enumerate(["a", "b", "c", "d"]):
+        p = tmp_path / f"directions-w-k4-n32-s{name}.safetensors"
+        p.write_bytes(b"x")
+        os.utime(p, ns=(10**18 + i * 10**9, 10**18 + i * 10**9))
+    (tmp_path / "notes.txt").write_text("mine")
+    os.utime(tmp_path / "directions-w-k4-n32-sa.safetensors", ns=(2 * 10**18, 2 * 10**18))   # just used
+    gone = evict(tmp_path, 2)
+    assert sorted(p.name for p in gone) == ["directions-w-k4-n32-sb.safetensors", "directions-w-k4-n32-sc.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["directions-w-k4-n32-sa.safetensors",
+                                                          "directions-w-k4-n32-sd.safetensors", "notes.txt"]
+
+
 UPLOADS = [
     (b"", "image/png", 400, "empty"),
     (b"this is not an image at all", "image/png", 415, "not an image"),
@@ -405,7 +537,8 @@ def test_nothing_outside_the_runs_folder_is_listed_read_or_written(studio_runs: 
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))                         # where stray temp files would go
     monkeypatch.setenv("TMPDIR", str(scratch))
     before = {p: p.stat().st_mtime_ns for p in outside.rglob("*")}
-    with TestClient(create_app(runs, max_upload_bytes=4 * 1024 * 1024), raise_server_exceptions=False) as c:
+    with TestClient(create_app(runs, max_upload_bytes=4 * 1024 * 1024), base_url=LOCAL,
+                    raise_server_exceptions=False) as c:
         names = [m["name"] for m in c.get("/api/models").json()["models"]]
         assert names == ["mine"]
         for name in ("linked", "sneaky", "sneaky2"):
@@ -432,7 +565,7 @@ def test_the_server_never_unpickles_a_checkpoint(studio_runs: Path, tmp_path: Pa
     monkeypatch.setenv("GANVAS_EVIL_MARK", str(mark))
     for ck in (runs / "evil" / "checkpoints").iterdir():
         (ck / "nets.safetensors").write_bytes(pickle.dumps(_Evil()))
-    with TestClient(create_app(runs), raise_server_exceptions=False) as c:
+    with TestClient(create_app(runs), base_url=LOCAL, raise_server_exceptions=False) as c:
         r = c.post("/api/models/evil/render", json={"seed": 1})
         assert r.status_code == 400 and "corrupt tensors" in r.json()["error"]
     assert not mark.exists()

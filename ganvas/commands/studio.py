@@ -10,8 +10,7 @@ from ganvas.commands import PathArg
 @click.command()
 @click.argument("runs", type=PathArg, default="runs")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="address to listen on; the studio has no login, so keep it on this machine unless you trust "
-                   "the network")
+              help="address to listen on; beyond loopback (e.g. 0.0.0.0) every request needs the token")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="port (0 = any free)")
 @click.option("--max-models", type=click.IntRange(1, 64), default=4, show_default=True,
               help="models kept loaded at once (least recently used dropped)")
@@ -23,9 +22,20 @@ from ganvas.commands import PathArg
               help="largest uploaded image accepted, in millions of pixels")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto")
 @click.option("--threads", type=click.IntRange(0), default=0, help="torch threads (0 = one per core)")
+@click.option("--token", envvar="GANVAS_STUDIO_TOKEN", default=None, show_envvar=True,
+              help="the token requests must carry (implies --require-token); default: a random one when needed")
+@click.option("--require-token", is_flag=True,
+              help="ask for the token on loopback too (always asked for when bound beyond loopback)")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="another name the studio answers to in the Host header (e.g. behind a proxy); '*' for any")
 def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upload_megapixels, device,
-           threads) -> None:
-    """Open the studio on every model in RUNS (default ./runs): http://HOST:PORT/ in a browser."""
+           threads, token, require_token, allow_hosts) -> None:
+    """Open the studio on every model in RUNS (default ./runs): http://HOST:PORT/ in a browser.
+
+    On loopback (the default) it answers only to this machine's names and takes changes only from its
+    own page; bound beyond loopback, or with --token or --require-token, every request needs a token,
+    printed as a URL to open (as Jupyter does).
+    """
     import socket
 
     import torch
@@ -34,14 +44,20 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
     from ganvas.accel import pick_device
     from ganvas.console import info
     from ganvas.studio.app import create_app
+    from ganvas.studio.guard import Guard, check_token, is_loopback, new_token
 
     if threads:
         torch.set_num_threads(threads)
+    if token is not None:
+        check_token(token)
+    elif require_token or not is_loopback(host):
+        token = new_token()
+    guard = Guard(host, token, allow_hosts)
     app = create_app(runs, max_models, str(pick_device(device)), max_projections,
-                     int(max_upload_mb * 1024 * 1024), int(max_upload_megapixels * 1_000_000))
+                     int(max_upload_mb * 1024 * 1024), int(max_upload_megapixels * 1_000_000), guard)
     count = len(app.state.studio.models())
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        info(f"listening on {host}: anyone who can reach this address can use the studio (it has no login)")
+    if not is_loopback(host):
+        info(f"listening on {host}: anyone who can reach this address and has the token can use the studio")
     # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only on sockets that say they are TCP, and with
     # it on, each keep-alive response waited ~40 ms for the client's delayed ACK (bench/studio_latency.py)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -52,8 +68,13 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
         from ganvas.errors import GanvasError
 
         raise GanvasError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
-    shown = f"[{host}]" if ":" in host else host
+    port = sock.getsockname()[1]
     info(f"ganvas studio: {count} model(s) in {app.state.studio.index.root}")
-    info(f"open http://{shown}:{sock.getsockname()[1]}/ (REST API schema: /openapi.json); Ctrl+C stops")
+    query = f"?token={token}" if token else ""
+    names = [host] if host not in ("0.0.0.0", "::", "") else [socket.gethostname(), "127.0.0.1"]
+    for name in names:
+        shown = f"[{name}]" if ":" in name else name
+        info(f"open http://{shown}:{port}/{query}")
+    info("REST API schema: /openapi.json" + (" (send 'Authorization: token …')" if token else "") + "; Ctrl+C stops")
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])

@@ -15,13 +15,15 @@ Each direction is a unit vector in the edit space with σ, the standard deviatio
 along it, so an edit is "move 1.5 σ along direction 3". For style models an edit may touch a range
 of style layers only (e.g. 0-3: pose and shape; 4-: colour and texture). Directions are computed
 once per checkpoint and cached beside it in the run folder (``RUN/explore/step-N/``, safetensors
-plus metadata, written atomically); a cache whose checkpoint changed is recomputed.
+plus metadata, written atomically); a cache whose checkpoint changed is recomputed. The studio
+keeps a few sets per checkpoint (``keep``), least recently used deleted first.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,8 +294,12 @@ def load(path: Path, G: Generator, stamp: dict[str, Any] | None = None) -> Direc
 
 def get(G: Generator, method: str | None = None, components: int = 16, samples: int | None = None,
         seed: int = 0, layer: str | None = None, cache: bool = True,
-        lock: Callable[[], contextlib.AbstractContextManager] | None = None) -> Directions:
-    """Directions of `G`, from the run folder's cache when computed before, else computed (and cached)."""
+        lock: Callable[[], contextlib.AbstractContextManager] | None = None, keep: int | None = None) -> Directions:
+    """Directions of `G`, from the run folder's cache when computed before, else computed (and cached).
+
+    `keep` bounds the cached sets of the checkpoint: the least recently used beyond it are deleted
+    (the studio passes it, as any client may ask for new sets; the command line keeps every one).
+    """
     method = method or default_method(G)
     check_method(G, method)
     samples = samples or default_samples(method)
@@ -305,6 +311,7 @@ def get(G: Generator, method: str | None = None, components: int = 16, samples: 
     path = cache_path(G, method, components, samples, seed, layer)
     stamp = _stamp(G)
     if cache and (found := load(path, G, stamp)) is not None:
+        _touch(path)
         return found
     d = compute(G, method, components, samples, seed, layer, lock=lock)
     if cache:
@@ -314,7 +321,32 @@ def get(G: Generator, method: str | None = None, components: int = 16, samples: 
             from ganvas.console import info
 
             info(f"could not cache directions in {path.parent}: {exc.strerror or exc}")
+    if cache and keep is not None:
+        evict(path.parent, keep)
     return d
+
+
+def _touch(path: Path) -> None:
+    """Mark a cached set as just used (its modification time orders the eviction)."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def evict(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the `keep` most recently used direction sets cached in `folder`; the deleted ones."""
+    def used(p: Path) -> int:
+        try:
+            return p.stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    files = sorted(folder.glob("directions-*.safetensors"), key=used, reverse=True)
+    gone = []
+    for p in files[max(1, keep):]:
+        with contextlib.suppress(OSError):
+            p.unlink()
+            gone.append(p)
+    return gone
 
 
 # --- pictures -----------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The studio's web app: the REST API under /api and the studio page at /, one FastAPI process.
 
 Errors are JSON ``{"error": "one line", "status": N}``: 400 for values ganvas cannot use (the
-message names the value and what was expected), 404 for unknown models and jobs, 413 for bodies
-and images over the limits, 415 for uploads that are not images, 422 for bodies of the wrong
-shape, 429 when too many projections run. A bug in ganvas is a 500 with the same shape, never a
+message names the value and what was expected), 401 without the token when one is required, 403
+for a foreign Host header or a change sent from another origin (ganvas.studio.guard), 404 for
+unknown models and jobs, 413 for bodies and images over the limits, 415 for uploads that are not
+images, 422 for bodies of the wrong shape, 429 when too many projections run; the OpenAPI schema
+declares each. A bug in ganvas is a 500 with the same shape, never a
 traceback in the page. Handlers are plain functions run in FastAPI's thread pool; model work is
 serialised by the studio's compute lock (ganvas.studio.service).
 """
@@ -11,6 +13,7 @@ serialised by the studio's compute lock (ganvas.studio.service).
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -20,10 +23,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganvas.errors import GanvasError
 from ganvas.studio import schemas as S
+from ganvas.studio.guard import BodyLimit, Checks, Guard
 from ganvas.studio.jobs import Busy
 from ganvas.studio.runs import NotFound
 from ganvas.studio.service import Studio
@@ -40,77 +45,62 @@ UPLOAD_BODY = {"requestBody": {"content": {
     "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+class Headers:
+    """Headers on every answer: Server-Timing, nosniff, no referrer (a token in the URL stays here), the CSP
+    on the page, no-store on the API. Plain ASGI, so exceptions (a body over the limit) pass through as raised."""
 
-
-class BodyLimit:
-    """Refuse request bodies over `limit` bytes with 413, by Content-Length or while they stream in."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any) -> None:
+        self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            return await error(413, f"request body of {int(length)} bytes is larger than the limit of "
-                                    f"{self.limit} bytes")(scope, receive, send)
-        seen = 0
-        started = False
+        t0 = time.perf_counter()
+        api = scope["path"].startswith("/api/")
 
-        async def limited_receive() -> dict:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
-            return message
-
-        async def tracking_send(message: dict) -> None:
-            nonlocal started
+        async def with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
-                started = True
+                headers = MutableHeaders(scope=message)
+                headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - t0):.2f}"
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Security-Policy"] = CSP
+                if api:
+                    headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await error(413, f"request body is larger than the limit of {self.limit} bytes")(scope, receive, send)
+        await self.app(scope, receive, with_headers)
 
 
-class _TooLarge(Exception):
-    pass
+MODEL_ERRORS = S.errors(400, 404, 422)     # what every route naming a model may answer
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
 
 
 def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_projections: int = 1,
-               max_upload_bytes: int = 8 * 1024 * 1024, max_upload_pixels: int = 16_000_000) -> FastAPI:
-    """The studio for the runs folder `runs` (every checkpoint under it is a model)."""
+               max_upload_bytes: int = 8 * 1024 * 1024, max_upload_pixels: int = 16_000_000,
+               guard: Guard | None = None) -> FastAPI:
+    """The studio for the runs folder `runs` (every checkpoint under it is a model).
+
+    `guard` says which Host headers, origins and token it accepts (default: a studio on loopback
+    without a token, answering to localhost, 127.0.0.1 and ::1 only).
+    """
     studio = Studio(runs, max_models, device, max_projections, max_upload_bytes, max_upload_pixels)
     app = FastAPI(title="ganvas studio", version=__version__, docs_url=None, redoc_url=None,   # those load CDNs
                   description="Explore and make things with the GANs in a runs folder: seeds, truncation, "
                               "GANSpace directions, interpolation, breeding, projection, translation; "
-                              "downloads carry their provenance.")
+                              "downloads carry their provenance.",
+                  responses=S.errors(401, 403, 413))     # any request may meet the guard and the body limit
     app.state.studio = studio
     install_errors(app)
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        response.headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - t0):.2f}"
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers["Content-Security-Policy"] = CSP
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
+    app.add_middleware(Headers)
     app.add_middleware(BodyLimit, limit=max_upload_bytes + 64 * 1024)
+    app.state.guard = guard = guard or Guard()
+    app.add_middleware(Checks, guard=guard)                 # added last: the first to see a request
 
     # --- the page -------------------------------------------------------------------------------------
 
@@ -131,14 +121,20 @@ def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_p
     def models() -> dict[str, Any]:
         return {"models": studio.models()}
 
-    @app.get("/api/jobs/{job_id}", tags=["projection"], summary="A projection's progress, preview and result")
-    def job(job_id: str) -> dict[str, Any]:
+    @app.get("/api/jobs/{job_id}", tags=["projection"], summary="A projection's progress, preview and result",
+             responses=S.errors(404, 422))
+    async def job(job_id: str, wait: float = Query(0, ge=0, le=60, description="seconds to wait for the job to "
+                                                   "finish before answering (a long poll); 0 answers at once")
+                  ) -> dict[str, Any]:
         j = studio.jobs.get(job_id)
         if j is None:
             raise NotFound(f"no projection job '{job_id[:40]}' (finished jobs are kept for a while only)")
+        if wait:
+            await j.wait_async(wait)
         return j.to_dict()
 
-    @app.delete("/api/jobs/{job_id}", tags=["projection"], summary="Stop a projection (its best code so far is kept)")
+    @app.delete("/api/jobs/{job_id}", tags=["projection"], summary="Stop a projection (its best code so far is kept)",
+                responses=S.errors(404, 422))
     def cancel(job_id: str) -> dict[str, Any]:
         j = studio.jobs.get(job_id)
         if j is None:
@@ -148,11 +144,14 @@ def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_p
 
     # model names may hold '/', so the specific routes come before the plain one
     @app.get("/api/models/{model:path}/directions/grid", tags=["directions"], response_class=Response,
-             summary="A PNG: one seed moved along each direction from −span·σ to +span·σ")
+             summary="A PNG: one seed moved along each direction from −span·σ to +span·σ",
+             responses={200: {"content": {"image/png": {}}}, **MODEL_ERRORS})
     def directions_grid(model: str, count: int = Query(8, ge=1, le=64), steps: int = Query(7, ge=2, le=15),
-                        span: float = Query(2.0, gt=0, le=20), seed: int = Query(0, ge=0, le=2**63 - 1),
-                        truncation: float | None = Query(None, ge=0, le=1), layers: str | None = None,
-                        method: str | None = None, components: int = Query(16, ge=1, le=64)) -> Response:
+                        span: float = Query(2.0, gt=0, le=20, allow_inf_nan=False),
+                        seed: int = Query(0, ge=0, le=2**63 - 1),
+                        truncation: float | None = Query(None, ge=0, le=1, allow_inf_nan=False),
+                        layers: str | None = None, method: str | None = None,
+                        components: int = Query(16, ge=1, le=64)) -> Response:
         from ganvas.explore import ganspace
         from ganvas.explore.recipe import DirectionSet, _layers
 
@@ -165,10 +164,11 @@ def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_p
 
         return Response(O.png(pic), media_type="image/png")
 
-    @app.get("/api/models/{model:path}/directions", tags=["directions"],
+    @app.get("/api/models/{model:path}/directions", tags=["directions"], responses=MODEL_ERRORS,
              summary="GANSpace directions: each one's σ and share of variance (computed once, cached)")
     def directions(model: str, method: str | None = None, components: int = Query(16, ge=1, le=64),
-                   samples: int | None = Query(None, ge=32, le=50000), seed: int = Query(0, ge=0, le=2**31 - 1),
+                   samples: int | None = Query(None, ge=32, le=S.MAX_SAMPLES),
+                   seed: int = Query(0, ge=0, le=2**31 - 1),
                    layer: str | None = Query(None, max_length=200)) -> dict[str, Any]:
         from ganvas.explore.recipe import DirectionSet
 
@@ -176,44 +176,50 @@ def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_p
         ds = DirectionSet(method, components, samples, seed, layer)
         d = studio.directions(item, ds)
         return {"set": ds.to_dict(d), "space": d.space, "layer": d.layer,
-                "num_ws": int(item.model.model.num_ws) if d.space == "w" else None,
+                "num_ws": item.model.model.code_shape("w")[0] if d.space == "w" else None,
                 "directions": d.describe()}
 
-    @app.post("/api/models/{model:path}/seeds", tags=["generate"], summary="Outputs of seeds (a grid)")
+    @app.post("/api/models/{model:path}/seeds", tags=["generate"], summary="Outputs of seeds (a grid)",
+              responses=MODEL_ERRORS)
     def seeds(model: str, body: S.SeedsIn) -> dict[str, Any]:
         chosen = body.seeds if body.seeds is not None else list(range(body.start, body.start + body.count))
         return {"items": studio.seeds(model, chosen, body.truncation, body.truncation_cutoff)}
 
     @app.post("/api/models/{model:path}/render", tags=["generate"],
               summary="One output of a recipe (seed or latent, truncation, direction edits)",
-              responses={200: {"content": {"image/png": {}}}})
+              responses={200: {"content": {"image/png": {}}}, **MODEL_ERRORS})
     def render(model: str, body: S.RecipeIn, format: str = Query("json", pattern="^(json|png)$")) -> Any:
         out = studio.render_one(model, body.model_dump(), format)
         return Response(out, media_type="image/png") if format == "png" else out
 
     @app.post("/api/models/{model:path}/interpolate", tags=["generate"],
-              summary="Frames between two seeds or latents (slerp in z, lerp in w), a strip, an animation")
+              summary="Frames between two seeds or latents (slerp in z, lerp in w), a strip, an animation",
+              responses=MODEL_ERRORS)
     def interpolate(model: str, body: S.InterpolateIn) -> dict[str, Any]:
         return studio.interpolate(model, body.model_dump())
 
     @app.post("/api/models/{model:path}/breed", tags=["generate"],
-              summary="Children of chosen parents: crossover (uniform or per style layer) and mutation")
+              summary="Children of chosen parents: crossover (uniform or per style layer) and mutation",
+              responses=MODEL_ERRORS)
     def breed(model: str, body: S.BreedIn) -> dict[str, Any]:
         return studio.breed(model, body.model_dump())
 
-    @app.post("/api/models/{model:path}/provenance", tags=["outputs"], summary="The provenance record of a recipe")
+    @app.post("/api/models/{model:path}/provenance", tags=["outputs"], summary="The provenance record of a recipe",
+              responses=MODEL_ERRORS)
     def provenance(model: str, body: S.RecipeIn) -> dict[str, Any]:
         return studio.provenance(model, body.model_dump())
 
     @app.post("/api/models/{model:path}/export", tags=["outputs"], response_class=Response,
-              summary="One output as a file: png (with provenance inside), midi or wav (music)")
+              summary="One output as a file: png (with provenance inside), midi or wav (music)",
+              responses={200: {"content": {"image/png": {}, "audio/midi": {}, "audio/wav": {}}}, **MODEL_ERRORS})
     def export(model: str, body: S.RecipeIn, format: str = Query("png", pattern="^(png|midi|wav)$")) -> Response:
         from ganvas.studio.outputs import MEDIA
 
         return Response(studio.export(model, body.model_dump(), format), media_type=MEDIA[format])
 
     @app.post("/api/models/{model:path}/download", tags=["outputs"], response_class=Response,
-              summary="A zip of outputs, each with provenance.json and latent.safetensors")
+              summary="A zip of outputs, each with provenance.json and latent.safetensors",
+              responses={200: {"content": {"application/zip": {}}}, **MODEL_ERRORS})
     def download(model: str, body: S.DownloadIn) -> Response:
         data = studio.download(model, body.model_dump())
         stem = model.replace("/", "_").replace("@", "-step")
@@ -221,24 +227,29 @@ def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_p
                         headers={"Content-Disposition": f'attachment; filename="ganvas-{stem}.zip"'})
 
     @app.post("/api/models/{model:path}/project", tags=["projection"], status_code=202, openapi_extra=UPLOAD_BODY,
-              summary="Start finding the code that reproduces an uploaded image (poll /api/jobs/ID)")
+              summary="Start finding the code that reproduces an uploaded image (poll /api/jobs/ID?wait=S)",
+              responses={200: {"description": "with wait=true: the finished job", "content": {"application/json": {}}},
+                         202: {"description": "the job"},
+                         **MODEL_ERRORS, **S.errors(415, 429)})
     async def project(model: str, request: Request, steps: int = Query(150, ge=1, le=500),
                       space: str | None = Query(None, pattern="^(w|w\\+|z)$"),
-                      features: str = Query("random", pattern="^(random|none)$"), seed: int = Query(0, ge=0),
+                      features: str = Query("random", pattern="^(random|none)$"),
+                      seed: int = Query(0, ge=0, le=2**31 - 1),
                       wait: bool = Query(False, description="answer when done (at most 10 minutes)")) -> Any:
         upload = await read_upload(request, studio.max_upload_bytes)
         image = await run_in_threadpool(decode_image, upload.data, upload.filename or "upload",
                                         studio.max_upload_pixels)
         job = await run_in_threadpool(studio.project, model, image, steps, space, features, seed)
         if wait:
-            await run_in_threadpool(studio.jobs.wait, job, 600)
+            await job.wait_async(600)
             return JSONResponse(job.to_dict(), status_code=200)
         return JSONResponse(job.to_dict(), status_code=202)
 
     @app.post("/api/models/{model:path}/translate", tags=["translation"], openapi_extra={"requestBody": {"content": {
         **UPLOAD_BODY["requestBody"]["content"],
         "application/json": {"schema": S.TextIn.model_json_schema()}}}},
-        summary="Translate an uploaded picture, or a typed line for font models")
+        summary="Translate an uploaded picture, or a typed line for font models",
+        responses={**MODEL_ERRORS, **S.errors(415)})
     async def translate(model: str, request: Request, direction: str = Query("AtoB", pattern="^(AtoB|BtoA)$")
                         ) -> dict[str, Any]:
         if request.headers.get("content-type", "").startswith("application/json"):
@@ -262,7 +273,8 @@ def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_p
                                         studio.max_upload_pixels)
         return await run_in_threadpool(studio.translate, model, image, None, direction)
 
-    @app.get("/api/models/{model:path}", tags=["models"], summary="One model: its data, spaces and options")
+    @app.get("/api/models/{model:path}", tags=["models"], summary="One model: its data, spaces and options",
+             responses=MODEL_ERRORS)
     def model_details(model: str) -> dict[str, Any]:
         return studio.details(model)
 
@@ -270,14 +282,31 @@ def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_p
 
 
 def _one_line(exc: Exception) -> str:
-    if isinstance(exc, RequestValidationError | Exception) and hasattr(exc, "errors"):
-        errs = exc.errors()
+    errors = getattr(exc, "errors", None)        # validation errors (FastAPI's and pydantic's) list their fields
+    if callable(errors):
+        errs = errors()
         if errs:
             e = errs[0]
             where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
             return f"{where or 'body'}: {e.get('msg', 'invalid')}" + (f" (and {len(errs) - 1} more)" if len(errs) > 1
                                                                       else "")
     return " ".join(str(exc).split())[:300]
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """`value` as strict JSON: NaN and ±Infinity (which Python's JSON reader accepts) become strings,
+    anything else unknown its str(), long inputs cut short (an error echoes the input it refused)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= 200 else value[:200] + "…"
+    if depth < 8 and isinstance(value, dict):
+        return {str(k): _jsonable(v, depth + 1) for k, v in list(value.items())[:64]}
+    if depth < 8 and isinstance(value, list | tuple):
+        return [_jsonable(v, depth + 1) for v in value[:64]]
+    return _jsonable(str(value), depth + 1)
 
 
 def _public(request: Request, exc: Exception) -> str:
@@ -309,8 +338,8 @@ def install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": _one_line(exc), "status": 422,
-                             "details": json.loads(json.dumps(exc.errors(), default=str))}, status_code=422)
+        return JSONResponse({"error": _one_line(exc), "status": 422, "details": _jsonable(exc.errors())},
+                            status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,7 +1,8 @@
 """Projection jobs: a few at a time, in background threads, each step sharing the model with others.
 
 A projection takes seconds to minutes, so the API starts it and returns at once (202); the client
-polls the job for its progress and a preview of the current reconstruction, and may cancel it.
+polls the job for its progress and a preview of the current reconstruction (or long-polls it:
+``?wait=S`` answers as soon as the job stops, woken by the job's own event), and may cancel it.
 At most `limit` run at once: one more is refused with 429 rather than queued, so a person learns
 at once that the machine is busy. Each optimisation step holds the studio's compute lock only for
 itself, so sliders and grids stay responsive while a projection runs. Finished jobs are kept a
@@ -10,6 +11,8 @@ while (bounded) for their results to be fetched.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 import uuid
@@ -42,6 +45,37 @@ class Job:
     started: float = field(default_factory=time.time)
     finished: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)     # set when it stops, whatever the state
+    _waiters: list = field(default_factory=list, repr=False, compare=False)   # (loop, future) of waiting requests
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def finish(self) -> None:
+        """Mark the job stopped and wake everyone waiting for it (threads and event loops)."""
+        self.finished = time.time()
+        with self._lock:
+            self.done.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            with contextlib.suppress(RuntimeError):         # that loop has closed: nobody is waiting any more
+                loop.call_soon_threadsafe(_resolve, future)
+
+    async def wait_async(self, timeout: float) -> bool:
+        """Wait (without holding a thread) until the job stops or `timeout` seconds pass; whether it stopped."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            if self.done.is_set():
+                return True
+            self._waiters.append((loop, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            with self._lock:
+                if (loop, future) in self._waiters:
+                    self._waiters.remove((loop, future))
 
     def to_dict(self) -> dict[str, Any]:
         out = {"id": self.id, "model": self.model, "state": self.state, "step": self.step, "steps": self.steps,
@@ -82,7 +116,7 @@ class Jobs:
             except Exception as exc:  # a bug: reported on the job, never crashing the server
                 job.error, job.state = f"internal error: {type(exc).__name__}: {exc}", "failed"
             finally:
-                job.finished = time.time()
+                job.finish()
 
         threading.Thread(target=run, name=f"ganvas-projection-{job.id}", daemon=True).start()
         return job
@@ -91,7 +125,11 @@ class Jobs:
         with self._lock:
             return self._jobs.get(job_id)
 
-    def wait(self, job: Job, timeout: float) -> None:
-        end = time.time() + timeout
-        while job.state == "running" and time.time() < end:
-            time.sleep(0.02)
+    def wait(self, job: Job, timeout: float) -> bool:
+        """Block until `job` stops or `timeout` seconds pass; whether it stopped."""
+        return job.done.wait(timeout)
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -36,19 +38,31 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_studio(runs: Path, env: dict[str, str] | None = None, stdout: IO | int | None = None,
-                   cwd: Path | None = None, wait_s: float = 60.0) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`ganvas studio RUNS --port P` running: yields its base URL and the process, then terminates it."""
+                   cwd: Path | None = None, wait_s: float = 60.0, args: Sequence[str] = (),
+                   token: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`ganvas studio RUNS --port P [ARGS]` running: yields its base URL and the process, then terminates it.
+
+    `token` is handed over in $GANVAS_STUDIO_TOKEN (kept out of the process list) and asked for.
+    """
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "studio", str(runs), "--port", str(port)],
+    if token is not None:
+        env = {**(os.environ if env is None else env), "GANVAS_STUDIO_TOKEN": token}
+    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "studio", str(runs), "--port", str(port), *args],
                             stdout=stdout, stderr=subprocess.STDOUT if stdout is not None else None, env=env, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
+    health = urllib.request.Request(f"{url}/api/health",
+                                    headers={"Authorization": f"token {token}"} if token else {})
     try:
         deadline = time.monotonic() + wait_s
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
+                with urllib.request.urlopen(health, timeout=2) as r:
                     if json.load(r)["status"] == "ok":
                         break
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:                 # up, and asking for a token the caller did not give
+                    break
+                raise StudioDidNotStart(f"ganvas studio answered {exc.code} on {url}/api/health") from None
             except OSError:
                 if proc.poll() is not None:
                     raise StudioDidNotStart(f"ganvas studio exited with code {proc.returncode}") from None

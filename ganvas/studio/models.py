@@ -24,7 +24,7 @@ class Loaded:
     def __init__(self, entry: Entry, model: Any) -> None:
         self.entry = entry                          # where it came from
         self.model = model                          # a Generator or a Translator
-        self.directions: dict[tuple, Any] = {}      # DirectionSet key → Directions
+        self.directions: OrderedDict[tuple, Any] = OrderedDict()   # DirectionSet key → Directions, recent last
         self.lock = threading.Lock()                # guards `directions`
         self.computing = threading.Lock()           # held while its directions are being computed
         self.seed_items: OrderedDict[tuple, dict] = OrderedDict()   # (seed, ψ, cutoff) → item, recent last

@@ -6,11 +6,13 @@ Types and ranges are checked here (a 422 names the field); meaning is checked by
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ganvas.explore.latent import MAX_SEED
+
+MAX_SAMPLES = 10_000    # codes sampled for a direction set: the default of w and z; more cost minutes and memory
 
 Seed = Field(None, ge=0, le=MAX_SEED, description="a seed: output i of `ganvas sample --seed S` is seed S+i")
 Latent = list[float] | list[list[float]]
@@ -22,7 +24,7 @@ class Strict(BaseModel):
 
 class EditIn(Strict):
     index: int = Field(ge=0, lt=64, description="direction number (0 = the largest variance)")
-    amount: float = Field(description="how far along it, in standard deviations σ (−20 … 20)")
+    amount: float = Field(allow_inf_nan=False, description="how far along it, in standard deviations σ (−20 … 20)")
     layers: str | list[int] | None = Field(None, description="style layers it applies to, e.g. '0-3', '4-', "
                                                               "[0, 1]; default all (style models only)")
 
@@ -31,8 +33,8 @@ class DirectionSetIn(Strict):
     method: Literal["w", "z", "activations"] | None = Field(None, description="default: w for style models, "
                                                                               "activations otherwise")
     components: int = Field(16, ge=1, le=64, description="directions computed")
-    samples: int | None = Field(None, ge=32, le=50000, description="codes sampled (default 10000; 2000 for "
-                                                                   "activations)")
+    samples: int | None = Field(None, ge=32, le=MAX_SAMPLES, description="codes sampled (default 10000; 2000 "
+                                                                         "for activations)")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the sampled codes")
     layer: str | None = Field(None, max_length=200, description="G's layer for activations (a module name)")
 
@@ -45,7 +47,8 @@ class RecipeIn(Strict):
                                                     "or num_ws × w_dim numbers (w)")
     space: Literal["z", "w"] | None = Field(None, description="the space of `latent` (default the model's edit "
                                                               "space: w for style models, z otherwise)")
-    truncation: float | None = Field(None, ge=0, le=1, description="ψ: 1 = none, 0 = the average output")
+    truncation: float | None = Field(None, ge=0, le=1, allow_inf_nan=False,
+                                     description="ψ: 1 = none, 0 = the average output")
     truncation_cutoff: int | None = Field(None, ge=1, description="style models: truncate the first N layers only")
     edits: list[EditIn] = Field(default_factory=list, max_length=64)
     directions: DirectionSetIn | None = Field(None, description="the directions `edits` refer to (default set)")
@@ -63,7 +66,7 @@ class SeedsIn(Strict):
     seeds: list[int] | None = Field(None, min_length=1, max_length=64, description="these seeds …")
     start: int = Field(0, ge=0, le=MAX_SEED, description="… or `count` seeds from this one")
     count: int = Field(16, ge=1, le=64)
-    truncation: float | None = Field(None, ge=0, le=1)
+    truncation: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     truncation_cutoff: int | None = Field(None, ge=1)
 
 
@@ -73,22 +76,23 @@ class InterpolateIn(Strict):
     steps: int = Field(8, ge=2, le=32, description="frames, both ends included")
     space: Literal["z", "w"] | None = Field(None, description="default the edit space; z needs seeds at both ends")
     method: Literal["slerp", "lerp"] | None = Field(None, description="default slerp in z, lerp in w")
-    truncation: float | None = Field(None, ge=0, le=1)
+    truncation: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     truncation_cutoff: int | None = Field(None, ge=1)
     edits: list[EditIn] = Field(default_factory=list, max_length=64, description="applied to every frame")
     directions: DirectionSetIn | None = None
     animation: Literal["gif", "webp"] | None = Field(None, description="also return the frames as an animation")
-    fps: float = Field(12, gt=0, le=60)
+    fps: float = Field(12, gt=0, le=60, allow_inf_nan=False)
 
 
 class BreedIn(Strict):
     parents: list[EndIn] = Field(min_length=1, max_length=16)
     count: int = Field(8, ge=1, le=32, description="children")
-    mutation: float = Field(0.3, ge=0, le=4, description="Gaussian mutation, as a share of the codes' spread")
+    mutation: float = Field(0.3, ge=0, le=4, allow_inf_nan=False,
+                            description="Gaussian mutation, as a share of the codes' spread")
     mode: Literal["uniform", "layers"] | None = Field(None, description="crossover: uniform mask, or per style "
                                                                         "layer (default for style models)")
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="fixes every random choice (default: random)")
-    truncation: float | None = Field(None, ge=0, le=1)
+    truncation: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     truncation_cutoff: int | None = Field(None, ge=1)
 
 
@@ -102,3 +106,28 @@ class TextIn(Strict):
     direction: Literal["AtoB", "BtoA"] = "AtoB"
     font: str | None = Field(None, max_length=40, description="a cjk-fonts font name (kai, ming, zenhei, sans, "
                                                               "serif); default the font the model learned from")
+
+
+class ErrorOut(BaseModel):
+    """Every error: one line saying what was wrong and what was expected."""
+
+    error: str = Field(description="one line, naming the value or field and what was expected")
+    status: int = Field(description="the HTTP status again")
+    details: list[dict[str, Any]] | None = Field(None, description="422 only: every problem pydantic found")
+
+
+ERRORS = {
+    400: "a value ganvas cannot use (the message names it and what was expected)",
+    401: "the studio needs its token (?token=, 'Authorization: token …' or the page's cookie)",
+    403: "a Host header the studio does not answer to, or a change sent from another origin",
+    404: "no such model, job or path",
+    413: "the body or the uploaded image is larger than the limit",
+    415: "the upload is not a PNG, JPEG, WebP, GIF or BMP image",
+    422: "a body, path or query of the wrong shape (the message names the field)",
+    429: "as many projections as allowed are already running",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, all with the one error body."""
+    return {code: {"model": ErrorOut, "description": ERRORS[code]} for code in codes}

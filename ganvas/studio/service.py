@@ -29,6 +29,12 @@ from ganvas.studio.runs import Entry, RunIndex
 STUDIO_DIR = ".studio"                  # the studio's own folder inside the runs folder (scratch files)
 MAX_PROJECTION_STEPS = 500
 SEED_ITEMS = 512                        # seed outputs kept per model (about 5 kB each for a 64×64 image)
+# Direction sets kept per checkpoint, in memory and as files in RUN/explore/step-N/ (least recently used
+# dropped): any client may ask for other methods, sizes, sample counts and seeds, and each is a file.
+DIRECTION_SETS = 8
+# Activation directions hold samples × layer width numbers (float64) for their PCA; a client choosing a wide
+# layer of a big model could ask for tens of gigabytes. 10⁸ numbers (800 MB) allow the default layers.
+MAX_ACTIVATION_VALUES = 100_000_000
 
 
 class Studio:
@@ -63,7 +69,7 @@ class Studio:
         try:
             cls = MODELS.get(m.get("name", ""))
             kind = "translator" if cls.data_layout != "single" else "generator"
-            style = hasattr(cls, "num_ws")
+            style = cls.edit_space == "w"
         except GanvasError:
             kind, style = "unknown", False
         spec = m.get("spec", {})
@@ -109,18 +115,44 @@ class Studio:
     # --- directions ---------------------------------------------------------------------------------
 
     def directions(self, item: Loaded, ds: DirectionSet) -> ganspace.Directions:
+        """A direction set of the model: from memory, the run folder's cache, or computed (and cached)."""
         key = (ds.method, ds.components, ds.samples, ds.seed, ds.layer)
         with item.lock:
             found = item.directions.get(key)
+            if found is not None:
+                item.directions.move_to_end(key)
         if found is None:
             with item.computing:                            # one computation per model; others wait for it
                 with item.lock:
                     found = item.directions.get(key)
                 if found is None:
-                    found = ds.get(item.model, lock=lambda: self.compute)   # batches interleave with requests
+                    self._check_size(item, ds)
+                    found = ganspace.get(item.model, ds.method, ds.components, ds.samples, ds.seed, ds.layer,
+                                         lock=lambda: self.compute,    # batches interleave with requests
+                                         keep=DIRECTION_SETS)
                     with item.lock:
                         item.directions[key] = found
+                        while len(item.directions) > DIRECTION_SETS:
+                            item.directions.popitem(last=False)
         return found
+
+    def _check_size(self, item: Loaded, ds: DirectionSet) -> None:
+        """Refuse activation directions whose samples would not fit in memory (one sample shows the width)."""
+        G = item.model
+        method = ds.method or ganspace.default_method(G)
+        if method != "activations":
+            return
+        layer = ds.layer or ganspace.default_layer(G)
+        samples = ds.samples or ganspace.default_samples(method)
+        with self.compute:
+            code = torch.zeros(1, *G.model.latent_shape, device=G.device)
+            if G.model.edit_space == "w":                   # GANSpace reads w of one layer
+                code = G.model.to_edit_space(code)[:, 0]
+            width = ganspace._activations(G, code, layer, 1).shape[1]
+        if samples * width > MAX_ACTIVATION_VALUES:
+            raise GanvasError(f"layer '{layer}' has {width} values per sample: {samples} samples would hold "
+                              f"{samples * width:,} numbers, more than the studio's {MAX_ACTIVATION_VALUES:,}; "
+                              f"ask for at most {MAX_ACTIVATION_VALUES // width} samples or an earlier layer")
 
     # --- outputs ------------------------------------------------------------------------------------
 

@@ -36,19 +36,29 @@ class Upload:
 
 
 async def read_body(request: Any, limit: int) -> bytes:
-    """The whole body, refused with 413 past `limit` bytes (by Content-Length or while streaming)."""
+    """The whole body, refused with 413 past `limit` bytes (by Content-Length or while streaming).
+
+    A refused body is still read to its end (and dropped; the studio's body limit bounds it): a
+    server that answers while the client is still sending resets the connection, and the client
+    sees that instead of the 413.
+    """
     length = request.headers.get("content-length")
+    stream = request.stream()
     if length is not None:
         try:
             declared = int(length)
         except ValueError:
             raise UploadError(f"Content-Length {length!r} is not a number", 400) from None
         if declared > limit:
+            async for _ in stream:
+                pass
             raise UploadError(f"upload of {declared} bytes is larger than the limit of {limit} bytes", 413)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
+            async for _ in stream:
+                pass
             raise UploadError(f"upload is larger than the limit of {limit} bytes", 413)
         chunks.append(chunk)
     return b"".join(chunks)
