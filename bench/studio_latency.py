@@ -5,7 +5,7 @@ server time (median), a 4×4 seed grid in under 300 ms. Measured for `emoji-dcga
 `emoji-stylegan-64` (untrained copies made by a dry run unless --runs names trained ones: speed
 does not depend on training):
 
-1. server side, in this process (ganvas.studio.service, no HTTP): a slider move (a render with a
+1. server side, in this process (ganvas.studio.services, no HTTP): a slider move (a render with a
    new edit amount each time, so nothing is cached) and a grid of 16 new seeds; the grid is also
    split into drawing and PNG encoding, and drawn once as a single batched forward pass for
    reference (the studio does not use that: a style model's batched outputs differ from
@@ -69,30 +69,34 @@ def server_side(runs: Path, model: str, repeats: int) -> list[str]:
     from ganvas.explore import latent as L
     from ganvas.explore.recipe import DirectionSet
     from ganvas.studio import outputs as O
-    from ganvas.studio.service import Studio
+    from ganvas.studio.schemas import RecipeIn, SeedsIn
+    from ganvas.studio.services import Services
+    from ganvas.studio.state import StudioState
 
-    studio = Studio(runs)
-    item = studio.generator(model)
-    studio.directions(item, DirectionSet())                   # computed (or read from the cache) once
+    studio = Services.over(StudioState(runs))
+    item = studio.catalogue.generator(model)
+    studio.directions.get(item, DirectionSet())               # computed (or read from the cache) once
     for i in range(3):                                         # warm-up
-        studio.render_one(model, {"seed": 1, "edits": [{"index": 0, "amount": 0.01 * i}]})
-        studio.seeds(model, list(range(10**6 + 16 * i, 10**6 + 16 * i + 16)), None, None)
+        studio.generation.render(model, RecipeIn.model_validate({"seed": 1, "edits": [{"index": 0,
+                                                                                         "amount": 0.01 * i}]}))
+        studio.generation.seeds(model, SeedsIn(seeds=list(range(10**6 + 16 * i, 10**6 + 16 * i + 16))))
     slider, grid, draw, encode, batched = [], [], [], [], []
     for i in range(repeats):
+        recipe = RecipeIn.model_validate({"seed": 7, "edits": [{"index": i % 8, "amount": -2 + 4 * i / repeats}]})
         t0 = time.perf_counter()
-        studio.render_one(model, {"seed": 7, "edits": [{"index": i % 8, "amount": -2 + 4 * i / repeats}]})
+        studio.generation.render(model, recipe)
         slider.append(1000 * (time.perf_counter() - t0))
     G = item.model
     for i in range(max(3, repeats // 3)):
         seeds = list(range(16 * (i + 10), 16 * (i + 11)))
         t0 = time.perf_counter()
-        studio.seeds(model, seeds, None, None)                 # new seeds each time: nothing cached
+        studio.generation.seeds(model, SeedsIn(seeds=seeds))   # new seeds each time: nothing cached
         grid.append(1000 * (time.perf_counter() - t0))
         codes = L.seed_codes(G, seeds)
         t0 = time.perf_counter()
         outs = L.draw(G, codes)
         t1 = time.perf_counter()
-        [O.data_url(O.png(p)) for p in O.pictures(G, outs)]
+        [O.data_url(G.domain.encode(outs[j:j + 1], "png")) for j in range(len(outs))]
         t2 = time.perf_counter()
         with torch.inference_mode():
             G.model.synthesize(codes)

@@ -405,9 +405,9 @@ def test_nan_and_infinity_in_numbers_are_a_readable_422(client: TestClient, meth
 
 
 def test_validation_details_are_strict_json_whatever_the_input() -> None:
-    from ganvas.studio.app import _jsonable
+    from ganvas.studio.errors import jsonable
 
-    got = _jsonable([{"input": float("nan"), "ctx": {"le": 1.0, "error": ValueError("x")}, "loc": ("body", 0)},
+    got = jsonable([{"input": float("nan"), "ctx": {"le": 1.0, "error": ValueError("x")}, "loc": ("body", 0)},
                      {"input": [float("inf"), -float("inf"), "y" * 500]}])
     text = json.dumps(got, allow_nan=False)
     assert strict_json(text) == [{"input": "nan", "ctx": {"le": 1.0, "error": "x"}, "loc": ["body", 0]},
@@ -438,7 +438,7 @@ def test_the_openapi_schema_declares_every_status_the_api_answers(client: TestCl
 
 def test_direction_sets_a_client_asks_for_are_bounded(studio_runs: Path, tmp_path: Path) -> None:
     """Any client could make the studio write a new cached file per seed and sample count: now a few, LRU."""
-    from ganvas.studio.service import DIRECTION_SETS
+    from ganvas.studio.services.directions import DIRECTION_SETS
 
     runs = tmp_path / "runs"
     shutil.copytree(studio_runs / "emoji-dcgan", runs / "m")
@@ -460,9 +460,9 @@ def test_direction_sets_a_client_asks_for_are_bounded(studio_runs: Path, tmp_pat
 def test_activation_directions_of_a_wide_layer_are_refused_before_they_fill_memory(client: TestClient,
                                                                                    monkeypatch) -> None:
     """samples × layer width numbers are held for the PCA: a client's choice of layer must not exhaust memory."""
-    from ganvas.studio import service
+    from ganvas.studio.services import directions
 
-    monkeypatch.setattr(service, "MAX_ACTIVATION_VALUES", 100_000)
+    monkeypatch.setattr(directions, "MAX_ACTIVATION_VALUES", 100_000)
     r = client.get("/api/models/emoji-dcgan/directions?layer=net&samples=64&components=2")     # 64 × 3072
     assert r.status_code == 400
     assert r.json()["error"] == ("layer 'net' has 3072 values per sample: 64 samples would hold 196,608 numbers, "

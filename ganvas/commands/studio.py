@@ -55,7 +55,7 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
     guard = Guard(host, token, allow_hosts)
     app = create_app(runs, max_models, str(pick_device(device)), max_projections,
                      int(max_upload_mb * 1024 * 1024), int(max_upload_megapixels * 1_000_000), guard)
-    count = len(app.state.studio.models())
+    count = len(app.state.studio.index.models())
     if not is_loopback(host):
         info(f"listening on {host}: anyone who can reach this address and has the token can use the studio")
     # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only on sockets that say they are TCP, and with

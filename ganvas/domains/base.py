@@ -16,9 +16,11 @@ class Domain:
 
     name: ClassVar[str]
     file_suffix: ClassVar[str]          # what `save` writes, e.g. ".png"
-    formats: ClassVar[tuple[str, ...]] = ("png",)   # what `save` can write; the first ones by default
+    formats: ClassVar[tuple[str, ...]] = ("png",)   # what `save` and `encode` can write
     default_formats: ClassVar[tuple[str, ...]] = ("png",)
     output_options: ClassVar[tuple[str, ...]] = ()  # domain arguments a user may change when sampling
+    text_formats: ClassVar[tuple[str, ...]] = ("png",)  # formats whose files `encode` writes text into
+    animation_formats: ClassVar[tuple[str, ...]] = ()   # a sequence of outputs as one moving picture (gif, webp)
 
     def __init__(self, **args: Any) -> None:
         """`args` describe how samples are laid out (e.g. music's pitch range); a dataset's card and a
@@ -50,6 +52,22 @@ class Domain:
         """Write each output as files a person can open, one per format (default `default_formats`)."""
         raise NotImplementedError
 
+    def encode(self, x: torch.Tensor, format: str, *, text: dict[str, str] | None = None,
+               scratch: Path | None = None, compress_level: int = 1) -> bytes:
+        """One output ([1, …]) as the bytes of a `format` file, written nowhere: what a server sends.
+
+        `text`: PNG text chunks (key → text, e.g. an output's provenance); formats without them ignore it.
+        `scratch`: a folder for an encoder's temporary files (None: the system's). PNGs are compressed at
+        `compress_level` (1, the fastest, suits an interactive page; a 64×64 picture takes well under a ms).
+        """
+        self.check_formats((format,))
+        return png_bytes(self.to_pil(one_output(x))[0], text, compress_level)
+
+    def describe(self) -> dict[str, Any]:
+        """How samples are laid out, for a person, beyond their shape (music: tracks and tempo); empty
+        when the shape says it all (an image's channels and size are its shape)."""
+        return {}
+
     def check_formats(self, formats: tuple[str, ...] | None) -> tuple[str, ...]:
         """`formats` (or the defaults), refused in one line unless this domain can write them."""
         if formats is None:
@@ -68,6 +86,31 @@ def stored_tensor(batch: np.ndarray | torch.Tensor, device: torch.device | str =
     copied, a tensor already there (copied asynchronously from pinned memory) is used as it is."""
     t = batch if torch.is_tensor(batch) else torch.from_numpy(np.ascontiguousarray(batch))
     return t.to(device, non_blocking=True)
+
+
+def one_output(x: torch.Tensor) -> torch.Tensor:
+    """`x` checked to hold exactly one output ([1, …]): a file holds one."""
+    if x.dim() == 0 or x.shape[0] != 1:
+        from ganvas.errors import GanvasError
+
+        raise GanvasError(f"a file holds one output: expected a batch of 1, got shape {tuple(x.shape)}")
+    return x
+
+
+def png_bytes(picture: Image.Image, text: dict[str, str] | None = None, compress_level: int = 1) -> bytes:
+    """A PNG of `picture`, with `text` as international text chunks (iTXt, UTF-8) in their order."""
+    import io
+
+    from PIL import PngImagePlugin
+
+    info = None
+    if text:
+        info = PngImagePlugin.PngInfo()
+        for key, value in text.items():
+            info.add_itxt(key, value)
+    buf = io.BytesIO()
+    picture.save(buf, format="PNG", compress_level=compress_level, pnginfo=info)
+    return buf.getvalue()
 
 
 def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, fill: int = 255) -> Image.Image:

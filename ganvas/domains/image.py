@@ -15,6 +15,7 @@ from ganvas.files import save_image
 class ImageDomain(Domain):
     name = "image"
     file_suffix = ".png"
+    animation_formats = ("gif", "webp")
 
     def to_tensor(self, batch: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
         # NHWC uint8 permuted to NCHW is already channels-last in memory: no copy until the float cast,

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from ganvas.console import info
-from ganvas.domains.base import Domain, stored_tensor
+from ganvas.domains.base import Domain, one_output, png_bytes, stored_tensor
 from ganvas.errors import GanvasError
 from ganvas.files import save_image
 from ganvas.music.midi import TrackSpec
@@ -131,6 +131,27 @@ class MusicDomain(Domain):
         return Image.fromarray(np.concatenate([picture.legend([t.name for t in self.tracks], grid.shape[1]), grid]))
 
     # --- files -----------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        return {"tracks": [t.name for t in self.tracks], "tempo": self.tempo}
+
+    def encode(self, x: torch.Tensor, format: str, *, text: dict[str, str] | None = None,
+               scratch: Path | None = None, compress_level: int = 1) -> bytes:
+        """One phrase as MIDI, a compact WAV (22 kHz mono, FluidSynth's General MIDI sound or the built-in
+        synthesizer, cut a second after the last note) or a PNG of its piano-roll (`text` goes there)."""
+        self.check_formats((format,))
+        roll = self.to_array(one_output(x))[0]
+        if format == "midi":
+            import io
+
+            buf = io.BytesIO()
+            self.to_midi(roll).write(buf)
+            return buf.getvalue()
+        if format == "wav":
+            from ganvas.music.audio import compact_wav
+
+            return compact_wav(self.notes(roll), self.tracks, self.tempo, self.beat_steps, self.audio, scratch)[0]
+        return png_bytes(Image.fromarray(self.picture(roll)), text, compress_level)
 
     def save(self, x: torch.Tensor, out_dir: Path, stems: list[str], formats: tuple[str, ...] | None = None
              ) -> list[Path]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,17 +71,16 @@ def provenance(G: Any, recipe: dict[str, Any], code: torch.Tensor | None = None,
     return out
 
 
+def png_text(record: dict[str, Any]) -> dict[str, str]:
+    """The PNG text chunk that carries `record` (what `read_png` reads back)."""
+    return {PNG_KEY: json.dumps(record, ensure_ascii=False, separators=(",", ":"))}
+
+
 def png_bytes(image: Image.Image, record: dict[str, Any] | None = None, compress_level: int = 1) -> bytes:
     """A PNG of `image`, with `record` as a text chunk when given (fast compression: studio speed)."""
-    from PIL import PngImagePlugin
+    from ganvas.domains.base import png_bytes as encode
 
-    buf = io.BytesIO()
-    pnginfo = None
-    if record is not None:
-        pnginfo = PngImagePlugin.PngInfo()
-        pnginfo.add_itxt(PNG_KEY, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-    image.save(buf, format="PNG", compress_level=compress_level, pnginfo=pnginfo)
-    return buf.getvalue()
+    return encode(image, None if record is None else png_text(record), compress_level)
 
 
 def read_png(path: str | Path) -> dict[str, Any] | None:

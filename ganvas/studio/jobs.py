@@ -49,6 +49,12 @@ class Job:
     _waiters: list = field(default_factory=list, repr=False, compare=False)   # (loop, future) of waiting requests
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
+    def report(self, step: int, loss: float, preview: str | None = None) -> None:
+        """Progress from the job's thread: steps done, the latest loss, and sometimes a new preview."""
+        self.step, self.loss = step, loss
+        if preview is not None:
+            self.preview = preview
+
     def finish(self) -> None:
         """Mark the job stopped and wake everyone waiting for it (threads and event loops)."""
         self.finished = time.time()

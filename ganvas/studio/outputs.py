@@ -1,22 +1,20 @@
-"""Outputs as a page and a person receive them: PNG data, piano-roll pictures, MIDI, WAV, bundles.
+"""Outputs as a page and a person receive them: data URLs, PNGs of pictures, cached files, zips.
 
-Interactive pictures are PNGs at the fastest compression level (a 64×64 output encodes in well
-under a millisecond). Downloads are bundles: the output files, ``provenance.json`` and the code
-(``latent.safetensors``), zipped in memory; PNG files carry their provenance inside too. Nothing
-here writes a file, except FluidSynth's scratch files, in the studio's own folder inside the runs
-folder.
+What a file of one output holds is its domain's business (`Domain.encode`: a PNG, a MIDI file, a
+WAV); this module only packs those bytes. Interactive pictures are PNGs at the fastest compression
+level. Downloads are zipped in memory: per output its files, ``provenance.json`` and the code
+(``latent.safetensors``). Nothing here writes a file.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import threading
 import zipfile
 from collections import OrderedDict
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -32,21 +30,13 @@ def data_url(data: bytes, fmt: str = "png") -> str:
     return f"data:{MEDIA[fmt]};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def pictures(G: Any, x: torch.Tensor) -> list[Any]:
-    """One PIL picture per output: the image, or a music output's piano-roll (one colour per track)."""
-    return G.domain.to_pil(x)
-
-
 def png(picture: Any, record: dict[str, Any] | None = None) -> bytes:
+    """A picture (grids, strips, translations) as a PNG at the fastest level, with `record` inside when given."""
     return P.png_bytes(picture, record, compress_level=1)
 
 
-def formats(G: Any) -> tuple[str, ...]:
-    return tuple(G.domain.formats)
-
-
-class AudioCache:
-    """Rendered WAVs by piano-roll content and layout (FluidSynth takes a second or two per phrase)."""
+class EncodedCache:
+    """Encoded files by what they encode (FluidSynth takes a second or two per phrase), `max_bytes` in all."""
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes                  # total size kept
@@ -67,56 +57,27 @@ class AudioCache:
                 self._items.popitem(last=False)
 
 
-def wav_bytes(G: Any, x: torch.Tensor, tmp_dir: Path | None, cache: AudioCache | None = None) -> bytes:
-    """One music output as a compact WAV (FluidSynth's General MIDI sound, or the built-in synthesizer)."""
-    from ganvas.music.audio import compact_wav
+@dataclass(frozen=True)
+class BundleEntry:
+    """One output of a zip: its files (name → bytes, in order), record, base and drawn codes, folder name."""
 
-    roll = G.domain.to_array(x[:1])[0]
-    d = G.domain
-    key = hashlib.sha256(roll.tobytes() + json.dumps([d.args(), d.audio, list(roll.shape)], sort_keys=True,
-                                                     default=str).encode()).hexdigest()
-    if cache is not None and (hit := cache.get(key)) is not None:
-        return hit
-    data, _ = compact_wav(d.notes(roll), d.tracks, d.tempo, d.beat_steps, d.audio, tmp_dir)
-    if cache is not None:
-        cache.put(key, data)
-    return data
+    files: dict[str, bytes]
+    record: dict[str, Any]
+    base: torch.Tensor
+    final: torch.Tensor
+    stem: str
 
 
-def midi_bytes(G: Any, x: torch.Tensor) -> bytes:
-    roll = G.domain.to_array(x[:1])[0]
-    buf = io.BytesIO()
-    G.domain.to_midi(roll).write(buf)
-    return buf.getvalue()
-
-
-def export(G: Any, x: torch.Tensor, fmt: str, record: dict[str, Any] | None, tmp_dir: Path | None,
-           cache: AudioCache | None = None) -> bytes:
-    """One output ([1, …]) as a file's bytes in `fmt` (png, midi or wav, as its domain allows)."""
-    if fmt == "png":
-        return png(pictures(G, x[:1])[0], record)
-    if fmt == "midi":
-        return midi_bytes(G, x)
-    return wav_bytes(G, x, tmp_dir, cache)
-
-
-def bundle(items: list[dict[str, Any]], G: Any, tmp_dir: Path | None, cache: AudioCache | None = None) -> bytes:
-    """A zip of outputs: per item its files, provenance.json and latent.safetensors (one folder each if several).
-
-    `items`: dicts with ``output`` ([1, …] tensor), ``record`` (provenance), ``final`` (the drawn code),
-    ``base`` (the base code) and ``stem`` (the folder/file name).
-    """
+def bundle(entries: list[BundleEntry]) -> bytes:
+    """A zip of outputs: per entry its files, latent.safetensors and provenance.json (one folder each if several)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        for it in items:
-            folder = f"{it['stem']}/" if len(items) > 1 else ""
-            names = []
-            for fmt in formats(G):
-                name = f"{it['stem']}{SUFFIX[fmt]}"
-                names.append(name)
-                zf.writestr(folder + name, export(G, it["output"], fmt, it["record"], tmp_dir, cache))
-            record = {**it["record"], "files": [*names, "latent.safetensors"]}
-            zf.writestr(folder + "latent.safetensors", latent_file(it["base"], it["final"], record))
+        for e in entries:
+            folder = f"{e.stem}/" if len(entries) > 1 else ""
+            for name, data in e.files.items():
+                zf.writestr(folder + name, data)
+            record = {**e.record, "files": [*e.files, "latent.safetensors"]}
+            zf.writestr(folder + "latent.safetensors", latent_file(e.base, e.final, record))
             zf.writestr(folder + "provenance.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return buf.getvalue()
 

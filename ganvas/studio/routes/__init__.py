@@ -1,0 +1,10 @@
+"""The REST API, one router per area, each a thin layer: HTTP in (paths, queries, bodies, uploads), a
+service call, HTTP out. `ROUTERS` is the order `create_app` includes them in: model names may hold
+'/', so the route of a plain model path (`GET /api/models/{model}`) comes after every longer one."""
+
+from __future__ import annotations
+
+from ganvas.studio.routes import export, generate, jobs, models, projection, translation
+
+ROUTERS = [models.router, jobs.router, generate.router, export.router, projection.router, translation.router,
+           models.details]

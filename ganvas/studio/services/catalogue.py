@@ -1,0 +1,71 @@
+"""The models a studio serves: listed from their checkpoints' JSON, loaded on demand, described."""
+
+from __future__ import annotations
+
+from ganvas.errors import GanvasError
+from ganvas.studio.models import Loaded
+from ganvas.studio.results import ModelDetails, ModelSummary
+from ganvas.studio.runs import Entry
+from ganvas.studio.state import StudioState
+
+
+class Catalogue:
+    def __init__(self, state: StudioState) -> None:
+        self.state = state
+
+    def summary(self, e: Entry) -> ModelSummary:
+        """What a model list shows, from its checkpoint.json only (nothing is loaded)."""
+        from ganvas.nets import MODELS
+
+        m = e.meta.get("model", {})
+        ds = e.meta.get("dataset", {}) or {}
+        try:
+            cls = MODELS.get(m.get("name", ""))
+            kind = "translator" if cls.data_layout != "single" else "generator"
+            style = cls.edit_space == "w"
+        except GanvasError:
+            kind, style = "unknown", False
+        spec = m.get("spec", {})
+        return ModelSummary(e.name, e.run, e.step, e.steps, m.get("name"), kind, style, spec.get("domain"),
+                            spec.get("shape"), e.meta.get("progress", {}).get("kimg"), e.meta.get("created"),
+                            {k: ds.get(k) for k in ("name", "licence", "fingerprint", "count")})
+
+    def models(self) -> list[ModelSummary]:
+        return [self.summary(e) for e in self.state.index.models()]
+
+    def load(self, name: str) -> Loaded:
+        entry = self.state.index.get(name)
+        with self.state.compute:
+            return self.state.cache.get(entry)
+
+    def generator(self, name: str) -> Loaded:
+        """A model that generates from codes, or a one-line error saying what it is instead."""
+        item = self.load(name)
+        if item.kind != "generator":
+            raise GanvasError(f"model '{name}' is a {item.model.name} translation model: it translates pictures "
+                              f"(POST /api/models/{name}/translate) rather than generating from codes")
+        return item
+
+    def translator(self, name: str) -> Loaded:
+        item = self.load(name)
+        if item.kind != "translator":
+            raise GanvasError(f"model '{name}' generates from codes; translation needs a pix2pix or cyclegan model")
+        return item
+
+    def details(self, name: str) -> ModelDetails:
+        item = self.load(name)
+        summary = self.summary(item.entry)
+        G = item.model
+        if item.kind != "generator":
+            return ModelDetails(summary, translate={
+                "directions": [{"name": d, "describe": G.describe(d)} for d in G.directions],
+                "text": any(G.side(s).get("font") for s in "AB"), "resolution": G.resolution})
+        from ganvas.explore import describe
+
+        layout = G.domain.describe()
+        return ModelDetails(summary, explore=describe(G), formats=list(G.domain.formats),
+                            layout={G.domain.name: layout} if layout else {})
+
+    def checkpoint_name(self, item: Loaded) -> str:
+        """The checkpoint's path inside the runs folder (what provenance records: no server paths)."""
+        return item.entry.checkpoint.relative_to(self.state.index.root).as_posix()
