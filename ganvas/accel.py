@@ -162,4 +162,7 @@ def pick_device(name: str, local_rank: int | None = None) -> torch.device:
 
 
 def set_threads(threads: int) -> None:
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    """`threads`; 0: OMP_NUM_THREADS where set (as torch itself reads it, so a caller can pin the `ganvas`
+    command's threads from outside: the tests do), else one per core."""
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    torch.set_num_threads(threads or (int(env) if env.isdigit() else 0) or os.cpu_count() or 1)

@@ -93,7 +93,7 @@ class TrainConfig:
                                     "density | coverage | authenticity (higher)",
                               choices=("fd", "kid", "precision", "recall", "density", "coverage", "authenticity"))
     # Speed.
-    threads: int = option(0, "CPU threads for torch; 0 = one per core", min=0)
+    threads: int = option(0, "CPU threads for torch; 0 = OMP_NUM_THREADS where set, else one per core", min=0)
     channels_last: bool = option(True, "NHWC memory layout for image models (faster convolutions on CPU)")
     device: str = option("cpu", "cpu | cuda | auto (cuda when torch sees a GPU); under torchrun each process takes "
                                 "the GPU of its local rank", choices=("cpu", "cuda", "auto"))

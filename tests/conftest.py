@@ -1,10 +1,15 @@
-"""Shared fixtures: one data home per test session (built datasets are reused across tests)."""
+"""Shared fixtures: one data home per test session (built datasets are reused across tests); pinned
+threads and seeds, so that a test's numbers depend neither on the machine's core count nor on the order
+the tests run in (pytest-randomly shuffles it)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -12,6 +17,33 @@ import pytest
 # As the `ganvas` command does: idle OpenMP threads sleep instead of spinning (set before torch is
 # imported). On a machine shared with other processes, spinning made small trainings ~10× slower.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _test_threads() -> int:
+    value = os.environ.get("GANVAS_TEST_THREADS", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise pytest.UsageError(f"GANVAS_TEST_THREADS must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+# How a float sum is split between threads changes its rounding, and a GAN's two-player game amplifies
+# a last-bit difference into another trajectory: the suite runs on a fixed number of threads
+# (GANVAS_TEST_THREADS, default 1; run it with 2 as well), in this process and in every `ganvas`
+# subprocess, which inherits OMP_NUM_THREADS (ganvas.train.run.set_threads honours it).
+TEST_THREADS = _test_threads()
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = str(TEST_THREADS)
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")    # deterministic cuBLAS, where a GPU is used
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(TEST_THREADS)
+with contextlib.suppress(RuntimeError):     # too late once inter-op work ran; intra-op threads round sums
+    torch.set_num_interop_threads(TEST_THREADS)
+# warn_only: an op without a deterministic kernel warns instead of failing a test that does not need it
+torch.use_deterministic_algorithms(True, warn_only=True)
+
 sys.path.insert(0, str(Path(__file__).parent))
 import toy  # noqa: E402
 
@@ -26,6 +58,46 @@ def ganvas_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = Path(os.environ.get("GANVAS_TEST_HOME") or tmp_path_factory.mktemp("ganvas-home"))
     os.environ["GANVAS_HOME"] = str(home)
     return home
+
+
+def seed_everything(name: str) -> None:
+    """random, numpy and torch seeded from `name` (a test's id, a fixture's name): the same on every run."""
+    seed = zlib.crc32(name.encode())
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@pytest.fixture(autouse=True)
+def pinned(request: pytest.FixtureRequest) -> None:
+    """Each test starts from the same random state and thread count, whatever ran before it.
+
+    The seed comes from the test's id, not from its place in the run; threads are pinned again because
+    an in-process `ganvas train` or studio may have changed them. (Autouse and function-scoped, it runs
+    after the shared fixtures a test uses.)
+    """
+    seed_everything(request.node.nodeid)
+    torch.set_num_threads(TEST_THREADS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest):
+    """A fixture shared between tests is built from a seed of its own name, and hands the random state back.
+
+    Which test builds it depends on the order; so neither what it builds nor the state the test goes on
+    with (a test may ask for one mid-way: request.getfixturevalue) may depend on who built it.
+    """
+    if fixturedef.scope == "function":
+        return (yield)
+    saved = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    seed_everything(f"fixture:{fixturedef.argname}")
+    try:
+        return (yield)
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        torch.set_rng_state(saved[2])
+        torch.set_num_threads(TEST_THREADS)
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +125,11 @@ def chorales_built(ganvas_home: Path) -> Path:
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
             env_path: str | None = None) -> subprocess.CompletedProcess:
-    """Run the real `ganvas` command (python -m ganvas) in a subprocess (`env_path`: its PATH)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    """Run the real `ganvas` command (python -m ganvas) in a subprocess (`env_path`: its PATH).
+
+    It inherits the pinned threads: OMP_NUM_THREADS and the rest are in os.environ.
+    """
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(TEST_THREADS)}
     if env_path is not None:
         env["PATH"] = env_path
     return subprocess.run([sys.executable, "-m", "ganvas", *args], capture_output=True, text=True,

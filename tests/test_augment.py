@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -172,16 +173,29 @@ ADA_RUN = {"model": "dcgan", "resolution": 32, "fit": "pad", "batch_size": 16, "
            "checkpoint_every": 4, "log_every": 1, "sample_count": 4}
 
 
+def ada_state(run_dir: Path) -> dict:
+    return json.loads((ckpt.latest(run_dir) / "checkpoint.json").read_text())["objective"]["augment"]
+
+
 def test_ada_p_rises_when_d_overfits_a_tiny_set_and_resumes_exactly(tiny_folder: Path, tmp_path: Path) -> None:
+    """In 12 steps (4 adjustments of ±0.12) D learns the 16 reals and p rises.
+
+    Judged by the median over three seeds: one seed's last r_t turns on its path through training
+    (over 12 seeds it ranged 0.46-0.96, so a single-seed `r_t > 0.6` held by chance). Over those seeds
+    (also on 2 threads and two other CPU code paths) p ended at 0.24-0.48 and the median of three at
+    0.36-0.48, against a bound of 0.2 (two net rises); the median r_t of three at 0.62-0.71 against 0.3.
+    Feedback of the wrong sign, or none, leaves p at 0.
+    """
     run = {**ADA_RUN, "data": str(tiny_folder)}
     whole = train(None, run, tmp_path / "whole", progress=False, max_steps=12)
-    meta = json.loads((ckpt.latest(whole.run_dir) / "checkpoint.json").read_text())
-    state = meta["objective"]["augment"]
-    ps = [row[1] for row in state["history"]]
-    assert state["p"] > 0.2 and state["rt"] > 0.6, state                 # D is sure of the reals: p went up
-    assert max(ps) == pytest.approx(state["p"]) and ps[-1] > ps[0]
+    state = ada_state(whole.run_dir)
     rows = [json.loads(line) for line in (whole.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["augment/p"] == pytest.approx(state["p"])            # p is logged with the losses
+    assert state["history"][-1][1] == pytest.approx(state["p"]) and len(state["history"]) == 4
+    states = [state] + [ada_state(train(None, {**run, "seed": seed}, tmp_path / f"seed{seed}", progress=False,
+                                        max_steps=12).run_dir) for seed in (1, 2)]
+    p, rt = statistics.median(s["p"] for s in states), statistics.median(s["rt"] for s in states)
+    assert p > 0.2 and rt > 0.3, states                                  # D is sure of the reals: p went up
 
     part = train(None, run, tmp_path / "part", progress=False, max_steps=5)       # between two adjustments
     assert ckpt.load(part.run_dir).meta["objective"]["augment"]["pending"]["steps"] == 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import statistics
+from pathlib import Path
 
 import pytest
 import torch
@@ -93,27 +95,70 @@ def test_bce_form_matches_the_textbook_formula() -> None:
     assert get_loss("ns").d(REAL, FAKE).item() == pytest.approx(bce.item(), rel=1e-6)
 
 
+# A GAN's two-player game turns a last-bit difference in float rounding into another path: one seed's
+# outcome on one CPU says little about another CPU. So each loss is judged by the median over seeds of how
+# much of the way G came, with a wide margin. Over 20 seeds, on 1 and 2 threads and on three CPU code
+# paths (native AVX2, ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE), the distance kept was 0.05-0.08
+# at the median, 0.21 at the worst seed and 0.15 at the worst median of three, against a bound of 0.4;
+# a G loss without gradient keeps 1.0, one of the wrong sign 1.8-2.2.
+SEEDS = (0, 1, 2)
+RATIO_BOUND = 0.4
+TARGET = torch.tensor([3.0, 3.0])
+
+
+def train_toy_gan(loss: str, seed: int, run_dir: Path) -> tuple[float, float, Trainer]:
+    """The toy MLP GAN trained on N((3, 3), 0.5²) through the real loop: G's distance from the data's mean
+    before and after (the averaged G's, as ganvas samples), and the trainer."""
+    dataset = toy.gaussian_dataset(mean=3.0, std=0.5, dim=2)
+    overrides = {"model": "toy-mlp", "data": "gaussian", "loss": loss, "seed": seed, "batch_size": 64,
+                 "lr_g": 5e-3, "lr_d": 5e-3, "betas_g": [0.5, 0.9], "betas_d": [0.5, 0.9], "ema_kimg": 1.0,
+                 "sample_every": 10**6, "checkpoint_every": 10**6, "log_every": 10**6, "channels_last": False}
+    steps = 150
+    if loss == "wgan-gp":   # the settings of Gulrajani et al.: several critic steps, β1 = 0 (5× the work a step)
+        overrides.update(n_critic=5, betas_g=[0.0, 0.9], betas_d=[0.0, 0.9])
+        steps = 100
+    cfg = TrainConfig().with_overrides(overrides).validate()
+    model = build_model(cfg, dataset, torch.device("cpu"))
+    run_dir.mkdir()
+    trainer = Trainer(cfg, model, dataset, run_dir, torch.device("cpu"), max_steps=steps, progress_bar=False)
+    z = latents()
+    with torch.no_grad():
+        before = (model.G(z).mean(0) - TARGET).norm().item()
+    trainer.run()
+    with torch.no_grad():
+        after = (trainer.ema.averaged["G"](z).mean(0) - TARGET).norm().item()
+    return before, after, trainer
+
+
+def latents(n: int = 2000) -> torch.Tensor:
+    return torch.randn(n, 4, generator=torch.Generator().manual_seed(1))
+
+
+def critic_gradient_norm(trainer: Trainer) -> float:
+    """Median ‖∇D‖ at random points between real and generated samples: what the penalty holds at 1."""
+    z = latents()
+    real = torch.as_tensor(trainer.dataset.arrays["x"][: len(z)])
+    with torch.no_grad():
+        fake = trainer.model.G(z)
+    alpha = torch.rand(len(z), 1, generator=torch.Generator().manual_seed(2))
+    x = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(trainer.model.D(x).sum(), x)
+    return grad.norm(dim=1).median().item()
+
+
 @pytest.mark.parametrize("loss", ["minimax", "ns", "hinge", "wgan-gp", "lsgan"])
-def test_each_loss_trains_a_gan_to_the_data(loss: str, tmp_path) -> None:
+def test_each_loss_trains_a_gan_to_the_data(loss: str, tmp_path: Path) -> None:
     """Through the real training loop, the averaged G's samples move from near 0 to the data's mean (3, 3).
 
     The last iterate of a GAN circles around the target; its weight average (EMA) settles on it,
     which is why ganvas samples from the average.
     """
-    dataset = toy.gaussian_dataset(mean=3.0, std=0.5, dim=2)
-    overrides = {"model": "toy-mlp", "data": "gaussian", "loss": loss, "batch_size": 64, "lr_g": 2e-3,
-                 "lr_d": 2e-3, "betas_g": [0.5, 0.9], "betas_d": [0.5, 0.9], "ema_kimg": 3.0,
-                 "sample_every": 10**6, "checkpoint_every": 10**6, "log_every": 50, "channels_last": False}
-    if loss == "wgan-gp":   # the settings of Gulrajani et al.: several critic steps, β1 = 0
-        overrides.update(n_critic=5, betas_g=[0.0, 0.9], betas_d=[0.0, 0.9])
-    cfg = TrainConfig().with_overrides(overrides).validate()
-    model = build_model(cfg, dataset, torch.device("cpu"))
-    trainer = Trainer(cfg, model, dataset, tmp_path, torch.device("cpu"), max_steps=600, progress_bar=False)
-    z = torch.randn(2000, 4, generator=torch.Generator().manual_seed(1))
-    target = torch.tensor([3.0, 3.0])
-    before = (model.G(z).mean(0) - target).norm().item()
-    trainer.run()
-    with torch.no_grad():
-        after = (trainer.ema.averaged["G"](z).mean(0) - target).norm().item()
-    assert before > 3.0
-    assert after < 0.75, f"{loss}: averaged G's mean is {after:.2f} from the data's"
+    runs = [train_toy_gan(loss, seed, tmp_path / str(seed)) for seed in SEEDS]
+    assert all(before > 3.0 for before, _, _ in runs)                   # G starts far from the data
+    ratios = [after / before for before, after, _ in runs]
+    assert statistics.median(ratios) < RATIO_BOUND, \
+        f"{loss}: the averaged G's mean kept {[round(r, 2) for r in ratios]} of its distance from the data's"
+    if loss == "wgan-gp":   # the penalty's promise: a critic with gradients of norm 1 between the two
+        # observed: 0.90-1.12 a seed, 0.97-1.04 the median of three; without the penalty 2.1-3.2
+        norms = [critic_gradient_norm(trainer) for _, _, trainer in runs]
+        assert 0.5 < statistics.median(norms) < 1.5, f"critic gradient norms {norms}"

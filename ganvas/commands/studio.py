@@ -21,7 +21,8 @@ from ganvas.commands import PathArg
 @click.option("--max-upload-megapixels", type=click.FloatRange(0.01, 200), default=16.0, show_default=True,
               help="largest uploaded image accepted, in millions of pixels")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto")
-@click.option("--threads", type=click.IntRange(0), default=0, help="torch threads (0 = one per core)")
+@click.option("--threads", type=click.IntRange(0), default=0,
+              help="torch threads (0 = OMP_NUM_THREADS where set, else one per core)")
 @click.option("--token", envvar="GANVAS_STUDIO_TOKEN", default=None, show_envvar=True,
               help="the token requests must carry (implies --require-token); default: a random one when needed")
 @click.option("--require-token", is_flag=True,
@@ -38,16 +39,14 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
     """
     import socket
 
-    import torch
     import uvicorn
 
-    from ganvas.accel import pick_device
+    from ganvas.accel import pick_device, set_threads
     from ganvas.console import info
     from ganvas.studio.app import create_app
     from ganvas.studio.guard import Guard, check_token, is_loopback, new_token
 
-    if threads:
-        torch.set_num_threads(threads)
+    set_threads(threads)
     if token is not None:
         check_token(token)
     elif require_token or not is_loopback(host):

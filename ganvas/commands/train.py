@@ -19,7 +19,7 @@ from ganvas.registry import LOSSES, Choices
 @click.option("--batch-size", type=int, help="images per step (over all processes under torchrun)")
 @click.option("--loss", cls=ListedOption, listed=Choices(LOSSES), help="adversarial loss: {choices}")
 @click.option("--seed", type=int, help="seed of every random choice")
-@click.option("--threads", type=int, help="CPU threads (0 = one per core)")
+@click.option("--threads", type=int, help="CPU threads (0 = OMP_NUM_THREADS where set, else one per core)")
 @click.option("--device", help="cpu | cuda | auto")
 @click.option("--precision", help="fp32 | auto (bf16 or fp16 on CUDA, fp32 on a CPU) | bf16 | fp16")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D")
