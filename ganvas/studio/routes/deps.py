@@ -3,7 +3,8 @@ OpenAPI declarations routes share."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -23,39 +24,19 @@ UPLOAD_BODY = {"requestBody": {"content": {
     "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-# async: resolved on the event loop, not sent through the thread pool like a plain function
-async def _state(request: Request) -> StudioState:
-    return request.app.state.services.state
+def _service(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """The dependency handing out the app's service `name`. Async: resolved on the event loop, not sent
+    through the thread pool like a plain function."""
+    async def get(request: Request) -> Any:
+        return getattr(request.app.state.services, name)
+
+    return get
 
 
-async def _catalogue(request: Request) -> Catalogue:
-    return request.app.state.services.catalogue
-
-
-async def _directions(request: Request) -> DirectionService:
-    return request.app.state.services.directions
-
-
-async def _generation(request: Request) -> GenerationService:
-    return request.app.state.services.generation
-
-
-async def _export(request: Request) -> ExportService:
-    return request.app.state.services.export
-
-
-async def _projection(request: Request) -> ProjectionService:
-    return request.app.state.services.projection
-
-
-async def _translation(request: Request) -> TranslationService:
-    return request.app.state.services.translation
-
-
-State = Annotated[StudioState, Depends(_state)]
-Models = Annotated[Catalogue, Depends(_catalogue)]
-Directions = Annotated[DirectionService, Depends(_directions)]
-Generation = Annotated[GenerationService, Depends(_generation)]
-Export = Annotated[ExportService, Depends(_export)]
-Projection = Annotated[ProjectionService, Depends(_projection)]
-Translation = Annotated[TranslationService, Depends(_translation)]
+State = Annotated[StudioState, Depends(_service("state"))]
+Models = Annotated[Catalogue, Depends(_service("catalogue"))]
+Directions = Annotated[DirectionService, Depends(_service("directions"))]
+Generation = Annotated[GenerationService, Depends(_service("generation"))]
+Export = Annotated[ExportService, Depends(_service("export"))]
+Projection = Annotated[ProjectionService, Depends(_service("projection"))]
+Translation = Annotated[TranslationService, Depends(_service("translation"))]
