@@ -95,6 +95,7 @@ LOSSES = Registry("loss", {                                      # adversarial l
     "hinge": "ganvas.objectives.losses:HINGE",
     "wgan-gp": "ganvas.objectives.losses:WGAN_GP",
     "lsgan": "ganvas.objectives.losses:LEAST_SQUARES",
+    "rpgan": "ganvas.objectives.losses:RELATIVISTIC_PAIRING",
 })
 AUGMENTS = Registry("augmentation", {                            # what D sees of images (ganvas/objectives/augment.py)
     "none": "ganvas.objectives.augment:Augment",
