@@ -88,6 +88,7 @@ MODELS = Registry("model", {                                     # generator/dis
     "musegan": "ganvas.nets.musegan:MuseGAN",
     "pix2pix": "ganvas.nets.pix2pix:Pix2Pix",
     "cyclegan": "ganvas.nets.cyclegan:CycleGAN",
+    "fastgan": "ganvas.nets.fastgan:FastGAN",
 })
 LOSSES = Registry("loss", {                                      # adversarial losses (ganvas/objectives/losses.py)
     "minimax": "ganvas.objectives.losses:MINIMAX",
