@@ -33,7 +33,9 @@ def resize(images: torch.Tensor, side: int) -> torch.Tensor:
 
 
 def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean L1 + (1 − SSIM) over the batch, on images in [-1, 1] (SSIM's data range 2)."""
+    """Mean L1 + (1 − SSIM) over the batch, on images in [-1, 1] (SSIM's data range 2), in float32 even
+    under mixed precision (SSIM's variances are differences of nearly equal numbers)."""
+    recon, target = recon.float(), target.float()
     return (recon - target).abs().mean() + (1 - ssim(recon, target, data_range=2.0)).mean()
 
 
