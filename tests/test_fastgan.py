@@ -105,7 +105,7 @@ def test_d_learns_to_reconstruct_a_fixed_batch() -> None:
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    assert sum(losses[-4:]) / 4 < 0.6 * sum(losses[:4]) / 4, losses
+    assert sum(losses[-4:]) / 4 < 0.7 * sum(losses[:4]) / 4, losses          # measured: about 0.5
 
 
 def test_d_loss_adds_the_weighted_reconstruction() -> None:
