@@ -52,7 +52,9 @@ class TrainConfig:
                        choices=Choices(LOSSES))
     gp_weight: float = option(10.0, "gradient-penalty weight λ for wgan-gp (Gulrajani et al. 2017)", min=0)
     r1_gamma: float = option(0.0, "R1 penalty γ on real images (Mescheder et al. 2018); 0 = off", min=0)
-    r1_every: int = option(1, "apply R1 every N D steps, scaled by N (lazy regularisation); >= 1", min=1)
+    r2_gamma: float = option(0.0, "R2 penalty γ on generated images, zero-centred like R1 (R3GAN, Huang et al. 2024; "
+                                  "pairs with loss = rpgan); 0 = off", min=0)
+    r1_every: int = option(1, "apply R1 and R2 every N D steps, scaled by N (lazy regularisation); >= 1", min=1)
     n_critic: int = option(1, "D steps per G step; >= 1 (5 is usual for wgan-gp)", min=1)
     batch_size: int = option(64, "images per D or G step, over all processes of a torchrun run (each of N "
                                  "takes batch_size / N); >= 1", min=1)
@@ -189,7 +191,7 @@ def check_fields(obj: Any, what: str) -> None:
             op = "<" if meta.get("exclusive_max") else "<="
             raise GanvasError(f"{what} '{f.name}' must be {op} {meta['max']}, got {value!r}")
         if "choices" in meta and value not in meta["choices"]:
-            raise unknown_name(f"value for {what} '{f.name}'", str(value), list(meta["choices"]))
+            raise unknown_name(f"value for {what} '{f.name}'", str(value), [str(c) for c in meta["choices"]])
 
 
 def parse_value(text: str) -> Any:

@@ -88,6 +88,7 @@ MODELS = Registry("model", {                                     # generator/dis
     "musegan": "ganvas.nets.musegan:MuseGAN",
     "pix2pix": "ganvas.nets.pix2pix:Pix2Pix",
     "cyclegan": "ganvas.nets.cyclegan:CycleGAN",
+    "fastgan": "ganvas.nets.fastgan:FastGAN",
 })
 LOSSES = Registry("loss", {                                      # adversarial losses (ganvas/objectives/losses.py)
     "minimax": "ganvas.objectives.losses:MINIMAX",
@@ -95,6 +96,7 @@ LOSSES = Registry("loss", {                                      # adversarial l
     "hinge": "ganvas.objectives.losses:HINGE",
     "wgan-gp": "ganvas.objectives.losses:WGAN_GP",
     "lsgan": "ganvas.objectives.losses:LEAST_SQUARES",
+    "rpgan": "ganvas.objectives.losses:RELATIVISTIC_PAIRING",
 })
 AUGMENTS = Registry("augmentation", {                            # what D sees of images (ganvas/objectives/augment.py)
     "none": "ganvas.objectives.augment:Augment",

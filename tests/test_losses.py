@@ -31,7 +31,7 @@ def test_every_configurable_loss_is_implemented() -> None:
     import dataclasses
 
     choices = next(f.metadata["choices"] for f in dataclasses.fields(TrainConfig) if f.name == "loss")
-    assert set(choices) == set(LOSSES.names()) == {"minimax", "ns", "hinge", "wgan-gp", "lsgan"}
+    assert set(choices) == set(LOSSES.names()) == {"minimax", "ns", "hinge", "wgan-gp", "lsgan", "rpgan"}
     assert all(get_loss(name).name == name for name in LOSSES.names())
 
 

@@ -55,7 +55,8 @@ class CycleGANObjective(TranslationObjective):
         a, b = batch["a"], batch["b"]
         fakes, self._fakes = self._fakes, None
         fake_b, fake_a = fakes if fakes is not None else self._translate(a, b)
-        adv = self.g_adversarial(lambda x: m.D_B(aug(x)), fake_b) + self.g_adversarial(lambda x: m.D_A(aug(x)), fake_a)
+        adv = (self.g_adversarial(lambda x: m.D_B(aug(x)), fake_b, b)
+               + self.g_adversarial(lambda x: m.D_A(aug(x)), fake_a, a))
         cycle = cycle_loss(m.G, m.F, a, b, fake_b, fake_a)
         loss = adv + self.cycle_weight * cycle
         stats: Stats = {"G/adv": adv.detach(), "G/cycle": cycle.detach()}

@@ -1,4 +1,4 @@
-"""Gradient penalties on D: WGAN-GP's on interpolates and R1 on reals, both differentiable (D trains on them)."""
+"""Gradient penalties on D: WGAN-GP's on interpolates, R1 on reals, R2 on fakes; differentiable (D trains on them)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,12 @@ def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor,
 def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """E[‖∇D(x)‖²] on real data (`real` must require grad); scale by γ/2 outside."""
     return _grad_norm_sq(real_logits, real).mean()
+
+
+def r2_penalty(fake_logits: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[‖∇D(x̃)‖²] on generated samples (`fake` must require grad, and be cut from G's graph); scale by γ/2.
+
+    R3GAN (Huang et al. 2024) pairs it with R1: penalising D's slope at the fakes as well as at the reals
+    keeps D flat wherever either distribution lies, which the relativistic pairing loss needs to converge.
+    """
+    return _grad_norm_sq(fake_logits, fake).mean()

@@ -43,7 +43,7 @@ class Pix2PixObjective(TranslationObjective):
         fake, self._fake = self._fake, None
         if fake is None:
             fake = self.model.G(a)
-        adv = self.g_adversarial(self._judge_fn(a), fake)
+        adv = self.g_adversarial(self._judge_fn(a), fake, b)
         l1 = (fake - b).abs().mean()
         loss = adv + self.l1_weight * l1
         return loss, {"loss/G": loss.detach(), "G/adv": adv.detach(), "G/L1": l1.detach()}
