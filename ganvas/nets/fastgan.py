@@ -235,6 +235,7 @@ class FastGAN(GanModel):
     name = "fastgan"
     Options = FastGANOptions
     default_resolution = 64
+    ganspace_layer = "init"             # the 4×4 map after the first transposed convolution, BatchNorm and GLU
     config_defaults = {"loss": "rpgan", "r1_gamma": 0.5, "r2_gamma": 0.5, "r1_every": 4, "augment": "diffaugment",
                        "betas_g": [0.5, 0.99], "betas_d": [0.5, 0.99]}
 
