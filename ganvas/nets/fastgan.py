@@ -262,6 +262,10 @@ class FastGAN(GanModel):
             return torch.cat([net(latent[i:i + 1]) for i in range(latent.shape[0])])
         return net(latent)
 
+    def synthesize(self, codes: torch.Tensor, noise_mode: str | None = None) -> torch.Tensor:
+        """G on the codes as one batch (the contract's differentiable path, hooked by GANSpace)."""
+        return self.G(codes)
+
     def objective(self, cfg: TrainConfig, latent_rng: torch.Generator) -> Objective:
         from ganvas.objectives.fastgan import FastGANObjective
 
