@@ -24,6 +24,7 @@ from ganvas.errors import GanvasError
 from ganvas.files import write_json
 
 MIN_COLOURS, MAX_COLOURS = 2, 256
+MAX_PIXELS = 1 << 22            # a dataset's palette is fitted to at most this many pixels (evenly spaced images)
 CHUNK = 1 << 13                 # pixels per block when quantising: an 8192 × 256 distance table at most
 
 
@@ -94,6 +95,9 @@ def dataset_palette(images: np.ndarray, fingerprint: str, k: int, cache_dir: Pat
                 return np.asarray(saved["colours"], dtype=np.uint8)
         except (OSError, ValueError, KeyError):
             pass                                    # a damaged cache is recomputed
+    per_image = int(np.prod(images.shape[1:-1]))
+    if len(images) * per_image > MAX_PIXELS:
+        images = images[np.linspace(0, len(images) - 1, max(1, MAX_PIXELS // per_image)).astype(int)]
     palette = median_cut(images, k)
     write_json(path, {"fingerprint": fingerprint, "colours": palette.tolist(),
                       "hex": ["#" + "".join(f"{v:02x}" for v in c) for c in palette.tolist()]})
