@@ -130,6 +130,9 @@ def test_tileable_runs_give_d_wrapped_crops_before_their_augmentation() -> None:
     assert state == plain.state_dict() and "p" in json.dumps(state)     # ADA's state passes through
     wrapped.observe(torch.ones(8))
     assert wrapped.inner.stats().keys() == wrapped.stats().keys()
+    for name in ("dcgan", "stylegan"):              # the objective a model trains with uses them
+        cfg = TrainConfig(model=name, tileable=True)
+        assert isinstance(build(name, True).objective(cfg, torch.Generator()).augment, WrapShift)
 
 
 # --- the seam score and the tiling ----------------------------------------------------------------
