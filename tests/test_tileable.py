@@ -37,13 +37,16 @@ def outputs(model, n: int = 8) -> torch.Tensor:
     return model.generate(z)
 
 
-def test_a_wrapping_transposed_convolution_is_the_transposed_convolution_of_the_periodic_input() -> None:
-    torch.manual_seed(0)
-    conv = torch.nn.ConvTranspose2d(3, 5, 4, 2, 1, bias=True)
+@pytest.mark.parametrize(("k", "s", "p", "op"), [(4, 2, 1, 0), (3, 2, 1, 1), (5, 3, 1, 0), (6, 2, 2, 0)])
+def test_a_wrapping_transposed_convolution_is_the_transposed_convolution_of_the_periodic_input(
+        k: int, s: int, p: int, op: int) -> None:
+    torch.manual_seed(0)                            # (6, 2, 2): the folding path; the others: circular padding
+    conv = torch.nn.ConvTranspose2d(3, 5, k, s, p, output_padding=op, bias=True)
     x = torch.randn(2, 3, 6, 6)
-    periodic = conv(x.repeat(1, 1, 3, 3))[..., 12:24, 12:24]       # the middle copy of a 3×3 tiling
+    side = 6 * s
+    periodic = conv(x.repeat(1, 1, 3, 3))[..., side:2 * side, side:2 * side]   # the middle copy of a 3×3 tiling
     conv.__class__ = WrappingConvTranspose2d
-    assert conv(x).shape == (2, 5, 12, 12)
+    assert conv(x).shape == (2, 5, side, side)
     assert torch.allclose(conv(x), periodic, atol=1e-5)
 
 
