@@ -42,6 +42,8 @@ class TrainConfig:
                                  "high = 107, tracks = \"auto\"} (see ganvas/data/midi_folder.py)")
     fit: str = option("crop", "how a non-square folder image is squared: crop (centre) | pad (white)",
                       choices=("crop", "pad"))
+    tileable: bool = option(False, "image models: G pads circularly, so every output tiles seamlessly (textures, "
+                                   "game tiles), and D sees reals and fakes shifted circularly by random amounts")
     holdout: float = option(0.0, "share of the data kept out of training for evaluation (held-out FD, "
                                  "data-copying C_T); 0 to 0.5", min=0)
     # How long.

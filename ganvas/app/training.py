@@ -80,9 +80,9 @@ def build_model(cfg: TrainConfig, dataset: ArrayDataset, device: torch.device,
     spec = DataSpec(dataset.domain, sample_shape, len(labels.get("names", [])), dataset.domain_args)
     torch.manual_seed(cfg.seed)                     # the initial weights come from the run's seed
     if resuming is None:
-        model = model_cls.build(spec, cfg.model_args).to(device)
+        model = model_cls.build(spec, cfg.model_args, tileable=cfg.tileable).to(device)
     else:
-        model = checkpoint_meta.build_saved(model_cls, spec, cfg.model_args, resuming).to(device)
+        model = checkpoint_meta.build_saved(model_cls, spec, cfg.model_args, resuming, cfg.tileable).to(device)
     if cfg.channels_last and dataset.domain == "image" and len(sample_shape) == 3:
         model = model.to(memory_format=torch.channels_last)
     return model

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ganvas.commands import PathArg
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from ganvas.api import Generator
 
 
 @click.command()
@@ -31,9 +38,18 @@ from ganvas.commands import PathArg
 @click.option("--set", "set_", multiple=True, metavar="KEY=VALUE",
               help="change an output option of the domain, e.g. tempo=90, programs=[0,0,32,33] or "
                    "audio=builtin (music)")
+@click.option("--tile-preview", is_flag=True, help="images: write each output tiled 3×3 (to --out-dir, else "
+              "tiles-seedSEED/) and print the seam score of the outputs and of the training images")
+@click.option("--palette", metavar="DATASET|N", help="images: quantise to the palette of a dataset (built-in name "
+              "or folder; --colours of its colours) or to N colours (2-256) fitted to the outputs")
+@click.option("--colours", type=int, default=32, show_default=True, help="colours of a --palette DATASET")
+@click.option("--pixel-scale", type=int, default=1, show_default=True,
+              help="images: upscale by repeating each pixel K×K (pixel art)")
+@click.option("--sheet", type=PathArg, help="images: write all outputs as one sprite sheet PNG here, with its "
+              "frame boxes in a .json beside it")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto")
 def sample(checkpoint, n, seed, truncation, truncation_cutoff, style_mix, layers, save_w, from_w, grid, out_dir,
-           formats, set_, device) -> None:
+           formats, set_, tile_preview, palette, colours, pixel_scale, sheet, device) -> None:
     """Generate from a trained model; the same command gives the same files."""
     from ganvas.accel import pick_device
     from ganvas.api import load
@@ -48,6 +64,10 @@ def sample(checkpoint, n, seed, truncation, truncation_cutoff, style_mix, layers
         raise GanvasError("--truncation-cutoff needs --truncation ψ")
     if style_mix is not None and (from_w is not None or save_w is not None):
         raise GanvasError("--style-mix draws its own seeds: it cannot be combined with --from-w or --save-w")
+    assets = AssetOptions.check(tile_preview, palette, colours, pixel_scale, sheet)
+    if style_mix is not None and assets.wanted:
+        raise GanvasError("--style-mix draws its own grid: it cannot be combined with --tile-preview, --palette, "
+                          "--pixel-scale or --sheet")
     G = load(checkpoint, pick_device(device))
     if set_:
         changes = dict(parse_assignment(s) for s in set_)
@@ -78,7 +98,9 @@ def sample(checkpoint, n, seed, truncation, truncation_cutoff, style_mix, layers
             print(f"wrote {save_w}")
     else:
         outputs = G.sample(n, seed=seed, truncation=truncation)
-    if grid is None and out_dir is None:
+    if assets.wanted:
+        outputs = assets.apply(G, outputs, stems, out_dir or Path(f"tiles-seed{seed}"))
+    if grid is None and out_dir is None and sheet is None:
         grid = Path(f"samples-seed{seed}.png" if from_w is None else f"samples-{Path(from_w).stem}.png")
     if out_dir is not None:
         paths = G.domain.save(outputs, out_dir, stems, wanted)
@@ -111,3 +133,126 @@ def style_mix_grid(G, spec, layers, truncation, cutoff, grid, out_dir) -> None:
         save_image(grid, G.domain.preview(images, nrow=nrow))
         span = ",".join(map(str, idx))
         print(f"wrote {grid}: rows = seeds {spec[0]}, columns = seeds {spec[1]}, layers {span} from the columns")
+
+
+class AssetOptions:
+    """--tile-preview, --palette, --pixel-scale and --sheet: outputs made into game and textile assets."""
+
+    def __init__(self, tile_preview: bool, palette: int | str | None, colours: int, pixel_scale: int,
+                 sheet: Path | None) -> None:
+        self.tile_preview, self.palette, self.colours = tile_preview, palette, colours
+        self.pixel_scale, self.sheet = pixel_scale, sheet
+
+    @property
+    def wanted(self) -> bool:
+        return self.tile_preview or self.palette is not None or self.pixel_scale != 1 or self.sheet is not None
+
+    @classmethod
+    def check(cls, tile_preview: bool, palette: str | None, colours: int, pixel_scale: int,
+              sheet: Path | None) -> AssetOptions:
+        """The options, checked before a model is loaded: each bad value is a one-line error naming its option."""
+        from ganvas.data.dataset import is_builtin
+        from ganvas.data.palette import MAX_COLOURS, MIN_COLOURS, check_colours
+        from ganvas.domains.pixelart import MAX_SCALE
+        from ganvas.errors import GanvasError
+
+        if not 1 <= pixel_scale <= MAX_SCALE:
+            raise GanvasError(f"--pixel-scale must be a whole number from 1 to {MAX_SCALE}, got {pixel_scale}")
+        check_colours(colours, "--colours")
+        choice: int | str | None = None
+        if palette is not None:
+            text = palette.strip()
+            if text.lstrip("+-").isdigit():
+                choice = check_colours(int(text), "--palette N (a number of colours)")
+            elif is_builtin(text) or Path(text).expanduser().is_dir():
+                choice = text
+            else:
+                raise GanvasError(f"--palette expects a built-in dataset (`ganvas data list`), a folder of images "
+                                  f"or a number of colours from {MIN_COLOURS} to {MAX_COLOURS}, got {palette!r}")
+        if sheet is not None and Path(sheet).suffix.lower() != ".png":
+            raise GanvasError(f"--sheet writes a PNG file: give a name ending in .png, got '{sheet}'")
+        return cls(tile_preview, choice, colours, pixel_scale, sheet)
+
+    def apply(self, G: Generator, outputs: torch.Tensor, stems: list[str], tiles_dir: Path) -> torch.Tensor:
+        """The outputs quantised and upscaled as asked, with the tilings, seam scores and sheet written."""
+        from ganvas.errors import GanvasError
+
+        if G.domain.name != "image":
+            raise GanvasError(f"--tile-preview, --palette, --pixel-scale and --sheet work on images; this model "
+                              f"makes {G.domain.name}")
+        if self.tile_preview:
+            report_seams(G, outputs)
+        if self.palette is not None or self.pixel_scale != 1:
+            from ganvas.data.palette import quantise
+            from ganvas.domains.pixelart import pixel_repeat
+
+            arrays = G.domain.to_array(outputs)
+            if self.palette is not None:
+                arrays = quantise(arrays, self.fit_palette(G, arrays))
+            outputs = G.domain.to_tensor(pixel_repeat(arrays, self.pixel_scale), outputs.device)
+        arrays = G.domain.to_array(outputs)
+        if self.tile_preview:
+            from PIL import Image
+
+            from ganvas.eval.seams import tile_3x3
+            from ganvas.files import save_image
+
+            for image, stem in zip(arrays, stems, strict=True):
+                save_image(tiles_dir / f"{stem}-3x3.png", Image.fromarray(tile_3x3(image).squeeze()))
+            print(f"wrote {len(stems)} 3×3 tilings to {tiles_dir}")
+        if self.sheet is not None:
+            from ganvas.domains.pixelart import save_sprite_sheet
+
+            boxes = save_sprite_sheet(self.sheet, arrays, stems)
+            print(f"wrote {self.sheet} ({len(stems)} frames; boxes in {boxes})")
+        return outputs
+
+    def fit_palette(self, G: Generator, arrays: np.ndarray) -> np.ndarray:
+        """The palette asked for: N colours of the outputs themselves, or a dataset's (cached)."""
+        from ganvas.data.palette import median_cut
+
+        if isinstance(self.palette, int):
+            palette = median_cut(arrays, self.palette)
+            print(f"palette: {len(palette)} colours fitted to the outputs")
+            return palette
+        from ganvas.data import DATASETS, data_home
+        from ganvas.data.dataset import is_builtin, load_dataset, split_spec
+        from ganvas.data.palette import dataset_palette
+        from ganvas.errors import GanvasError
+
+        side = G.model.spec.shape[-1]
+        res = DATASETS.get(split_spec(self.palette)[0]).native_size if is_builtin(self.palette) else side
+        ds = load_dataset(self.palette, res, fit=G.meta.get("config", {}).get("fit", "crop"), progress=False)
+        if ds.domain != "image":
+            raise GanvasError(f"--palette {self.palette}: a palette needs an image dataset; it holds {ds.domain}")
+        images = ds.arrays[ds.sample_key]
+        if images.shape[-1] != arrays.shape[-1]:
+            raise GanvasError(f"--palette {self.palette}: its images have {images.shape[-1]} channels, the "
+                              f"outputs {arrays.shape[-1]}")
+        palette = dataset_palette(images, ds.fingerprint, self.colours, data_home() / "palettes")
+        print(f"palette: {len(palette)} colours of {self.palette}")
+        return palette
+
+
+def report_seams(G: Generator, outputs: torch.Tensor) -> None:
+    """Print the seam score of the outputs, and of (up to 256 of) the training images when they are at hand."""
+    import numpy as np
+
+    from ganvas.data.dataset import builtin_root, is_builtin, load_dataset, split_spec
+    from ganvas.errors import GanvasError
+    from ganvas.eval.seams import seam_score, seam_score_hwc
+
+    line = f"seam score (about 1: seamless; well above 1: a visible seam): outputs {seam_score(outputs):.2f}"
+    cfg = G.meta.get("config", {})
+    data = cfg.get("data", "")
+    if is_builtin(data) and not (builtin_root(split_spec(data)[0]) / "card.json").exists():
+        print(f"{line}; training images not built (ganvas data build {split_spec(data)[0]})")
+        return
+    try:
+        ds = load_dataset(data, G.model.spec.shape[-1], fit=cfg.get("fit", "crop"), progress=False)
+        images = ds.arrays[ds.sample_key]
+    except (GanvasError, OSError, KeyError) as exc:
+        print(f"{line}; training images not at hand ({exc})")
+        return
+    pick = images[np.linspace(0, len(images) - 1, min(256, len(images))).astype(int)]
+    print(f"{line}; training images {seam_score_hwc(pick):.2f} ({len(pick)} of {len(images)} from {data})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import hashlib
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from ganvas.errors import GanvasError
 from ganvas.files import atomic_dir, save_npy, write_json, write_text
 
 Item = tuple[str, str, Callable[[], Image.Image]]   # (key, label, loader)
+COPYRIGHT = "/usr/share/doc/{}/copyright"          # every Debian package's copyright and licence file
 
 
 def package_version(package: str) -> str | None:
@@ -44,6 +46,8 @@ class DatasetBuilder:
     native_size: ClassVar[int] = 128        # stored side in pixels; smaller resolutions derive from it
     fit: ClassVar[str] = "pad"              # icons and clip art are padded, never cropped
     labelled: ClassVar[bool] = True
+    distinct: ClassVar[bool] = False        # keep exact duplicates (as stored) once: game art repeats tiles
+    dropped: collections.Counter            # what `items` passed over and why (atlas fragments...), for the card
 
     def items(self) -> Iterator[Item]:
         raise NotImplementedError
@@ -63,6 +67,7 @@ class DatasetBuilder:
         problem = self.missing()
         if problem:
             raise GanvasError(problem)
+        self.dropped = collections.Counter()
         items = list(self.items())
         if not items:
             raise GanvasError(f"dataset '{self.name}': no source files found under {self.required_paths}")
@@ -72,7 +77,8 @@ class DatasetBuilder:
         s = self.native_size
         images = np.empty((len(items), s, s, 3), dtype=np.uint8)
         label_names = sorted({label for _, label, _ in items}) if self.labelled else []
-        labels, keys, skipped = [], [], collections.Counter()
+        labels, keys, skipped = [], [], collections.Counter(self.dropped)
+        seen: set[bytes] = set()
         n = 0
         quiet = None if progress is None else not progress      # None: a bar only on a terminal
         for key, label, load in tqdm(items, desc=f"building {self.name}", unit="img", disable=quiet, leave=False):
@@ -81,6 +87,12 @@ class DatasetBuilder:
             except SkipFile as exc:
                 skipped[exc.reason] += 1
                 continue
+            if self.distinct:
+                digest = hashlib.sha256(images[n].tobytes()).digest()
+                if digest in seen:
+                    skipped["duplicate"] += 1
+                    continue
+                seen.add(digest)
             labels.append(label_names.index(label) if self.labelled else 0)
             keys.append(key)
             n += 1
@@ -113,7 +125,9 @@ class DatasetBuilder:
             "labels": {"names": label_names, "counts": counts} if self.labelled else None,
             "licence": self.licence,
             "source": {"packages": {p: package_version(p) for p in self.packages},
-                       "paths": list(self.required_paths)},
+                       "paths": list(self.required_paths),
+                       "copyright": {p: str(COPYRIGHT.format(p)) for p in self.packages
+                                     if Path(COPYRIGHT.format(p)).is_file()}},
             "skipped": skipped,
             "fingerprint": fingerprint_arrays(arrays),
             "built_by": f"ganvas {__version__}",
@@ -127,8 +141,12 @@ def card_markdown(card: dict) -> str:
              f"- Images: {card['count']} of {card.get('available', card['count'])} in the source, "
              f"stored at {card['native_size']}×{card['native_size']} RGB",
              f"- Licence: {card['licence']}"]
+    copyright = card["source"].get("copyright", {})
     for pkg, version in card["source"]["packages"].items():
-        lines.append(f"- Source: Debian package `{pkg}` {version or '(version unknown)'}")
+        lines.append(f"- Source: Debian package `{pkg}` {version or '(version unknown)'}"
+                     + (f", copyright and licences in `{copyright[pkg]}`" if pkg in copyright else ""))
+    if card["source"].get("paths"):
+        lines.append("- Files: " + ", ".join(f"`{p}`" for p in card["source"]["paths"]))
     if card.get("skipped"):
         lines.append("- Skipped while building: " + ", ".join(f"{v} {k}" for k, v in card["skipped"].items()))
     lines.append(f"- Fingerprint: `{card['fingerprint']}`")

@@ -75,6 +75,7 @@ class GanModel(nn.Module):
         super().__init__()
         self.spec = spec
         self.options = options
+        self.tileable = False       # G wraps around its edges (config `tileable`; ganvas.nets.tileable)
 
     # --- construction ---------------------------------------------------------------------------
 
@@ -96,13 +97,35 @@ class GanModel(nn.Module):
             raise GanvasError(f"model '{cls.name}' works on {cls.domain} data, not {spec.domain}")
 
     @classmethod
-    def build(cls, spec: DataSpec, args: dict[str, Any]) -> GanModel:
+    def build(cls, spec: DataSpec, args: dict[str, Any], tileable: bool = False) -> GanModel:
+        """The model for `spec` with options `args`; `tileable`: its generators wrap around their edges.
+
+        The one place a tileable G is made, for a new run, a resumed one and a loaded checkpoint alike."""
         cls.check_spec(spec)
-        return cls(spec, cls.parse_options(args))
+        if tileable:
+            cls.check_tileable()
+        model = cls(spec, cls.parse_options(args))
+        if tileable:
+            from ganvas.nets.tileable import make_tileable
+
+            for name in cls.generator_names:
+                make_tileable(getattr(model, name), name)
+            model.tileable = True
+        return model
+
+    @classmethod
+    def check_tileable(cls) -> None:
+        """Refuse `tileable` for models whose outputs are not pictures drawn from noise."""
+        if cls.domain != "image" or cls.data_layout != "single" or not cls.has_latent:
+            raise GanvasError(f"config field 'tileable' needs an image model that generates from noise "
+                              f"(dcgan, stylegan...); model '{cls.name}' is not one")
 
     def describe(self) -> dict[str, Any]:
         """What a checkpoint needs to rebuild this model (no code, only names and numbers)."""
-        return {"name": self.name, "options": dataclasses.asdict(self.options), "spec": self.spec.to_dict()}
+        out = {"name": self.name, "options": dataclasses.asdict(self.options), "spec": self.spec.to_dict()}
+        if self.tileable:
+            out["tileable"] = True
+        return out
 
     # --- the generator contract: latent codes, the edit space, truncation, synthesis -----------------
 

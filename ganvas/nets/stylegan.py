@@ -186,6 +186,7 @@ class SynthesisBlock(nn.Module):
         self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, noise=noise)
         self.torgb = ToRGB(out_channels, img_channels, w_dim)
         self.num_conv = 1 if self.first else 2
+        self.wrap = False               # upsample the RGB skip circularly: a tileable G (ganvas.nets.tileable)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
                 noise_mode: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -196,7 +197,7 @@ class SynthesisBlock(nn.Module):
             x = self.conv0(x, ws[:, 0], noise_mode)
             x = self.conv1(x, ws[:, 1], noise_mode)
         y = self.torgb(x, ws[:, self.num_conv])
-        img = y if img is None else upsample2x(img) + y
+        img = y if img is None else upsample2x(img, self.wrap) + y
         return x, img
 
 

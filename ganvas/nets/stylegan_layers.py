@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganvas.nets.tileable import wrap_pad, wrap_upsample
+
 LRELU_SLOPE = 0.2
 LRELU_GAIN = math.sqrt(2.0)     # keeps the activations' second moment through a leaky ReLU
 
@@ -81,8 +83,11 @@ class EqualConv2d(nn.Module):
         return lrelu(x) if self.activation else x
 
 
-def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """2× upsampling; bilinear interpolation at factor 2 is the [1, 3, 3, 1] filter of StyleGAN2."""
+def upsample2x(x: torch.Tensor, wrap: bool = False) -> torch.Tensor:
+    """2× upsampling; bilinear interpolation at factor 2 is the [1, 3, 3, 1] filter of StyleGAN2.
+    `wrap`: the image is one period of a pattern (a tileable G), its edges interpolate across."""
+    if wrap:
+        return wrap_upsample(x)
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
@@ -118,15 +123,16 @@ class ModulatedConv2d(nn.Module):
         self.padding = kernel_size // 2
         self.demodulate = demodulate
         self.up = up
+        self.wrap = False               # pad and upsample circularly: a tileable G (ganvas.nets.tileable)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w)                                          # [N, in]
         return modulated_conv2d(x, self.weight * self.weight_gain, styles, self.demodulate, self.up,
-                                self.padding)
+                                self.padding, self.wrap)
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
-                     up: bool = False, padding: int = 1) -> torch.Tensor:
+                     up: bool = False, padding: int = 1, wrap: bool = False) -> torch.Tensor:
     """conv(x, weight ⊙ styles), each output channel demodulated: one shared convolution for the batch.
 
     Per sample n the effective weight is W'[o, i] = W[o, i]·s[n, i]; demodulation divides output
@@ -134,8 +140,8 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     """
     x = x * styles[:, :, None, None].to(x.dtype)
     if up:
-        x = upsample2x(x)
-    x = F.conv2d(x, weight, padding=padding)
+        x = upsample2x(x, wrap)
+    x = F.conv2d(wrap_pad(x, padding), weight) if wrap else F.conv2d(x, weight, padding=padding)
     if demodulate:
         dcoefs = (styles.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8).rsqrt()   # [N, out]
         x = x * dcoefs[:, :, None, None].to(x.dtype)

@@ -88,14 +88,20 @@ def parse_policy(cls: type[Augment], text: str) -> tuple[str, ...]:
 
 
 def build_augment(cfg: TrainConfig, domain: str) -> Augment:
-    """The augmentation `cfg` asks for; only image data can be augmented."""
+    """The augmentation `cfg` asks for, after random circular shifts when `cfg.tileable`; only image
+    data can be augmented."""
     if cfg.augment != "none" and domain != "image":
         raise GanvasError(f"config field 'augment' = '{cfg.augment}' works on image data, not {domain}; "
                           "use augment = 'none'")
     if cfg.augment == "none" and cfg.augment_policy:
         raise GanvasError(f"config field 'augment_policy' = '{cfg.augment_policy}' needs an augmentation: "
                           "set augment = 'diffaugment' or 'ada'")
-    return AUGMENTS.get(cfg.augment).from_config(cfg)
+    augment = AUGMENTS.get(cfg.augment).from_config(cfg)
+    if cfg.tileable:                    # D looks across the seams of a tileable G (objectives/wrap.py)
+        from ganvas.objectives.wrap import WrapShift
+
+        return WrapShift(augment)
+    return augment
 
 
 def _like(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
