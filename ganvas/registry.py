@@ -78,7 +78,7 @@ class Choices:
 
 
 # --- the catalogue ---------------------------------------------------------------------------------
-# One line per piece. Adding one: write its file, add its line here (or call REGISTRY.register from a
+# One line per piece. Adding one: write its file, add its line here (or call e.g. LOSSES.register from a
 # plugin); config validation, `--help` and `ganvas config` read the names from these tables.
 
 MODELS = Registry("model", {                                     # generator/discriminator pairs (ganvas/nets)
