@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ganvas.accel import twice_differentiable
 from ganvas.objectives.augment import Augment, build_augment
 from ganvas.objectives.base import Batch, Objective, Stats
 from ganvas.objectives.losses import get_loss
-from ganvas.objectives.penalties import gradient_penalty, r1_penalty, r2_penalty
+from ganvas.objectives.penalties import DPenalties
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
@@ -32,10 +31,7 @@ class AdversarialObjective(Objective):
     def __init__(self, model: GanModel, cfg: TrainConfig, latent_rng: torch.Generator) -> None:
         self.model = model
         self.loss = get_loss(cfg.loss)
-        self.gp_weight = cfg.gp_weight
-        self.r1_gamma = cfg.r1_gamma
-        self.r2_gamma = cfg.r2_gamma
-        self.r1_every = cfg.r1_every
+        self.penalties = DPenalties.from_config(cfg, self.loss.gradient_penalty)
         self.latent_rng = latent_rng
         self.reuse_fake = cfg.n_critic == 1
         self.augment: Augment = build_augment(cfg, model.spec.domain)      # what D sees of any image
@@ -64,36 +60,16 @@ class AdversarialObjective(Objective):
         else:
             with torch.no_grad():
                 fake = self._fake_batch(real.shape[0], "D")
-        lazy = self.d_steps % self.r1_every == 0          # R1 and R2 share the lazy schedule
-        r1_now, r2_now = self.r1_gamma > 0 and lazy, self.r2_gamma > 0 and lazy
-        D = self.model.D
-        if r1_now or r2_now or self.loss.gradient_penalty:    # gradients of gradients: eagerly, in float32 (accel)
-            D, fake = twice_differentiable(D), fake.float()
-        if r1_now:
-            real = real.detach().requires_grad_(True)
-        if r2_now:
-            fake = fake.detach().requires_grad_(True)
+        D, real, fake, now = self.penalties.inputs(self.model.D, real, fake, self.d_steps)
         real_logits, own, own_stats = self.judge_real(D, self.augment(real))
         fake_logits = D(self.augment(fake))
         self.augment.observe(real_logits)
         adv = self.loss.d(real_logits, fake_logits)
-        loss = adv
+        loss = adv if own is None else adv + own
         stats: Stats = {"loss/D": adv.detach(), "D/real": real_logits.detach().mean(),
                         "D/fake": fake_logits.detach().mean(), **self.augment.stats(), **own_stats}
-        if own is not None:
-            loss = loss + own
-        if self.loss.gradient_penalty:
-            gp = gradient_penalty(lambda x: D(self.augment(x)), real, fake)
-            loss = loss + self.gp_weight * gp
-            stats["D/gp"] = gp.detach()
-        if r1_now:
-            r1 = r1_penalty(real_logits, real)
-            loss = loss + (self.r1_gamma / 2) * self.r1_every * r1
-            stats["D/r1"] = r1.detach()
-        if r2_now:
-            r2 = r2_penalty(fake_logits, fake)
-            loss = loss + (self.r2_gamma / 2) * self.r1_every * r2
-            stats["D/r2"] = r2.detach()
+        loss = self.penalties.add(loss, stats, "D", lambda x: D(self.augment(x)), real, fake, real_logits,
+                                  fake_logits, now)
         self.d_steps += 1
         return loss, stats
 

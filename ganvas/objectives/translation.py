@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ganvas.accel import twice_differentiable
 from ganvas.errors import GanvasError
 from ganvas.objectives.base import Batch, Objective, Stats
 from ganvas.objectives.losses import get_loss
-from ganvas.objectives.penalties import gradient_penalty, r1_penalty, r2_penalty
+from ganvas.objectives.penalties import DPenalties
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
@@ -28,40 +27,18 @@ class TranslationObjective(Objective):
     def __init__(self, model: TranslationModel, cfg: TrainConfig) -> None:
         self.model = model
         self.loss = get_loss(cfg.loss)
-        self.gp_weight = cfg.gp_weight
-        self.r1_gamma = cfg.r1_gamma
-        self.r2_gamma = cfg.r2_gamma
-        self.r1_every = cfg.r1_every
+        self.penalties = DPenalties.from_config(cfg, self.loss.gradient_penalty)
         self.reuse = cfg.n_critic == 1
         self.d_steps = 0
 
     def judge(self, D: Any, real: torch.Tensor, fake: torch.Tensor, name: str) -> tuple[torch.Tensor, Stats]:
         """Discriminator `D`'s loss on real against translated images (`D` maps images to logits)."""
-        lazy = self.d_steps % self.r1_every == 0          # R1 and R2 share the lazy schedule
-        r1_now, r2_now = self.r1_gamma > 0 and lazy, self.r2_gamma > 0 and lazy
-        if r1_now or r2_now or self.loss.gradient_penalty:    # gradients of gradients: eagerly, in float32 (accel)
-            D, fake = twice_differentiable(D), fake.float()
-        if r1_now:
-            real = real.detach().requires_grad_(True)
-        if r2_now:
-            fake = fake.detach().requires_grad_(True)
+        D, real, fake, now = self.penalties.inputs(D, real, fake, self.d_steps)
         real_logits, fake_logits = D(real), D(fake)
         adv = 0.5 * self.loss.d(real_logits, fake_logits)
-        loss = adv
         stats: Stats = {f"loss/{name}": adv.detach(), f"{name}/real": real_logits.detach().mean(),
                         f"{name}/fake": fake_logits.detach().mean()}
-        if self.loss.gradient_penalty:
-            gp = gradient_penalty(D, real, fake)
-            loss = loss + self.gp_weight * gp
-            stats[f"{name}/gp"] = gp.detach()
-        if r1_now:
-            r1 = r1_penalty(real_logits, real)
-            loss = loss + (self.r1_gamma / 2) * self.r1_every * r1
-            stats[f"{name}/r1"] = r1.detach()
-        if r2_now:
-            r2 = r2_penalty(fake_logits, fake)
-            loss = loss + (self.r2_gamma / 2) * self.r1_every * r2
-            stats[f"{name}/r2"] = r2.detach()
+        loss = self.penalties.add(adv, stats, name, D, real, fake, real_logits, fake_logits, now)
         return loss, stats
 
     def g_adversarial(self, D: Any, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
