@@ -1,20 +1,29 @@
-"""Image quality per CPU minute: a reference DCGAN, ganvas's DCGAN preset, and StyleGAN with augmentation.
+"""Image quality per CPU minute: a reference DCGAN, ganvas's DCGAN preset and a newer recipe, side by side.
 
-For one wall-clock budget (default 10 minutes each), the same data and the same seed, this trains
+For each wall-clock budget (default 10 minutes; `--minutes 10 60` for two), the same data and seed,
+this trains
   (a) the reference: pytorch/examples' dcgan/main.py design and loop (ganvas's `dcgan` nets with the
       example's Sigmoid + BCELoss head, Adam 2e-4 / β1 0.5, a DataLoader with 2 workers decoding
       PNG files every epoch), as bench/train_throughput.py does, sized like the ganvas preset;
-  (b) ganvas's DCGAN preset for the data and size (default emoji-dcgan-32);
-  (c) ganvas's StyleGAN preset for the data and size (default emoji-stylegan-32, with ADA),
-one after the other, each in a fresh process; then it scores every generator with ganvas's
-evaluation module (`make_scorer` below: the Fréchet distance in the domain feature space,
-FD_domain, which is not FID; every metric goes to bench-scores.json in each run folder) and prints
-the figures side by side with ratios to (a), and training images/s.
-The goal of issue 4: (c) reaches at most half of (a)'s distance.
+  (b) ganvas's DCGAN preset for the data and size (default <data>-dcgan-<resolution>);
+  (c) the recipe under test (default <data>-fastgan-<resolution>, else <data>-stylegan-<resolution>),
+one after the other, each in a fresh process. With several budgets each contender trains once, to the
+longest: its generator is set aside at every shorter budget (a ganvas run is stopped there, copied and
+resumed with optimiser, EMA and augmentation state intact), so the 60-minute figures are the
+10-minute runs continued. Then every generator is scored with ganvas's evaluation module against
+the training set, by each extractor asked for (default both):
+  - `domain`: ganvas's own image features; its distances are FD_domain / KD_domain, never FID;
+  - `inception`: the standard FID network (fid-helper's InceptionV3 weights); FID and KID,
+at n = min(training images, 5000) samples, with precision/recall, density/coverage and the
+authenticity/memorization checks in each space. The table prints every figure with ratios to (a).
+The goal of issue 13: (c)'s FD_domain and KID are each at most half of (a)'s after 10 minutes.
 
-    .venv/bin/python bench/quality_per_minute.py                          # 3 × 10 minutes, then scores
-    .venv/bin/python bench/quality_per_minute.py --docs docs              # also the grids and table in docs/
-    .venv/bin/python bench/quality_per_minute.py --minutes 0.1 --no-score   # check the training side
+`--cpus N` pins the whole bench (training and scoring) to N CPUs with N threads, so "10 minutes on
+one core" means 10 CPU minutes and other work on the other cores does not disturb the timing.
+
+    .venv/bin/python bench/quality_per_minute.py --resolution 64 --docs docs       # 3 × 10 min, then scores
+    .venv/bin/python bench/quality_per_minute.py --resolution 64 --minutes 10 60   # both budgets, one run
+    .venv/bin/python bench/quality_per_minute.py --minutes 0.1 --no-score            # the training side
 """
 
 from __future__ import annotations
@@ -30,77 +39,95 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 GRID_SEEDS = 64          # every grid shows seeds seed … seed+63
 Generate = Callable[[int, int], "object"]   # (n, seed) → n images as a float tensor in [-1, 1], NCHW
+SHOWN = {                # per extractor: the figures in the table (lower distances better, higher rest)
+    "domain": ("FD_domain", "KD_domain_mean", "precision", "recall", "density", "coverage", "authenticity",
+               "memorized_fraction"),
+    "inception": ("FID", "KID_mean", "precision", "recall", "density", "coverage", "authenticity",
+                  "memorized_fraction"),
+}
+GOAL = {"domain": "FD_domain", "inception": "KID_mean"}     # issue 13: (c) ≤ 0.5 × (a) on each
+NO_EVAL = ("error: scoring needs ganvas.eval (issue 3, the evaluation module), which this checkout lacks; "
+           "run with --no-score to train and time only")
+
+
+def budget_name(minutes: float) -> str:
+    return f"{minutes:g}min"
 
 
 # --- scoring: the one place that talks to the evaluation module ------------------------------------
 
 
-NO_EVAL = ("error: scoring needs ganvas.eval (issue 3, the evaluation module), which this checkout lacks; "
-           "run with --no-score to train and time only")
+def make_scorer(data: str, resolution: int, n: int | None, seed: int, extractor: str
+                ) -> tuple[int, Callable[[np.ndarray], dict[str, float]]]:
+    """(n, a function giving the metrics of n generated uint8 images against the training set).
 
-
-def make_scorer(data: str, resolution: int, n: int | None, seed: int) -> Callable[[Generate], dict[str, float]]:
-    """A function giving the metrics of a generator's images against the training set, from ganvas.eval.
-
-    The real side (dataset features in the domain feature space, the seeded choice of reference
-    reals) is prepared once and shared by the three contenders, so their figures compare like with
-    like. The domain extractor is ganvas's own, not Inception: its distance is FD_domain, never FID.
+    The real side (dataset features, the seeded choice of reference reals) is prepared once and
+    shared by every contender and budget, so their figures compare like with like.
     """
     try:
         from ganvas.eval.evaluate import Reference
     except ImportError:
         raise SystemExit(NO_EVAL) from None
     from ganvas.data.dataset import load_dataset
-    from ganvas.domains import get_domain
 
-    ref = Reference.build(load_dataset(data, resolution), "domain", n, seed=seed)
-    to_array = get_domain("image").to_array
+    ref = Reference.build(load_dataset(data, resolution), extractor, n, seed=seed)
 
-    def score(generate: Generate) -> dict[str, float]:
-        values, _, _ = ref.evaluate(to_array(generate(ref.n, seed)))
-        return values
+    def score(images: np.ndarray) -> dict[str, float]:
+        values, _, _ = ref.evaluate(images)
+        return {k: float(v) for k, v in values.items() if isinstance(v, int | float | np.floating)}
 
-    return score
+    return ref.n, score
 
 
 # --- (a) the reference loop ---------------------------------------------------------------------
 
 
-def train_reference(res: int, nf: int, minutes: float, seed: int, png_dir: Path, out: Path) -> None:
-    """pytorch/examples dcgan/main.py's loop for `minutes`; saves G's weights and what it did."""
+def train_reference(res: int, nf: int, budgets: list[float], seed: int, png_dir: Path, out: Path) -> None:
+    """pytorch/examples dcgan/main.py's loop up to the longest budget; G's weights and what it had done
+    are saved into out/<budget> as each budget passes."""
     from reference_dcgan import ReferenceDCGAN
     from safetensors.torch import save_file
 
     ref = ReferenceDCGAN(res, nf, seed)
-    netG = ref.netG
     loader = ref.loader(png_dir, 64, seed)
-    images, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < minutes * 60:
+    images, t0, pending = 0, time.perf_counter(), sorted(budgets)
+
+    def elapsed() -> float:
+        return time.perf_counter() - t0
+
+    def save_passed() -> None:
+        while pending and elapsed() >= pending[0] * 60:
+            snap = out / budget_name(pending.pop(0))
+            snap.mkdir(parents=True, exist_ok=True)
+            save_file({k: v.contiguous() for k, v in ref.netG.state_dict().items()},
+                      str(snap / "generator.safetensors"))
+            (snap / "result.json").write_text(json.dumps({"images": images, "seconds": elapsed(), "nf": nf,
+                                                          "res": res}))
+
+    while pending:
         for real, _ in loader:
-            if time.perf_counter() - t0 >= minutes * 60:
+            save_passed()
+            if not pending:
                 break
-            b = real.size(0)
             ref.step(real)
-            images += b
-    seconds = time.perf_counter() - t0
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in netG.state_dict().items()}, str(out / "generator.safetensors"))
-    (out / "result.json").write_text(json.dumps({"images": images, "seconds": seconds, "nf": nf, "res": res}))
+            images += real.size(0)
 
 
-def reference_generator(out: Path) -> Generate:
+def reference_generator(snap: Path) -> Generate:
     """Samples of the reference G as the example shows them: BatchNorm in training mode, batches of 64."""
     import torch
     from safetensors.torch import load_file
 
     from ganvas.nets.dcgan import Generator
 
-    info = json.loads((out / "result.json").read_text())
+    info = json.loads((snap / "result.json").read_text())
     netG = Generator(100, info["nf"], info["res"])
-    netG.load_state_dict(load_file(str(out / "generator.safetensors")))
+    netG.load_state_dict(load_file(str(snap / "generator.safetensors")))
 
     @torch.no_grad()
     def generate(n: int, seed: int) -> torch.Tensor:
@@ -132,116 +159,184 @@ def dcgan_width(preset: str) -> int:
     return int(load_preset(preset).get("model_args", {}).get("ngf", 64))
 
 
-def run_ganvas(preset: str, minutes: float, seed: int, out: Path) -> dict:
-    cmd = [sys.executable, "-m", "ganvas", "train", "--preset", preset, "--minutes", str(minutes), "--seed", str(seed),
-           "--out", str(out), "--set", "kimg=0"]
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / f"{out.name}.log", "w") as log:       # the run's own progress lines
-        subprocess.run(cmd, check=True, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+def run_ganvas(preset: str, budgets: list[float], seed: int, threads: int, out: Path) -> None:
+    """Trains `preset` to each budget in turn (resuming the same run), copying it to out/<budget>."""
     from ganvas.train import checkpoint as ckpt
 
-    progress = ckpt.load(out, with_optim=False).meta["progress"]
-    return {"images": progress["nimg"], "seconds": progress["elapsed_s"]}
+    run = out / "run"
+    run.parent.mkdir(parents=True, exist_ok=True)
+    for i, minutes in enumerate(sorted(budgets)):
+        cmd = [sys.executable, "-m", "ganvas", "train", "--preset", preset, "--minutes", str(minutes),
+               "--seed", str(seed), "--threads", str(threads), "--out", str(run), "--set", "kimg=0"]
+        with open(out / "train.log", "a") as log:       # the run's own progress lines
+            subprocess.run(cmd + (["--resume"] if i else []), check=True, cwd=REPO, stdout=log,
+                           stderr=subprocess.STDOUT)
+        snap = out / budget_name(minutes)
+        shutil.copytree(run, snap)
+        progress = ckpt.load(snap, with_optim=False).meta["progress"]
+        (snap / "result.json").write_text(json.dumps({"images": progress["nimg"], "seconds": progress["elapsed_s"]}))
+
+
+def pin(cpus: int | None) -> int:
+    """Pins this process and its children to the first `cpus` CPUs it may use; returns the thread count."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if cpus is None:
+        return len(allowed)
+    if not 1 <= cpus <= len(allowed):
+        raise SystemExit(f"error: --cpus {cpus}: this process may use {len(allowed)} CPUs")
+    os.sched_setaffinity(0, allowed[-cpus:])      # the last ones: interactive work tends to land on CPU 0
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(cpus)
+    return cpus
+
+
+def recipe_preset(data: str, resolution: int) -> str:
+    from ganvas.config import load_preset
+
+    for model in ("fastgan", "stylegan"):
+        name = f"{data}-{model}-{resolution}"
+        try:
+            load_preset(name)
+        except Exception:       # noqa: BLE001 - not there: try the next
+            continue
+        return name
+    raise SystemExit(f"error: no {data}-fastgan-{resolution} or {data}-stylegan-{resolution} preset; "
+                     "pass --recipe-preset")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=float, default=10.0, help="training budget of each contender")
+    ap.add_argument("--minutes", type=float, nargs="+", default=[10.0],
+                    help="training budgets of each contender (the longer ones continue the shorter)")
     ap.add_argument("--data", default="emoji", help="built-in dataset (the same for all three)")
     ap.add_argument("--resolution", type=int, default=32, choices=(32, 64))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--dcgan-preset", help="default: <data>-dcgan-<resolution>")
-    ap.add_argument("--stylegan-preset", help="default: <data>-stylegan-<resolution>")
-    ap.add_argument("--n-eval", type=int, help="generated images scored per contender (default: as ganvas.eval, "
-                    "up to 5000)")
+    ap.add_argument("--dcgan-preset", help="(b); default: <data>-dcgan-<resolution>")
+    ap.add_argument("--recipe-preset", help="(c); default: <data>-fastgan-<resolution>, else the stylegan one")
+    ap.add_argument("--features", nargs="+", default=["domain", "inception"], choices=tuple(SHOWN),
+                    help="feature extractors to score with")
+    ap.add_argument("--n-eval", type=int, help="generated images scored per generator (default: as ganvas.eval, "
+                    "the training images up to 5000)")
+    ap.add_argument("--cpus", type=int, help="pin the bench to this many CPUs, one thread each (default: all)")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "quality-per-minute", help="run folders go here")
-    ap.add_argument("--docs", type=Path, help="also write the three grids and the table (markdown) here")
+    ap.add_argument("--docs", type=Path, help="also write the grids and the table (markdown) here")
     ap.add_argument("--no-score", action="store_true", help="train and time only")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--png-dir", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--nf", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    budgets = sorted(set(args.minutes))
+    threads = pin(args.cpus)
+    import torch
+
+    torch.set_num_threads(threads)
     if args.worker:
-        train_reference(args.resolution, args.nf, args.minutes, args.seed, args.png_dir, args.out)
+        train_reference(args.resolution, args.nf, budgets, args.seed, args.png_dir, args.out)
         return
 
     from ganvas.config import load_preset
 
     dcgan = args.dcgan_preset or f"{args.data}-dcgan-{args.resolution}"
-    stylegan = args.stylegan_preset or f"{args.data}-stylegan-{args.resolution}"
-    for preset in (dcgan, stylegan):
+    recipe = args.recipe_preset or recipe_preset(args.data, args.resolution)
+    for preset in (dcgan, recipe):
         values = load_preset(preset)
         if values.get("data") != args.data or values.get("resolution") != args.resolution:
             raise SystemExit(f"error: preset {preset} trains on {values.get('data')} at {values.get('resolution')} px, "
-                             f"not {args.data} at {args.resolution} px; pass a matching --dcgan/--stylegan-preset")
-    scorer = None if args.no_score else make_scorer(args.data, args.resolution, args.n_eval, args.seed)
+                             f"not {args.data} at {args.resolution} px; pass a matching --dcgan/--recipe-preset")
     if args.out.exists() and any(args.out.iterdir()):
         raise SystemExit(f"error: {args.out} is not empty; choose another --out")
     nf = dcgan_width(dcgan)
-    import torch
-
-    print(f"# {args.minutes:g} CPU minutes each on {args.data} at {args.resolution} px, seed {args.seed}, "
-          f"torch {torch.__version__}, {os.cpu_count()} CPU cores", flush=True)
-    runs: dict[str, dict] = {}
+    print(f"# {', '.join(budget_name(b) for b in budgets)} each on {args.data} at {args.resolution} px, "
+          f"seed {args.seed}, torch {torch.__version__}, {threads} CPU(s) of {os.cpu_count()}, {threads} thread(s)",
+          flush=True)
+    contenders = {"a": (f"(a) reference DCGAN (pytorch/examples, nf {nf})", args.out / "a-reference-dcgan"),
+                  "b": (f"(b) ganvas {dcgan}", args.out / f"b-{dcgan}"),
+                  "c": (f"(c) ganvas {recipe}", args.out / f"c-{recipe}")}
     with tempfile.TemporaryDirectory() as tmp:
+        from PIL import Image
+
         from ganvas.data.dataset import load_dataset
 
         png_dir = Path(tmp) / args.data
         png_dir.mkdir()
-        from PIL import Image
-
         for i, img in enumerate(load_dataset(args.data, 128).arrays["x"]):    # files, as the example reads
             Image.fromarray(img).save(png_dir / f"{i:05d}.png")
-        ref_out = args.out / "a-reference-dcgan"
         subprocess.run([sys.executable, __file__, "--worker", "--resolution", str(args.resolution), "--nf", str(nf),
-                        "--minutes", str(args.minutes), "--seed", str(args.seed), "--png-dir", str(png_dir),
-                        "--out", str(ref_out)], check=True, cwd=REPO)
-    runs["a"] = {"name": f"(a) reference DCGAN (pytorch/examples, nf {nf})", "dir": ref_out,
-                 **json.loads((ref_out / "result.json").read_text())}
-    print(f"trained {runs['a']['name']}", flush=True)
-    for key, preset in (("b", dcgan), ("c", stylegan)):
-        out = args.out / f"{key}-{preset}"
-        runs[key] = {"name": f"({key}) ganvas {preset}", "dir": out, **run_ganvas(preset, args.minutes, args.seed, out)}
-        print(f"trained {runs[key]['name']}", flush=True)
+                        "--minutes", *map(str, budgets), "--seed", str(args.seed), "--png-dir", str(png_dir),
+                        "--out", str(contenders["a"][1]), *(["--cpus", str(args.cpus)] if args.cpus else [])],
+                       check=True, cwd=REPO)
+    print(f"trained {contenders['a'][0]}", flush=True)
+    for key, preset in (("b", dcgan), ("c", recipe)):
+        run_ganvas(preset, budgets, args.seed, threads, contenders[key][1])
+        print(f"trained {contenders[key][0]}", flush=True)
 
-    from ganvas.domains import get_domain
-    from ganvas.files import save_image
-
-    domain = get_domain("image")
-    for key, r in runs.items():
-        generate = reference_generator(r["dir"]) if key == "a" else ganvas_generator(r["dir"])
-        r["grid"] = r["dir"] / "bench-grid.png"
-        save_image(r["grid"], domain.preview(generate(GRID_SEEDS, args.seed)))
-        if scorer is not None:
-            r["scores"] = scorer(generate)
-            (r["dir"] / "bench-scores.json").write_text(json.dumps(r["scores"], indent=2, default=float) + "\n")
-    table = report(runs, args)
+    runs = score_all(contenders, budgets, args)
+    table = report(runs, budgets, args, threads)
     print(table)
     if args.docs:
         args.docs.mkdir(parents=True, exist_ok=True)
-        for key, r in runs.items():
-            shutil.copyfile(r["grid"], args.docs / f"quality-per-minute-{args.data}-{args.resolution}-{key}.png")
-        (args.docs / f"quality-per-minute-{args.data}-{args.resolution}.md").write_text(table + "\n")
+        stem = f"quality-per-minute-{args.data}-{args.resolution}"
+        for (key, minutes), r in runs.items():
+            suffix = "" if minutes == budgets[0] else f"-{budget_name(minutes)}"
+            shutil.copyfile(r["grid"], args.docs / f"{stem}-{key}{suffix}.png")
+        (args.docs / f"{stem}.md").write_text(table + "\n")
         print(f"wrote the grids and the table to {args.docs}")
 
 
-def report(runs: dict[str, dict], args: argparse.Namespace) -> str:
-    metrics = sorted({m for r in runs.values() for m in r.get("scores", {})
-                      if m.startswith(("FD", "KD")) and "std" not in m})      # distances: lower is better
-    head = ["contender", "kimg", "images/s", *metrics, *(f"{m} / (a)" for m in metrics)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in runs.values():
-        rate = r["images"] / max(r["seconds"], 1e-9)
-        cells = [r["name"], f"{r['images'] / 1000:.1f}", f"{rate:.1f}"]
-        cells += [f"{r['scores'][m]:.4g}" for m in metrics]
-        cells += [f"{r['scores'][m] / runs['a']['scores'][m]:.2f}×" for m in metrics]
-        lines.append("| " + " | ".join(cells) + " |")
+def score_all(contenders: dict, budgets: list[float], args: argparse.Namespace) -> dict[tuple[str, float], dict]:
+    """Grids and (unless --no-score) the metrics of every contender at every budget."""
+    from ganvas.domains import get_domain
+    from ganvas.files import save_image
+
+    scorers = {} if args.no_score else {
+        name: make_scorer(args.data, args.resolution, args.n_eval, args.seed, name) for name in args.features}
+    n = max((s[0] for s in scorers.values()), default=0)
+    domain = get_domain("image")
+    runs: dict[tuple[str, float], dict] = {}
+    for key, (name, folder) in contenders.items():
+        for minutes in budgets:
+            snap = folder / budget_name(minutes)
+            r = runs[key, minutes] = {"name": name, "dir": snap, **json.loads((snap / "result.json").read_text())}
+            generate = reference_generator(snap) if key == "a" else ganvas_generator(snap)
+            r["grid"] = snap / "bench-grid.png"
+            save_image(r["grid"], domain.preview(generate(GRID_SEEDS, args.seed)))
+            if scorers:
+                images = domain.to_array(generate(n, args.seed))
+                r["scores"] = {ext: score(images[:size]) for ext, (size, score) in scorers.items()}
+                (snap / "bench-scores.json").write_text(json.dumps(r["scores"], indent=2) + "\n")
+            print(f"scored {name} at {budget_name(minutes)}", flush=True)
+    return runs
+
+
+def report(runs: dict[tuple[str, float], dict], budgets: list[float], args: argparse.Namespace, threads: int) -> str:
     cmd = "bench/quality_per_minute.py " + " ".join(sys.argv[1:])
-    lines.append(f"\n*{args.minutes:g} CPU minutes each, {args.data} at {args.resolution} px, seed {args.seed}; "
-                 f"`{cmd.strip()}`; lower distances are better.*")
-    if "FD_domain" in metrics:
-        ratio = runs["c"]["scores"]["FD_domain"] / runs["a"]["scores"]["FD_domain"]
-        lines.append(f"\nGoal (c) ≤ 0.5 × (a) in FD_domain: {'met' if ratio <= 0.5 else 'not met'} ({ratio:.2f}×).")
+    lines = [f"*Each contender {' then '.join(budget_name(b) for b in budgets)} of wall-clock training on "
+             f"{threads} CPU thread(s) pinned to {threads} core(s), {args.data} at {args.resolution} px, seed "
+             f"{args.seed}; `.venv/bin/python {cmd.strip()}`. FD_domain/KD_domain use ganvas's domain features "
+             "(not FID); FID/KID use the standard InceptionV3. Distances: lower is better.*"]
+    extractors = [e for e in args.features if not args.no_score]
+    for minutes in budgets:
+        rows = {key: r for (key, m), r in runs.items() if m == minutes}
+        lines += ["", f"### {budget_name(minutes)}", "", "| contender | kimg | images/s |",
+                  "|---|---|---|"]
+        for r in rows.values():
+            lines.append(f"| {r['name']} | {r['images'] / 1000:.1f} | {r['images'] / max(r['seconds'], 1e-9):.1f} |")
+        for ext in extractors:
+            shown = SHOWN[ext]
+            goal = GOAL[ext]
+            head = ["contender", *shown, f"{goal} / (a)"]
+            lines += ["", f"{ext} features:", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for r in rows.values():
+                s = r["scores"][ext]
+                cells = [r["name"], *(f"{s[m]:.4g}" if m in s else "–" for m in shown),
+                         f"{s[goal] / rows['a']['scores'][ext][goal]:.2f}×"]
+                lines.append("| " + " | ".join(cells) + " |")
+        if extractors and minutes == budgets[0]:
+            verdicts = []
+            for ext in extractors:
+                ratio = rows["c"]["scores"][ext][GOAL[ext]] / rows["a"]["scores"][ext][GOAL[ext]]
+                verdicts.append(f"{GOAL[ext]} {ratio:.2f}× ({'met' if ratio <= 0.5 else 'not met'})")
+            lines.append(f"\nGoal (c) ≤ 0.5 × (a) at {budget_name(minutes)}: " + "; ".join(verdicts) + ".")
     return "\n".join(lines)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
@@ -19,28 +19,36 @@ if TYPE_CHECKING:
 class Generator(LoadedModel):
     """A trained generator (the weight-averaged one) ready to sample."""
 
-    def latents(self, n: int, seed: int = 0, truncation: float | None = None) -> torch.Tensor:
+    @property
+    def classes(self) -> list[str]:
+        """The class names a conditional model takes (`sample(..., label=NAME)`); empty for an unconditional one."""
+        return list(self.model.spec.classes) if self.model.num_classes else []
+
+    def latents(self, n: int, seed: int = 0, truncation: float | None = None, label: Any = None) -> torch.Tensor:
         """The latent codes `sample` uses: output i is the output of seed ``seed + i``, whatever n is."""
-        return self.model.latents_for_seeds(list(range(seed, seed + n)), truncation, self.device)
+        return self.model.latents_for_seeds(list(range(seed, seed + n)), truncation, self.device, label)
 
     @torch.no_grad()
     def __call__(self, latent: torch.Tensor) -> torch.Tensor:
         return self.model.generate(latent.to(self.device))
 
     def sample(self, n: int, seed: int = 0, truncation: float | None = None,
-               pil: bool = False) -> torch.Tensor | list[Image.Image]:
-        """Outputs of seeds seed … seed+n−1: a tensor in the domain's range, or PIL images with ``pil=True``."""
-        out = self(self.latents(n, seed, truncation))
+               pil: bool = False, label: Any = None) -> torch.Tensor | list[Image.Image]:
+        """Outputs of seeds seed … seed+n−1: a tensor in the domain's range, or PIL images with ``pil=True``.
+
+        `label` (conditional models): a class name (``"Flags"``) or a blend (``"Flags:0.5,Objects:0.5"``
+        or a dict); without one, seed s draws class s mod K (see `classes`)."""
+        out = self(self.latents(n, seed, truncation, label))
         return self.domain.to_pil(out) if pil else out
 
     # --- style-based models (see ganvas.style) ---------------------------------------------------
 
     def ws(self, n: int, seed: int = 0, truncation: float | None = None,
-           truncation_cutoff: int | None = None) -> torch.Tensor:
+           truncation_cutoff: int | None = None, label: Any = None) -> torch.Tensor:
         """Per-layer w codes [n, num_ws, w_dim] of seeds seed … seed+n−1 (ψ pulls the first cutoff layers)."""
         from ganvas.style import ws_for_seeds
 
-        return ws_for_seeds(self, list(range(seed, seed + n)), truncation, truncation_cutoff)
+        return ws_for_seeds(self, list(range(seed, seed + n)), truncation, truncation_cutoff, label)
 
     def synthesize(self, ws: torch.Tensor, pil: bool = False) -> torch.Tensor | list[Image.Image]:
         """Outputs of w codes ([n, num_ws, w_dim], or [n, w_dim] for one w on every layer)."""

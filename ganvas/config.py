@@ -44,6 +44,10 @@ class TrainConfig:
                       choices=("crop", "pad"))
     tileable: bool = option(False, "image models: G pads circularly, so every output tiles seamlessly (textures, "
                                    "game tiles), and D sees reals and fakes shifted circularly by random amounts")
+    conditional: bool = option(False, "condition G and D on the data's labels (classes): sample by class name "
+                                      "(`ganvas sample RUN --class NAME`); needs labelled data")
+    min_class_count: int = option(0, "conditional runs: classes with fewer examples are merged into one class "
+                                     "'other' (0 = keep every class)", min=0)
     holdout: float = option(0.0, "share of the data kept out of training for evaluation (held-out FD, "
                                  "data-copying C_T); 0 to 0.5", min=0)
     # How long.

@@ -91,10 +91,11 @@ def coarse_layers(num_ws: int) -> list[int]:
 
 @torch.no_grad()
 def ws_for_seeds(G: Generator, seeds: Sequence[int], truncation: float | None = None,
-                 cutoff: int | None = None) -> torch.Tensor:
-    """w codes [n, num_ws, w_dim] of `seeds` (each mapped alone, as `Generator.sample` does)."""
+                 cutoff: int | None = None, label: Any = None) -> torch.Tensor:
+    """w codes [n, num_ws, w_dim] of `seeds` (each mapped alone, as `Generator.sample` does); `label`: the
+    class of a conditional model (`GanModel.condition_for`)."""
     model = require_style(G)
-    z = model.latents_for_seeds(list(seeds), None, G.device)
+    z = model.latents_for_seeds(list(seeds), None, G.device, label)
     ws = torch.cat([model.to_edit_space(z[i:i + 1]) for i in range(len(seeds))])
     return model.truncate(ws, truncation, cutoff)
 

@@ -76,13 +76,14 @@ def build_model(cfg: TrainConfig, dataset: ArrayDataset, device: torch.device,
     model_cls = MODELS.get(cfg.model)
     domain = get_domain(dataset.domain, dataset.domain_args)
     sample_shape = tuple(domain.to_tensor(dataset.arrays[dataset.sample_key][:1]).shape[1:])
-    labels = dataset.card.get("labels") or {}
-    spec = DataSpec(dataset.domain, sample_shape, len(labels.get("names", [])), dataset.domain_args)
+    names = dataset.label_names if "y" in dataset.arrays else []
+    spec = DataSpec(dataset.domain, sample_shape, len(names), dataset.domain_args, tuple(names))
     torch.manual_seed(cfg.seed)                     # the initial weights come from the run's seed
     if resuming is None:
-        model = model_cls.build(spec, cfg.model_args, tileable=cfg.tileable).to(device)
+        model = model_cls.build(spec, cfg.model_args, tileable=cfg.tileable, conditional=cfg.conditional).to(device)
     else:
-        model = checkpoint_meta.build_saved(model_cls, spec, cfg.model_args, resuming, cfg.tileable).to(device)
+        model = checkpoint_meta.build_saved(model_cls, spec, cfg.model_args, resuming, cfg.tileable,
+                                            cfg.conditional).to(device)
     if cfg.channels_last and dataset.domain == "image" and len(sample_shape) == 3:
         model = model.to(memory_format=torch.channels_last)
     return model
@@ -166,11 +167,23 @@ def training_data(cfg: TrainConfig, progress: bool | None) -> ArrayDataset:
     layout = model_cls.data_layout
     dataset = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit, layout=layout, domain=model_cls.domain,
                            data_args=cfg.data_args, progress=progress).for_layout(layout, cfg.model)
+    if cfg.conditional:
+        dataset = conditional_data(dataset, cfg)
     if layout == "single":
         return training_part(dataset, cfg.holdout)
     if cfg.holdout:
         raise GanvasError(f"holdout applies to datasets of single samples; '{cfg.data}' ({layout}) keeps its own "
                           "held-out items: leave holdout at 0")
+    return dataset
+
+
+def conditional_data(dataset: ArrayDataset, cfg: TrainConfig) -> ArrayDataset:
+    """The data of a conditional run: labelled (else a one-line error), its rare classes merged when asked
+    (`min_class_count`) and reported either way, so nobody wonders later why a class never comes out right."""
+    if "y" not in dataset.arrays or len(dataset.label_names) < 2:
+        raise GanvasError(f"--conditional needs labelled data, and '{cfg.data}' has no labels: use a built-in set "
+                          "with labels (`ganvas data list`), or give a folder one sub-folder per class or a "
+                          "labels.csv (file,label)")
     return dataset
 
 

@@ -114,6 +114,11 @@ def run_cmd(checkpoint, data, n, features, inception_weights, seed, truncation, 
     shown = [ex.fd_name, "precision", "recall", "density", "coverage", "authenticity", "memorized_fraction", "C_T"]
     info(f"{ex.name} features ({ex.sha256[:12]}), N = {ev.reference.n}: " +
          ", ".join(f"{k} {m[k]:.4g}" for k in shown if k in m))
+    if "control" in ev.metrics:
+        c = ev.metrics["control"]
+        info(f"  control: {c['control_accuracy']:.0%} of samples are classified as the class asked for "
+             f"(the classifier gets {c['classifier_heldout_accuracy']:.0%} of held-out real images right: "
+             f"ratio {c['control_ratio']:.2f}; chance {c['chance']:.0%})")
     info(f"  metrics: {Path(out) / 'metrics.json'}")
     info(f"  report:  {Path(out) / 'report.html'}")
     if as_json:

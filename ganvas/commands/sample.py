@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
               help="seed of the first output; output i is seed SEED+i")
 @click.option("--truncation", type=float, help="ψ in [0, 1]: 1 = none, 0 = the average")
+@click.option("--class", "label", metavar="NAME|BLEND", help="conditional models: the class to make, by name, or a "
+              "blend summing to 1 such as \"Flags:0.5,Objects:0.5\" (default: seed s makes class s mod K)")
+@click.option("--grid-by-class", is_flag=True, help="conditional models: one row per class, --n outputs each "
+              "(seeds SEED … SEED+n−1 in every row)")
 @click.option("--truncation-cutoff", type=click.IntRange(1), help="style models: truncate only the first N style "
               "layers (default all)")
 @click.option("--style-mix", nargs=2, metavar="ROWS COLS", help="style models: the mixing grid of row seeds with "
@@ -48,9 +52,12 @@ if TYPE_CHECKING:
 @click.option("--sheet", type=PathArg, help="images: write all outputs as one sprite sheet PNG here, with its "
               "frame boxes in a .json beside it")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto")
-def sample(checkpoint, n, seed, truncation, truncation_cutoff, style_mix, layers, save_w, from_w, grid, out_dir,
-           formats, set_, tile_preview, palette, colours, pixel_scale, sheet, device) -> None:
-    """Generate from a trained model; the same command gives the same files."""
+def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cutoff, style_mix, layers, save_w, from_w,
+           grid, out_dir, formats, set_, tile_preview, palette, colours, pixel_scale, sheet, device) -> None:
+    """Generate from a trained model; the same command gives the same files.
+
+    A conditional model makes the class given by --class; without it, seed s makes class s mod K, so a
+    grid cycles through the classes (`ganvas inspect RUN` lists them); --grid-by-class gives a row each."""
     from ganvas.accel import pick_device
     from ganvas.api import load
     from ganvas.config import parse_assignment
@@ -62,6 +69,9 @@ def sample(checkpoint, n, seed, truncation, truncation_cutoff, style_mix, layers
         raise GanvasError("--layers chooses the layers of a style mix: give --style-mix ROWS COLS too")
     if truncation_cutoff is not None and truncation is None:
         raise GanvasError("--truncation-cutoff needs --truncation ψ")
+    if grid_by_class and (label is not None or style_mix is not None or from_w is not None or save_w is not None):
+        raise GanvasError("--grid-by-class draws every class: it cannot be combined with --class, --style-mix, "
+                          "--from-w or --save-w")
     if style_mix is not None and (from_w is not None or save_w is not None):
         raise GanvasError("--style-mix draws its own seeds: it cannot be combined with --from-w or --save-w")
     assets = AssetOptions.check(tile_preview, palette, colours, pixel_scale, sheet)
@@ -80,24 +90,32 @@ def sample(checkpoint, n, seed, truncation, truncation_cutoff, style_mix, layers
     wanted = G.domain.check_formats(wanted)
     if formats and out_dir is None:
         raise GanvasError("--format chooses the files written to --out-dir; add --out-dir DIR")
+    if (label is not None or grid_by_class) and not G.classes:
+        raise GanvasError(f"{checkpoint} is not conditional: it takes no --class (train with --conditional on "
+                          "labelled data to choose classes)")
     if style_mix is not None:
         style_mix_grid(G, style_mix, layers, truncation, truncation_cutoff, grid, out_dir)
         return
+    import torch
+
     from ganvas import style
 
     stems = [f"seed{seed + i:04d}" for i in range(n)]
+    rows = [label] if not grid_by_class else G.classes
+    if grid_by_class:
+        stems = [f"{slug(name)}-seed{seed + i:04d}" for name in rows for i in range(n)]
     if from_w is not None:
         ws = style.load_ws(from_w, G)
         outputs, stems = G.synthesize(ws), [f"w{i:04d}" for i in range(ws.shape[0])]
     elif truncation_cutoff is not None or save_w is not None:
-        ws = G.ws(n, seed, truncation, truncation_cutoff)
+        ws = torch.cat([G.ws(n, seed, truncation, truncation_cutoff, row) for row in rows])
         outputs = G.synthesize(ws)
         if save_w is not None:
             style.save_ws(save_w, ws, G, seeds=range(seed, seed + n), truncation=truncation,
                           truncation_cutoff=truncation_cutoff)
             print(f"wrote {save_w}")
     else:
-        outputs = G.sample(n, seed=seed, truncation=truncation)
+        outputs = torch.cat([G.sample(n, seed=seed, truncation=truncation, label=row) for row in rows])
     if assets.wanted:
         outputs = assets.apply(G, outputs, stems, out_dir or Path(f"tiles-seed{seed}"))
     if grid is None and out_dir is None and sheet is None:
@@ -106,8 +124,13 @@ def sample(checkpoint, n, seed, truncation, truncation_cutoff, style_mix, layers
         paths = G.domain.save(outputs, out_dir, stems, wanted)
         print(f"wrote {len(paths)} files to {out_dir}")
     if grid is not None:
-        save_image(grid, G.domain.preview(outputs))
-        print(f"wrote {grid}")
+        save_image(grid, G.domain.preview(outputs, nrow=n if grid_by_class else None))
+        print(f"wrote {grid}" + (f": one row per class ({', '.join(rows)})" if grid_by_class else ""))
+
+
+def slug(name: str) -> str:
+    """A class name as part of a file name: "Smileys & Emotion" → "smileys-emotion"."""
+    return "-".join("".join(ch if ch.isalnum() else " " for ch in name.lower()).split()) or "class"
 
 
 def style_mix_grid(G, spec, layers, truncation, cutoff, grid, out_dir) -> None:

@@ -24,13 +24,15 @@ from ganvas.registry import LOSSES, Choices
 @click.option("--precision", help="fp32 | auto (bf16 or fp16 on CUDA, fp32 on a CPU) | bf16 | fp16")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D")
 @click.option("--tileable/--no-tileable", default=None, help="outputs that tile seamlessly (G pads circularly)")
+@click.option("--conditional/--no-conditional", default=None,
+              help="condition G and D on the data's labels: sample by class (`ganvas sample RUN --class NAME`)")
 @click.option("--eval-every", type=click.IntRange(0), help="evaluate every K steps (logs, checkpoints/best)")
 @click.option("--out", type=PathArg, help="run folder (default runs/<preset or data-model-res>)")
 @click.option("--resume", is_flag=True, help="continue the run in --out (or the newest matching one)")
 @click.option("--dry-run", is_flag=True, help="run the whole path for a few steps, in seconds")
 @click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="set any config field")
 def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed, threads, device, precision, compile_,
-          tileable, eval_every, out, resume, dry_run, set_) -> None:
+          tileable, conditional, eval_every, out, resume, dry_run, set_) -> None:
     """Train a GAN on a built-in dataset or a folder of images or MIDI files.
 
     Under torchrun (`torchrun --nproc_per_node=N -m ganvas train ...`) the N processes train one model
@@ -42,7 +44,8 @@ def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed
     overrides = {k: v for k, v in {
         "model": model, "data": data, "resolution": resolution, "kimg": kimg, "minutes": minutes,
         "batch_size": batch_size, "loss": loss, "seed": seed, "threads": threads, "device": device,
-        "precision": precision, "compile": compile_, "tileable": tileable, "eval_every": eval_every,
+        "precision": precision, "compile": compile_, "tileable": tileable, "conditional": conditional,
+        "eval_every": eval_every,
     }.items() if v is not None}
     overrides.update(parse_assignment(s) for s in set_)
     result = run_train(preset, overrides, out, resume=resume, dry_run=dry_run)

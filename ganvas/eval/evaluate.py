@@ -22,6 +22,7 @@ from ganvas.data.split import holdout_indices, split_key
 from ganvas.errors import GanvasError
 from ganvas.eval.features import Extractor, dataset_features, get_extractor
 from ganvas.eval.suite import ALL, FeatureSets, compute, labelled
+from ganvas.nets.conditional import one_hot
 
 FORMAT = "ganvas-metrics"
 DEFAULT_MAX_N = 5000
@@ -115,11 +116,29 @@ class Reference:
 
 
 @torch.no_grad()
-def generate(G: Any, n: int, seed: int = 0, truncation: float | None = None, batch: int = 256) -> np.ndarray:
-    """Outputs of seeds seed … seed+n−1 in the domain's stored form (uint8 N×H×W×3 for images)."""
-    parts = [G.domain.to_array(G.sample(min(batch, n - s), seed=seed + s, truncation=truncation))
+def generate(G: Any, n: int, seed: int = 0, truncation: float | None = None, batch: int = 256,
+             labels: np.ndarray | None = None) -> np.ndarray:
+    """Outputs of seeds seed … seed+n−1 in the domain's stored form (uint8 N×H×W×3 for images); `labels`
+    (conditional models): the class index of each output."""
+    def label(s: int) -> torch.Tensor | None:
+        if labels is None or not getattr(G, "classes", None):
+            return None
+        return one_hot(torch.as_tensor(labels[s:s + batch]), len(G.classes))
+
+    parts = [G.domain.to_array(G.sample(min(batch, n - s), seed=seed + s, truncation=truncation, label=label(s)))
              for s in range(0, n, batch)]
     return np.concatenate(parts)
+
+
+def matched_labels(G: Any, ref: Reference) -> np.ndarray | None:
+    """For a conditional model evaluated on labelled data with its class names: the class of each reference
+    real, so generated samples follow the data's class balance (None otherwise: seed s makes class s mod K)."""
+    classes = list(getattr(G, "classes", []) or [])
+    y = ref.dataset.arrays.get("y")
+    names = list(ref.dataset.label_names)
+    if not classes or y is None or any(name not in classes for name in names):
+        return None
+    return np.asarray([classes.index(names[int(v)]) for v in y[ref.real_idx]], dtype=np.int64)
 
 
 def _as_generator(G: Any) -> Any:
@@ -164,7 +183,8 @@ def evaluate_run(G: Any, data: str | ArrayDataset | None = None, n: int | None =
     holdout = float(G.meta["config"].get("holdout", 0.0)) if same else 0.0
     ref = Reference.build(dataset, features, n, holdout, seed, is_training_data=same, progress=progress,
                           extractor_options=extractor_options)
-    fake_images = generate(G, ref.n, seed, truncation)
+    labels = matched_labels(G, ref)
+    fake_images = generate(G, ref.n, seed, truncation, labels=labels)
     values, details, fake = ref.evaluate(fake_images, metrics, progress=bool(progress))
     meta = G.meta
     result = {
@@ -178,6 +198,13 @@ def evaluate_run(G: Any, data: str | ArrayDataset | None = None, n: int | None =
         "n": ref.n,
         "metrics": values,
     }
+    if labels is not None:
+        result["generator"]["classes"] = "those of the reference reals, one generated sample per real"
+        if G.domain.name == "image":
+            from ganvas.eval.control import class_grid, control_report
+
+            result["control"] = control_report(G, dataset, seed=seed, progress=progress)
+            details["class_grid"] = G.domain.to_array(class_grid(G, 8, seed))
     if not same:
         result["warnings"] = [f"'{dataset.name}' is not the data this model was trained on "
                               f"({meta.get('dataset', {}).get('name')}): memorization figures are against it"]

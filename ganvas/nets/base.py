@@ -11,6 +11,7 @@ from torch import nn
 
 from ganvas.config import check_fields
 from ganvas.errors import GanvasError, unknown_name
+from ganvas.nets.conditional import class_weights, one_hot, split_code
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
@@ -26,16 +27,20 @@ class DataSpec:
     num_classes: int = 0            # number of labels; 0 when the data is unlabelled
     domain_args: dict = dataclasses.field(default_factory=dict, hash=False)  # the domain's layout (music: tracks,
                                     # pitch range, steps per bar); empty for images
+    classes: tuple[str, ...] = ()   # the label names, in label order (a conditional model asks for them by name)
 
     def to_dict(self) -> dict[str, Any]:
         d = {"domain": self.domain, "shape": list(self.shape), "num_classes": self.num_classes}
         if self.domain_args:
             d["domain_args"] = self.domain_args
+        if self.classes:
+            d["classes"] = list(self.classes)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataSpec:
-        return cls(d["domain"], tuple(d["shape"]), int(d.get("num_classes", 0)), dict(d.get("domain_args") or {}))
+        return cls(d["domain"], tuple(d["shape"]), int(d.get("num_classes", 0)), dict(d.get("domain_args") or {}),
+                   tuple(d.get("classes") or ()))
 
 
 SPACES = ("z", "w")              # the latent spaces a model may have: z (drawn), w (mapped, per style layer)
@@ -69,6 +74,7 @@ class GanModel(nn.Module):
     compile_modules: ClassVar[tuple[str, ...]] = ()  # sub-networks its objective calls directly ("G.synthesis"),
                                             # compiled with the networks when config `compile` is on
     has_latent: ClassVar[bool] = True       # False: it translates inputs (nets.translation) and has no codes
+    can_condition: ClassVar[bool] = False   # its G and D take class labels (ganvas.nets.conditional) when asked
     edit_space: ClassVar[str] = "z"         # where people edit codes: z, or w (one w per style layer)
 
     def __init__(self, spec: DataSpec, options: Any) -> None:
@@ -76,6 +82,11 @@ class GanModel(nn.Module):
         self.spec = spec
         self.options = options
         self.tileable = False       # G wraps around its edges (config `tileable`; ganvas.nets.tileable)
+
+    @property
+    def num_classes(self) -> int:
+        """K, the classes G and D are conditioned on; 0 for an unconditional model (even on labelled data)."""
+        return self.spec.num_classes
 
     # --- construction ---------------------------------------------------------------------------
 
@@ -97,13 +108,20 @@ class GanModel(nn.Module):
             raise GanvasError(f"model '{cls.name}' works on {cls.domain} data, not {spec.domain}")
 
     @classmethod
-    def build(cls, spec: DataSpec, args: dict[str, Any], tileable: bool = False) -> GanModel:
-        """The model for `spec` with options `args`; `tileable`: its generators wrap around their edges.
+    def build(cls, spec: DataSpec, args: dict[str, Any], tileable: bool = False,
+              conditional: bool = False) -> GanModel:
+        """The model for `spec` with options `args`; `tileable`: its generators wrap around their edges;
+        `conditional`: G and D take the spec's classes (without it the model ignores any labels).
 
-        The one place a tileable G is made, for a new run, a resumed one and a loaded checkpoint alike."""
+        The one place a tileable or conditional model is made, for a new run, a resumed one and a loaded
+        checkpoint alike."""
         cls.check_spec(spec)
         if tileable:
             cls.check_tileable()
+        if conditional:
+            cls.check_conditional(spec)
+        else:
+            spec = dataclasses.replace(spec, num_classes=0, classes=())
         model = cls(spec, cls.parse_options(args))
         if tileable:
             from ganvas.nets.tileable import make_tileable
@@ -120,11 +138,24 @@ class GanModel(nn.Module):
             raise GanvasError(f"config field 'tileable' needs an image model that generates from noise "
                               f"(dcgan, stylegan...); model '{cls.name}' is not one")
 
+    @classmethod
+    def check_conditional(cls, spec: DataSpec) -> None:
+        """Refuse `conditional` for a model that cannot take labels, or data without at least two classes."""
+        if not cls.can_condition:
+            raise GanvasError(f"config field 'conditional' needs a model that takes class labels (dcgan, stylegan, "
+                              f"fastgan, musegan); model '{cls.name}' does not")
+        if spec.num_classes < 2 or len(spec.classes) != spec.num_classes:
+            raise GanvasError(f"config field 'conditional' needs labelled data with at least two classes; this data "
+                              f"has {spec.num_classes} (label a folder with one sub-folder per class, or a "
+                              "labels.csv)")
+
     def describe(self) -> dict[str, Any]:
         """What a checkpoint needs to rebuild this model (no code, only names and numbers)."""
         out = {"name": self.name, "options": dataclasses.asdict(self.options), "spec": self.spec.to_dict()}
         if self.tileable:
             out["tileable"] = True
+        if self.num_classes:
+            out["conditional"] = True
         return out
 
     # --- the generator contract: latent codes, the edit space, truncation, synthesis -----------------
@@ -142,7 +173,7 @@ class GanModel(nn.Module):
         if space == "w":
             raise GanvasError(f"model '{self.name}' has no w space (only style-based models such as 'stylegan' "
                               "do); use space z")
-        return tuple(self.latent_shape)
+        return (self.latent_shape[0] + self.num_classes,) if self.num_classes else tuple(self.latent_shape)
 
     def to_edit_space(self, z: torch.Tensor) -> torch.Tensor:
         """z codes [n, *latent_shape] as edit-space codes, mapped together as one batch (z-models: z itself).
@@ -165,6 +196,9 @@ class GanModel(nn.Module):
         one ψ means the same output everywhere. z-models scale z towards its mean 0.
         """
         self.check_truncation(psi, cutoff)
+        if self.num_classes and psi is not None:          # the class weights are not pulled anywhere
+            z, c = split_code(codes, self.num_classes)
+            return torch.cat([truncate_z(z, psi), c], dim=1)
         return truncate_z(codes, psi)
 
     def average_code(self) -> torch.Tensor:
@@ -204,28 +238,74 @@ class GanModel(nn.Module):
 
     # --- sampling -------------------------------------------------------------------------------
 
-    def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None) -> torch.Tensor:
+    def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None,
+                      condition: torch.Tensor | None = None) -> torch.Tensor:
         """`n` latent codes drawn from `generator`; truncation ψ in [0, 1] pulls them to the average.
 
-        Untruncated codes are z; truncated ones are edit-space codes (`generate` takes either), since
-        a style model truncates in w, after its mapping network.
+        Untruncated codes are z (``[z | c]`` for a conditional model, c = `condition`, class weights
+        n×K or 1×K); truncated ones are edit-space codes (`generate` takes either), since a style model
+        truncates in w, after its mapping network.
         """
         check_truncation(truncation)
         z = torch.randn(n, *self.latent_shape, generator=generator, device=generator.device)
+        z = self.with_condition(z, condition)
         if truncation is None:
             return z
         with torch.no_grad():
             return self.truncate(self.to_edit_space(z), truncation)
 
     def latents_for_seeds(self, seeds: list[int], truncation: float | None = None,
-                          device: torch.device | str = "cpu") -> torch.Tensor:
+                          device: torch.device | str = "cpu", label: Any = None) -> torch.Tensor:
         """One latent per seed, each drawn from its own generator: a seed names one output for good.
 
         (A single batched draw would not do: torch's vectorised normal sampler gives different
-        numbers for the same seed at different batch sizes.)
+        numbers for the same seed at different batch sizes.) `label`: what a conditional model makes,
+        see `condition_for`.
         """
-        return torch.cat([self.sample_latent(1, torch.Generator(device).manual_seed(int(s)), truncation)
-                          for s in seeds])
+        condition = self.condition_for(seeds, label)
+        rows = [None] * len(seeds) if condition is None else list(condition[:, None])
+        return torch.cat([self.sample_latent(1, torch.Generator(device).manual_seed(int(s)), truncation, c)
+                          for s, c in zip(seeds, rows, strict=True)])
+
+    def condition_for(self, seeds: list[int], label: Any = None) -> torch.Tensor | None:
+        """Class weights, one row per seed: for `label` (a class name, a blend "A:0.5,B:0.5" or a mapping,
+        see `nets.conditional.class_weights`; or class weights, 1×K or a row per seed); without one, seed s
+        asks for class s mod K, so a grid cycles through the classes and a seed still names one output.
+        None for an unconditional model, which refuses a label."""
+        if not self.num_classes:
+            if label is not None:
+                raise GanvasError(f"this {self.name} model was trained without classes, so it takes no class "
+                                  "(train with --conditional on labelled data to choose classes)")
+            return None
+        if label is None:
+            return one_hot(torch.tensor([int(s) for s in seeds]) % self.num_classes, self.num_classes)
+        if torch.is_tensor(label):
+            return label.float().reshape(-1, self.num_classes).expand(len(seeds), -1)
+        return class_weights(self.spec.classes, label).expand(len(seeds), -1)
+
+    def random_condition(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
+        """Class weights of `n` classes drawn uniformly (for BatchNorm recalibration); None if unconditional."""
+        if not self.num_classes:
+            return None
+        labels = torch.randint(self.num_classes, (n,), generator=generator, device=generator.device)
+        return one_hot(labels, self.num_classes)
+
+    def with_condition(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        """``[z | c]`` for a conditional model (c: class weights n×K or 1×K), z itself otherwise."""
+        if not self.num_classes:
+            if condition is not None:
+                raise GanvasError(f"this {self.name} model was trained without classes; sample it without a class "
+                                  "(train with --conditional to choose classes)")
+            return z
+        if condition is None:
+            raise GanvasError(f"this {self.name} model is conditional: give a class, one of "
+                              f"{', '.join(self.spec.classes)}")
+        c = condition.to(z.device, torch.float32).reshape(-1, self.num_classes).expand(z.shape[0], -1)
+        return torch.cat([z.flatten(1), c], dim=1)
+
+    def condition_of(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The class weights of a training batch's labels (None for an unconditional model)."""
+        return one_hot(batch["y"], self.num_classes) if self.num_classes else None
 
     def generate(self, latent: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
         """Outputs of the generator `net` (default: the trained G) for `latent` (z or edit-space codes).
@@ -235,7 +315,8 @@ class GanModel(nn.Module):
         return (net if net is not None else self.G)(latent)
 
     def grid_input(self, seeds: list[int], dataset: Any, device: torch.device | str = "cpu") -> Any:
-        """What the run's sample grids are drawn from: one latent per seed (translation models: fixed inputs)."""
+        """What the run's sample grids are drawn from: one latent per seed (translation models: fixed inputs);
+        a conditional model's grid cycles through its classes (`condition_for`)."""
         return self.latents_for_seeds(seeds, device=device)
 
     def preview(self, grid_input: Any, nets: dict[str, nn.Module], domain: Any) -> Any:

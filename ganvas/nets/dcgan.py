@@ -16,6 +16,7 @@ from torch import nn
 
 from ganvas.config import option
 from ganvas.nets.base import DataSpec, GanModel, image_side, init_normal
+from ganvas.nets.conditional import LabelEmbedding, Projection, join_embedding
 
 RESOLUTIONS = (32, 64, 128)
 
@@ -33,11 +34,14 @@ class Generator(nn.Module):
                  ngf: int,              # channels of the last (largest) feature map
                  resolution: int,       # output side: a power of two, 32..128
                  channels: int = 3,     # output image channels
+                 num_classes: int = 0,  # classes it is conditioned on (0: none); an embedding of z_dim joins z
                  ) -> None:
         super().__init__()
         stages = int(math.log2(resolution)) - 2            # 4×4 → resolution, doubling each stage
         width = ngf * 2 ** (stages - 1)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, width, 4, 1, 0, bias=False),
+        self.embed = LabelEmbedding(num_classes, z_dim) if num_classes else None
+        in_dim = 2 * z_dim if num_classes else z_dim
+        layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, width, 4, 1, 0, bias=False),
                                    nn.BatchNorm2d(width), nn.ReLU(True)]
         for _ in range(stages - 1):
             layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
@@ -48,7 +52,8 @@ class Generator(nn.Module):
         self.z_dim = z_dim
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z.view(z.shape[0], self.z_dim, 1, 1))
+        z = join_embedding(z.flatten(1), self.embed)
+        return self.net(z.view(z.shape[0], -1, 1, 1))
 
 
 class Discriminator(nn.Module):
@@ -56,6 +61,7 @@ class Discriminator(nn.Module):
                  ndf: int,              # channels of the first feature map
                  resolution: int,       # input side: a power of two, 32..128
                  channels: int = 3,     # input image channels
+                 num_classes: int = 0,  # classes it is conditioned on (0: none): a projection on the 4×4 features
                  ) -> None:
         super().__init__()
         stages = int(math.log2(resolution)) - 2            # resolution → 4×4, halving each stage
@@ -67,22 +73,28 @@ class Discriminator(nn.Module):
             width *= 2
         layers += [nn.Conv2d(width, 1, 4, 1, 0, bias=False)]
         self.net = nn.Sequential(*layers)
+        self.project = Projection(num_classes, width * 16) if num_classes else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()                       # logits; the loss applies the sigmoid
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (the loss applies the sigmoid); `c`: class weights, for a conditional D."""
+        if self.project is None:
+            return self.net(x).flatten()
+        features = self.net[:-1](x)
+        return self.net[-1](features).flatten() + self.project(features, c)
 
 
 class DCGAN(GanModel):
     name = "dcgan"
     Options = DCGANOptions
     default_resolution = 64
+    can_condition = True
     ganspace_layer = "net.2"            # after the first transposed convolution, BatchNorm and ReLU (4×4)
 
     def __init__(self, spec: DataSpec, options: DCGANOptions) -> None:
         super().__init__(spec, options)
         res, ch = spec.shape[1], spec.shape[0]
-        self.G = Generator(options.z_dim, options.ngf, res, ch)
-        self.D = Discriminator(options.ndf, res, ch)
+        self.G = Generator(options.z_dim, options.ngf, res, ch, self.num_classes)
+        self.D = Discriminator(options.ndf, res, ch, self.num_classes)
         init_normal(self)
 
     @classmethod

@@ -34,6 +34,7 @@ from torch import nn
 
 from ganvas.config import option
 from ganvas.nets.base import DataSpec, GanModel, image_side, init_normal, normal_latent
+from ganvas.nets.conditional import LabelEmbedding, Projection, join_embedding
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
@@ -125,11 +126,14 @@ class Generator(nn.Module):
                  resolution: int,       # output side: 32 | 64 | 128 | 256
                  img_channels: int,     # output image channels
                  opts: FastGANOptions,  # widths, depth, skip-layer excitation
+                 num_classes: int = 0,  # classes it is conditioned on (0: none); an embedding of z_dim joins z
                  ) -> None:
         super().__init__()
         width = widths(opts.g_channel_base, opts)
         self.z_dim = opts.z_dim
-        self.init = nn.Sequential(nn.ConvTranspose2d(opts.z_dim, 2 * width(4), 4, 1, 0, bias=False),
+        self.embed = LabelEmbedding(num_classes, opts.z_dim) if num_classes else None
+        in_dim = 2 * opts.z_dim if num_classes else opts.z_dim
+        self.init = nn.Sequential(nn.ConvTranspose2d(in_dim, 2 * width(4), 4, 1, 0, bias=False),
                                   nn.BatchNorm2d(2 * width(4)), nn.GLU(dim=1))          # z → 4×4
         self.sides = [2 ** k for k in range(3, int(math.log2(resolution)) + 1)]       # 8 … resolution
         self.blocks = nn.ModuleDict({str(s): UpBlock(width(s // 2), width(s), 2 if s <= opts.deep_until else 1)
@@ -141,7 +145,8 @@ class Generator(nn.Module):
 
     def features(self, z: torch.Tensor) -> dict[int, torch.Tensor]:
         """Every feature map by side, after skip-layer excitation (4 … resolution)."""
-        feats = {4: self.init(z.view(z.shape[0], self.z_dim, 1, 1))}
+        z = join_embedding(z.flatten(1), self.embed)
+        feats = {4: self.init(z.view(z.shape[0], -1, 1, 1))}
         x = feats[4]
         for s in self.sides:
             x = self.blocks[str(s)](x)
@@ -200,6 +205,7 @@ class Discriminator(nn.Module):
                  resolution: int,       # input side: 32 | 64 | 128 | 256
                  img_channels: int,     # input image channels
                  opts: FastGANOptions,  # widths and decoders
+                 num_classes: int = 0,  # classes of a conditional D (a projection on the 4×4 features)
                  ) -> None:
         super().__init__()
         width = widths(opts.d_channel_base, opts)
@@ -207,6 +213,7 @@ class Discriminator(nn.Module):
         self.sides = [2 ** k for k in range(int(math.log2(resolution)) - 2, 1, -1)]    # resolution/4 … 4
         self.blocks = nn.ModuleDict({str(s): DownBlock(width(2 * s), width(s)) for s in self.sides})
         self.head = nn.Conv2d(width(4), 1, 4)
+        self.project = Projection(num_classes, width(4) * 16) if num_classes else None
         self.recon_side = min(opts.recon_side, resolution // 2)
         self.decode_whole = Decoder(width(8), opts.decoder_channels, self.recon_side, img_channels)   # 8×8 map
         self.decode_part = Decoder(width(16), opts.decoder_channels, self.recon_side, img_channels)   # ¼ of 16×16
@@ -216,15 +223,18 @@ class Discriminator(nn.Module):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def forward(self, x: torch.Tensor, features: bool = False
+    def forward(self, x: torch.Tensor, features: bool = False, c: torch.Tensor | None = None
                 ) -> torch.Tensor | tuple[torch.Tensor, dict[int, torch.Tensor]]:
-        """Logits [N]; with `features`, also the 16×16 and 8×8 maps (for the reconstruction loss)."""
+        """Logits [N]; with `features`, also the 16×16 and 8×8 maps (for the reconstruction loss); `c`:
+        class weights, for a conditional D."""
         x = self.from_rgb(x)
         feats: dict[int, torch.Tensor] = {x.shape[-1]: x}
         for s in self.sides:
             x = self.blocks[str(s)](x)
             feats[s] = x
         logits = self.head(x).flatten()
+        if self.project is not None:
+            logits = logits + self.project(x, c)
         return (logits, {8: feats[8], 16: feats[16]}) if features else logits
 
 
@@ -235,6 +245,7 @@ class FastGAN(GanModel):
     name = "fastgan"
     Options = FastGANOptions
     default_resolution = 64
+    can_condition = True
     ganspace_layer = "init"             # the 4×4 map after the first transposed convolution, BatchNorm and GLU
     config_defaults = {"loss": "rpgan", "r1_gamma": 0.5, "r2_gamma": 0.5, "r1_every": 4, "augment": "diffaugment",
                        "betas_g": [0.5, 0.99], "betas_d": [0.5, 0.99]}
@@ -242,17 +253,19 @@ class FastGAN(GanModel):
     def __init__(self, spec: DataSpec, options: FastGANOptions) -> None:
         super().__init__(spec, options)
         res, ch = spec.shape[1], spec.shape[0]
-        self.G = Generator(res, ch, options)
+        self.G = Generator(res, ch, options, self.num_classes)
         init_normal(self.G)                  # the paper's N(0, 0.02) for G (BatchNorm everywhere)
-        self.D = Discriminator(res, ch, options)
+        self.D = Discriminator(res, ch, options, self.num_classes)
 
     @classmethod
     def check_spec(cls, spec: DataSpec) -> None:
         super().check_spec(spec)
         image_side(spec, cls.name, RESOLUTIONS)
 
-    def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None) -> torch.Tensor:
-        return normal_latent(n, self.options.z_dim, generator, truncation, generator.device)
+    def sample_latent(self, n: int, generator: torch.Generator, truncation: float | None = None,
+                      condition: torch.Tensor | None = None) -> torch.Tensor:
+        z = normal_latent(n, self.options.z_dim, generator, truncation, generator.device)
+        return self.with_condition(z, condition)
 
     def generate(self, latent: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
         """Images of z codes; outside training one code at a time, so a seed's image never depends on its

@@ -40,6 +40,7 @@ from torch import nn
 from ganvas.config import option
 from ganvas.errors import GanvasError
 from ganvas.nets.base import DataSpec, GanModel
+from ganvas.nets.conditional import LabelEmbedding, Projection, split_code
 
 VARIANTS = ("jamming", "composer", "hybrid")
 BINARIZE = ("threshold", "bernoulli")
@@ -189,8 +190,10 @@ class Generator(nn.Module):
                  beats: int,            # beats per bar
                  beat_steps: int,       # steps per beat
                  pitches: int,          # pitch rows of the output
+                 num_classes: int = 0,  # classes it is conditioned on (0: none); an embedding joins every bar's code
                  ) -> None:
         super().__init__()
+        self.embed = LabelEmbedding(num_classes, z_dim) if num_classes else None
         self.variant, self.z_dim, self.tracks, self.bars, self.pitches = variant, z_dim, tracks, bars, pitches
         self.shared = variant in ("composer", "hybrid")
         self.private = variant in ("jamming", "hybrid")
@@ -201,7 +204,8 @@ class Generator(nn.Module):
             self.temporal_private = nn.ModuleList(TemporalGenerator(z_dim, bars, temporal_width)
                                                   for _ in range(tracks))
         self.track_code = nn.Parameter(torch.randn(tracks, track_dim))
-        in_dim = z_dim * ((2 if self.shared else 0) + (2 if self.private else 0)) + track_dim
+        in_dim = z_dim * ((2 if self.shared else 0) + (2 if self.private else 0) + (1 if num_classes else 0)) \
+            + track_dim
         self.bar = BarGenerator(in_dim, tracks, beats, beat_steps, math.ceil(pitches / 12), width)
 
     def codes(self, z: torch.Tensor) -> torch.Tensor:
@@ -217,6 +221,8 @@ class Generator(nn.Module):
             parts.append(zi[:, None].expand(n, b, t, d))                                      # z_i
             zit = z[:, at + t * d:at + 2 * t * d].view(n, t, d)
             parts.append(torch.stack([g(zit[:, i]) for i, g in enumerate(self.temporal_private)], 2))  # z_i,t
+        if self.embed is not None:                                                            # the class
+            parts.append(self.embed(split_code(z, self.embed.num_classes)[1])[:, None, None].expand(n, b, t, d))
         parts.append(self.track_code[None, None].expand(n, b, t, -1))
         return torch.cat(parts, -1)
 
@@ -245,6 +251,7 @@ class Discriminator(nn.Module):
                  pitches: int,          # pitch rows of the input
                  width: int,            # base channels
                  streams: bool,         # add the chroma and onset streams
+                 num_classes: int = 0,  # classes of a conditional critic (a projection on its last features)
                  ) -> None:
         super().__init__()
         t, w, o = tracks, width, math.ceil(pitches / 12)
@@ -266,8 +273,10 @@ class Discriminator(nn.Module):
         self.k = min(2, bars)                                                     # neighbouring bars
         self.merge = nn.Linear(self.k * merged, 4 * w)
         self.fc = nn.Linear(4 * w * (bars - self.k + 1), 1)
+        self.project = Projection(num_classes, 4 * w * (bars - self.k + 1)) if num_classes else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        classes = c                                       # class weights of a conditional critic
         n, t, s, p = x.shape
         o, a, bs, nb = self.octaves, self.beats, self.beat_steps, self.bars
         full = o * 12
@@ -291,8 +300,9 @@ class Discriminator(nn.Module):
             feats.append(self.act(self.onset2(c.reshape(n, nb, -1))))
         h = torch.cat(feats, -1)                                               # N × bars × F
         pairs = torch.cat([h[:, i:nb - self.k + 1 + i] for i in range(self.k)], -1)
-        h = self.act(self.merge(pairs))
-        return self.fc(h.flatten(1)).flatten()
+        h = self.act(self.merge(pairs)).flatten(1)
+        logits = self.fc(h).flatten()
+        return logits if self.project is None else logits + self.project(h, classes)
 
 
 def straight_through(x: torch.Tensor, mode: str) -> torch.Tensor:
@@ -319,6 +329,7 @@ class MuseGAN(GanModel):
     domain = "music"
     Options = MuseGANOptions
     default_resolution = 0                   # not an image: the data fixes the shape
+    can_condition = True
     ganspace_layer = "bar.norm0"             # the bar generator's first stage (per bar and track)
 
     def __init__(self, spec: DataSpec, options: MuseGANOptions) -> None:
@@ -326,8 +337,8 @@ class MuseGAN(GanModel):
         tracks, bars, beats, beat_steps, pitches, _ = _layout(spec)
         o = options
         self.G = Generator(o.variant, o.z_dim, o.temporal_width, o.track_dim, o.g_width, tracks, bars, beats,
-                           beat_steps, pitches)
-        self.D = Discriminator(tracks, bars, beats, beat_steps, pitches, o.d_width, o.d_streams)
+                           beat_steps, pitches, self.num_classes)
+        self.D = Discriminator(tracks, bars, beats, beat_steps, pitches, o.d_width, o.d_streams, self.num_classes)
         self.binary = not spec.domain_args.get("velocity", False)
 
     @classmethod

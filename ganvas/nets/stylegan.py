@@ -29,6 +29,7 @@ from torch import nn
 
 from ganvas.config import option
 from ganvas.nets.base import DataSpec, GanModel, check_truncation, image_side
+from ganvas.nets.conditional import LabelEmbedding, Projection, split_code
 from ganvas.nets.stylegan_layers import (
     Downsample2x,
     EqualConv2d,
@@ -89,16 +90,24 @@ class MappingNetwork(nn.Module):
                  layers: int,           # fully connected layers
                  lr_mult: float,        # learning-rate multiplier of every layer
                  w_avg_beta: float,     # decay of the tracked average of w
+                 num_classes: int = 0,  # classes it is conditioned on (0: none); their embedding joins z
                  ) -> None:
         super().__init__()
         self.z_dim, self.w_dim, self.num_ws, self.w_avg_beta = z_dim, w_dim, num_ws, w_avg_beta
-        dims = [z_dim] + [w_dim] * layers
+        self.embed = LabelEmbedding(num_classes, z_dim, normalize=True) if num_classes else None
+        dims = [2 * z_dim if num_classes else z_dim] + [w_dim] * layers
         self.net = nn.Sequential(*[EqualLinear(a, b, lr_mult=lr_mult, activation=True)
                                    for a, b in zip(dims[:-1], dims[1:], strict=True)])
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
     def forward(self, z: torch.Tensor, update_w_avg: bool = False) -> torch.Tensor:
-        w = self.net(normalize_2nd_moment(z.to(torch.float32)))
+        z = z.to(torch.float32)
+        if self.embed is None:
+            x = normalize_2nd_moment(z)
+        else:                                     # z and the class embedding, each of unit second moment
+            z, c = split_code(z, self.embed.num_classes)
+            x = torch.cat([normalize_2nd_moment(z), self.embed(c)], dim=1)
+        w = self.net(x)
         if update_w_avg:
             with torch.no_grad():
                 self.w_avg.copy_(w.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))   # float: autocast
@@ -230,12 +239,12 @@ class SynthesisNetwork(nn.Module):
 class StyleGenerator(nn.Module):
     """Mapping and synthesis: G(z) for a batch of z, or G.synthesis(ws) for chosen styles (untruncated)."""
 
-    def __init__(self, resolution: int, img_channels: int, opts: StyleGANOptions) -> None:
+    def __init__(self, resolution: int, img_channels: int, opts: StyleGANOptions, num_classes: int = 0) -> None:
         super().__init__()                        # resolution: output side; img_channels: 3 for RGB
         self.synthesis = SynthesisNetwork(opts.w_dim, resolution, img_channels, opts)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(opts.z_dim, opts.w_dim, self.num_ws, opts.mapping_layers,
-                                      opts.mapping_lr_mult, opts.w_avg_beta)
+                                      opts.mapping_lr_mult, opts.w_avg_beta, num_classes)
 
     def forward(self, z: torch.Tensor, noise_mode: str | None = None) -> torch.Tensor:
         return self.synthesis(self.mapping(z), noise_mode)
@@ -261,9 +270,9 @@ class DiscriminatorBlock(nn.Module):
 
 
 class ResidualDiscriminator(nn.Module):
-    def __init__(self, resolution: int, img_channels: int, opts: StyleGANOptions) -> None:
-        super().__init__()                        # resolution: input side; img_channels: 3 for RGB
-        top = channels(resolution, opts)
+    def __init__(self, resolution: int, img_channels: int, opts: StyleGANOptions, num_classes: int = 0) -> None:
+        super().__init__()                        # resolution: input side; img_channels: 3 for RGB; num_classes:
+        top = channels(resolution, opts)          # classes of a conditional D (a projection on fc's features)
         self.fromrgb = EqualConv2d(img_channels, top, 1)
         blocks = []
         side = resolution
@@ -276,11 +285,13 @@ class ResidualDiscriminator(nn.Module):
         self.conv = EqualConv2d(ch + opts.mbstd_channels, ch, 3)
         self.fc = EqualLinear(ch * 16, ch, activation=True)
         self.out = EqualLinear(ch, 1)
+        self.project = Projection(num_classes, ch) if num_classes else None
 
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         x = self.blocks(self.fromrgb(img))
-        x = self.conv(self.mbstd(x))
-        return self.out(self.fc(x.flatten(1))).flatten()         # logits; the loss applies the link
+        x = self.fc(self.conv(self.mbstd(x)).flatten(1))
+        logits = self.out(x).flatten()                           # logits; the loss applies the link
+        return logits if self.project is None else logits + self.project(x, c)
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -292,6 +303,7 @@ class StyleGAN(GanModel):
     default_resolution = 32
     compile_modules = ("G.mapping", "G.synthesis")     # the objective's style mixing calls them one by one
     edit_space = "w"
+    can_condition = True
     ganspace_layer = "synthesis.blocks.1"              # the 8×8 block
 
     def __init__(self, spec: DataSpec, options: StyleGANOptions) -> None:
@@ -302,8 +314,8 @@ class StyleGAN(GanModel):
             raise GanvasError(f"stylegan option 'mbstd_channels' ({options.mbstd_channels}) must divide the 4×4 "
                               f"width ({channels(4, options)} channels)")
         res, ch = spec.shape[1], spec.shape[0]
-        self.G = StyleGenerator(res, ch, options)
-        self.D = ResidualDiscriminator(res, ch, options)
+        self.G = StyleGenerator(res, ch, options, self.num_classes)
+        self.D = ResidualDiscriminator(res, ch, options, self.num_classes)
 
     # --- the generator contract (see GanModel): edits happen in w, one w per style layer ---------
 

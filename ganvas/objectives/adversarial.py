@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ganvas.nets.conditional import with_class
 from ganvas.objectives.augment import Augment, build_augment
 from ganvas.objectives.base import Batch, Objective, Stats
 from ganvas.objectives.losses import get_loss
@@ -26,6 +27,10 @@ class AdversarialObjective(Objective):
     get D's real logits after each D step. Zero-centred R1 (on reals) and R2 (on fakes) apply lazily,
     every `r1_every` D steps, to any loss; a relativistic loss (``rpgan``) also gets D's logits on the
     batch's reals in G's step, and only then does G's step pass the reals through D.
+
+    A conditional model (ganvas.nets.conditional) generates the fakes of a step for the labels of
+    the step's reals, and its D judges both with those labels: fakes follow the data's class balance,
+    and a relativistic loss pairs each fake with a real of its own class.
     """
 
     def __init__(self, model: GanModel, cfg: TrainConfig, latent_rng: torch.Generator) -> None:
@@ -38,9 +43,10 @@ class AdversarialObjective(Objective):
         self.d_steps = 0
         self._fake: torch.Tensor | None = None
 
-    def _fake_batch(self, n: int, phase: str) -> torch.Tensor:
-        """`n` generated samples for D's step (phase "D") or G's step ("G")."""
-        z = self.model.sample_latent(n, self.latent_rng)
+    def _fake_batch(self, n: int, phase: str, c: torch.Tensor | None = None) -> torch.Tensor:
+        """`n` generated samples for D's step (phase "D") or G's step ("G"), of classes `c` (class weights
+        n×K) for a conditional model."""
+        z = self.model.sample_latent(n, self.latent_rng, condition=c)
         return self.model.generate(z)
 
     def judge_real(self, D: Callable[..., torch.Tensor], real: torch.Tensor
@@ -54,13 +60,14 @@ class AdversarialObjective(Objective):
 
     def d_loss(self, batch: Batch) -> tuple[torch.Tensor, Stats]:
         real = batch["x"]
+        c = self.model.condition_of(batch)
         if self.reuse_fake:
-            self._fake = self._fake_batch(real.shape[0], "D")
+            self._fake = self._fake_batch(real.shape[0], "D", c)
             fake = self._fake.detach()
         else:
             with torch.no_grad():
-                fake = self._fake_batch(real.shape[0], "D")
-        D, real, fake, now = self.penalties.inputs(self.model.D, real, fake, self.d_steps)
+                fake = self._fake_batch(real.shape[0], "D", c)
+        D, real, fake, now = self.penalties.inputs(with_class(self.model.D, c), real, fake, self.d_steps)
         real_logits, own, own_stats = self.judge_real(D, self.augment(real))
         fake_logits = D(self.augment(fake))
         self.augment.observe(real_logits)
@@ -75,9 +82,10 @@ class AdversarialObjective(Objective):
 
     def g_loss(self, batch: Batch) -> tuple[torch.Tensor, Stats]:
         fake, self._fake = self._fake, None
+        c = self.model.condition_of(batch)
         if fake is None:
-            fake = self._fake_batch(batch["x"].shape[0], "G")
-        D = self.model.D
+            fake = self._fake_batch(batch["x"].shape[0], "G", c)
+        D = with_class(self.model.D, c)
         fake_logits = D(self.augment(fake))
         real_logits = None
         if self.loss.relativistic:          # only a relativistic loss pays for D's pass over the reals

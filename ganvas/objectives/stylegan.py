@@ -42,27 +42,29 @@ class StyleGANObjective(AdversarialObjective):
         self.pl_mean = 0.0              # running mean of path lengths (a Python float: exact in JSON)
         self.g_steps = 0
 
-    def styles(self, n: int, update_w_avg: bool) -> torch.Tensor:
-        """Style codes ws [n, num_ws, w_dim] for a training batch, mixed from two latents at random."""
+    def styles(self, n: int, update_w_avg: bool, c: torch.Tensor | None = None) -> torch.Tensor:
+        """Style codes ws [n, num_ws, w_dim] for a training batch, mixed from two latents at random (of the
+        same classes `c`, for a conditional model)."""
         G = self.model.G
         rng = self.latent_rng
-        z = torch.randn(n, G.mapping.z_dim, generator=rng, device=rng.device)
+        z = self.model.with_condition(torch.randn(n, G.mapping.z_dim, generator=rng, device=rng.device), c)
         ws = G.mapping(z, update_w_avg=update_w_avg)
         if self.mixing > 0:
             mix = torch.rand([], generator=rng, device=rng.device).item() < self.mixing
             cutoff = int(torch.randint(1, G.num_ws, [], generator=rng, device=rng.device).item())
-            z2 = torch.randn(n, G.mapping.z_dim, generator=rng, device=rng.device)
+            z2 = self.model.with_condition(torch.randn(n, G.mapping.z_dim, generator=rng, device=rng.device), c)
             if mix:
                 ws = torch.cat([ws[:, :cutoff], G.mapping(z2)[:, cutoff:]], dim=1)
         return ws
 
-    def _fake_batch(self, n: int, phase: str) -> torch.Tensor:
-        return self.model.G.synthesis(self.styles(n, update_w_avg=phase == "D"))
+    def _fake_batch(self, n: int, phase: str, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model.G.synthesis(self.styles(n, update_w_avg=phase == "D", c=c))
 
-    def path_length_penalty(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """E[(‖Jᵀy‖ − a)²]: J the Jacobian of the image in w, y unit-variance image noise, a the running mean."""
+    def path_length_penalty(self, n: int, c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """E[(‖Jᵀy‖ − a)²]: J the Jacobian of the image in w, y unit-variance image noise, a the running mean;
+        `c`: the classes (conditional models)."""
         with exact():                       # gradients of gradients: eagerly, in float32 (accel)
-            ws = self.styles(n, update_w_avg=False)
+            ws = self.styles(n, update_w_avg=False, c=c)
             img = self.model.G.synthesis(ws)
         noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
         (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
@@ -76,7 +78,8 @@ class StyleGANObjective(AdversarialObjective):
         loss, stats = super().g_loss(batch)
         if self.pl_weight > 0 and self.g_steps % self.pl_every == 0:
             n = max(1, batch["x"].shape[0] // self.pl_batch_shrink)
-            penalty, length = self.path_length_penalty(n)
+            c = self.model.condition_of(batch)
+            penalty, length = self.path_length_penalty(n, None if c is None else c[:n])
             loss = loss + penalty * (self.pl_weight * self.pl_every)
             stats.update({"G/pl_penalty": penalty.detach(), "G/pl_length": length})
         self.g_steps += 1

@@ -71,7 +71,10 @@ LOADING = [
     ("model.spec.shape", "a list of 1 to 5 whole numbers >= 1", _is_shape, True),
     ("model.spec.num_classes", "a whole number >= 0", _is_int(0), False),
     ("model.spec.domain_args", "an object or null", lambda v: v is None or isinstance(v, dict), False),
+    ("model.spec.classes", "a list of class names", lambda v: isinstance(v, list) and all(isinstance(n, str) and n
+                                                                                       for n in v), False),
     ("model.tileable", "true or false", lambda v: isinstance(v, bool), False),
+    ("model.conditional", "true or false", lambda v: isinstance(v, bool), False),
     ("progress", "an object", _is_object, True),
     ("progress.step", "a whole number >= 0", _is_int(0), True),
     ("progress.nimg", "a whole number >= 0", _is_int(0), True),
@@ -198,13 +201,13 @@ def _suspect(model_cls: type, spec: DataSpec, options: dict[str, Any], prefix: s
 
 
 def build_bounded(model_cls: type, spec: DataSpec, options: dict[str, Any], limit: int = MAX_MODEL_VALUES,
-                  prefix: str = "model.options", tileable: bool = False) -> GanModel:
+                  prefix: str = "model.options", tileable: bool = False, conditional: bool = False) -> GanModel:
     """Build the model, refusing (before allocating them) options that make it create over `limit`
     values, and turning any failure of building it from these options into a one-line error naming the
     likely field (`prefix`: where the options sit in checkpoint.json)."""
     try:
         with _bounded(limit):
-            return model_cls.build(spec, options, tileable=tileable)
+            return model_cls.build(spec, options, tileable=tileable, conditional=conditional)
     except GanvasError:
         raise
     except _TooLarge as exc:
@@ -217,14 +220,14 @@ def build_bounded(model_cls: type, spec: DataSpec, options: dict[str, Any], limi
 
 
 def build_saved(model_cls: type, spec: DataSpec, options: dict[str, Any], ckpt_dir: Path,
-                tileable: bool = False) -> GanModel:
+                tileable: bool = False, conditional: bool = False) -> GanModel:
     """The model a run resuming from `ckpt_dir` trains, its options from the checkpoint's config: at
     most about as large as the saved weights (nets.safetensors holds G, D and G's average, >= 2 bytes each)."""
     nets = ckpt_dir / "nets.safetensors"
     stored = nets.stat().st_size // 2 if nets.is_file() else MAX_MODEL_VALUES
     try:
         return build_bounded(model_cls, spec, options, min(MAX_MODEL_VALUES, 2 * stored + SLACK_VALUES),
-                             "config.model_args", tileable)
+                             "config.model_args", tileable, conditional)
     except GanvasError as exc:
         raise GanvasError(f"checkpoint '{ckpt_dir / 'checkpoint.json'}' cannot be resumed from: {exc}") from None
 
@@ -243,7 +246,8 @@ def rebuild(meta: dict[str, Any], ckpt_dir: Path, stored: int | None = None) -> 
         model_cls = MODELS.get(desc["name"])
         spec = DataSpec.from_dict(desc["spec"])
         limit = MAX_MODEL_VALUES if stored is None else min(MAX_MODEL_VALUES, 2 * stored + SLACK_VALUES)
-        model = build_bounded(model_cls, spec, desc["options"], limit, tileable=desc.get("tileable", False))
+        model = build_bounded(model_cls, spec, desc["options"], limit, tileable=desc.get("tileable", False),
+                              conditional=desc.get("conditional", False))
     except GanvasError as exc:      # e.g. options of an older or newer ganvas
         raise GanvasError(f"checkpoint '{file}' cannot be rebuilt from its field 'model': {exc}") from None
     return model_cls, model

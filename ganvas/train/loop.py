@@ -190,7 +190,8 @@ class Trainer:
         rng = torch.Generator(self.device).manual_seed(derive_seed(self.cfg.seed, "recalibrate"))
         with self.fork_rng():
             recalibrate_batchnorm(net, lambda: self.model.generate(
-                self.model.sample_latent(self.cfg.batch_size, rng), net=net))
+                self.model.sample_latent(self.cfg.batch_size, rng,
+                                         condition=self.model.random_condition(self.cfg.batch_size, rng)), net=net))
         return net.eval()
 
     def fork_rng(self) -> Any:

@@ -1,0 +1,125 @@
+"""Class conditioning, one mechanism for every model family: labels in G's code, a projection in D.
+
+A conditional model's code is ``[z | c]``: the noise z as the unconditional model draws it, then
+c, the class weights (K numbers; a one-hot row asks for one class, ``0.5, 0.5`` for a blend of two).
+Because the class travels inside the code, everything built on the generator contract (seeds,
+truncation, interpolation, breeding, GANSpace, projection, the studio) works unchanged: interpolating
+two codes of different classes blends their classes, and a seed keeps its z whatever class it is
+asked for.
+
+- G: `LabelEmbedding` turns c into a learned embedding (c @ E: a blend of class embeddings), which
+  each family feeds where its latent goes (concatenated to z for dcgan and fastgan, to every bar's
+  code for musegan, into the mapping network for stylegan, as StyleGAN2-ADA does).
+- D: `Projection` adds ⟨E_D c, φ(x)⟩ to D's logit, φ(x) being the features its last linear layer
+  reads (Miyato and Koyama 2018, "cGANs with projection discriminator"): D judges whether x is a
+  real member of class c, not only whether it is real.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+
+class LabelEmbedding(nn.Module):
+    """Class weights N×K → embeddings N×E: a one-hot row picks a learned row, a blend mixes them."""
+
+    def __init__(self,
+                 num_classes: int,      # K: the classes of the training data
+                 dim: int,              # E: length of each class's embedding
+                 normalize: bool = False,  # scale embeddings to unit second moment (StyleGAN's mapping input)
+                 ) -> None:
+        super().__init__()
+        self.num_classes, self.dim, self.normalize = num_classes, dim, normalize
+        self.weight = nn.Parameter(torch.randn(num_classes, dim))
+
+    def forward(self, c: torch.Tensor) -> torch.Tensor:
+        e = c.to(self.weight.dtype) @ self.weight
+        if self.normalize:
+            e = e * (e.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()
+        return e
+
+
+class Projection(nn.Module):
+    """⟨E_D c, φ⟩ for features φ N×F and class weights c N×K: the projection discriminator's class term."""
+
+    def __init__(self,
+                 num_classes: int,      # K: the classes of the training data
+                 features: int,         # F: length of the features D's last linear layer reads
+                 ) -> None:
+        super().__init__()
+        self.embed = nn.Parameter(torch.randn(num_classes, features) / math.sqrt(features))
+
+    def forward(self, features: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return ((c.to(features.dtype) @ self.embed.to(features.dtype)) * features.flatten(1)).sum(dim=1)
+
+
+def split_code(latent: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z, c) of flat codes ``[z | c]`` N×(Z+K)."""
+    return latent[:, : latent.shape[1] - num_classes], latent[:, latent.shape[1] - num_classes:]
+
+
+def join_embedding(latent: torch.Tensor, embed: LabelEmbedding | None) -> torch.Tensor:
+    """``[z | c]`` → ``[z | embed(c)]``: what a conditional G feeds its first layer (unchanged without `embed`)."""
+    if embed is None:
+        return latent
+    z, c = split_code(latent.flatten(1), embed.num_classes)
+    return torch.cat([z, embed(c).to(z.dtype)], dim=1)
+
+
+def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Integer labels N → class weights N×K (float32)."""
+    return torch.nn.functional.one_hot(labels.long(), num_classes).float()
+
+
+def with_class(D: Callable[..., torch.Tensor], c: torch.Tensor | None) -> Callable[..., torch.Tensor]:
+    """D with the class weights `c` bound, so objectives call a conditional D as they call any D."""
+    if c is None:
+        return D
+
+    def judge(x: torch.Tensor, *args: object) -> torch.Tensor:
+        return D(x, *args, c=c)
+
+    return judge
+
+
+def class_weights(classes: tuple[str, ...] | list[str], label: str | dict[str, float]) -> torch.Tensor:
+    """Class weights 1×K for a request: a class name (``"Flags"``), or a blend of classes that sums to 1,
+    as text (``"Flags:0.5,Smileys & Emotion:0.5"``) or a mapping. Names match exactly, else ignoring case.
+
+    A blend mixes the classes' embeddings (in G and nowhere else): halfway between two classes.
+    """
+    from ganvas.errors import GanvasError
+
+    names = list(classes)
+    listed = ", ".join(names)
+    if isinstance(label, str):
+        parts = [p for p in label.split(",")] if ":" in label else [label]
+        pairs: list[tuple[str, str | float]] = []
+        for part in parts:
+            name, _, weight = part.rpartition(":") if ":" in part else (part, "", "1")
+            pairs.append((name.strip(), weight.strip()))
+    elif isinstance(label, dict):
+        pairs = list(label.items())
+    else:
+        raise GanvasError(f"a class must be a name or a blend such as 'A:0.5,B:0.5', got {label!r}; classes: {listed}")
+    c = torch.zeros(1, len(names))
+    lower = {n.lower(): i for i, n in enumerate(names)}
+    for name, weight in pairs:
+        i = names.index(name) if name in names else lower.get(str(name).lower())
+        if i is None:
+            raise GanvasError(f"unknown class {name!r}; this model's classes are: {listed}")
+        try:
+            w = float(weight)
+        except (TypeError, ValueError):
+            raise GanvasError(f"class weight of {name!r} must be a number, got {weight!r}") from None
+        if not math.isfinite(w) or w < 0:
+            raise GanvasError(f"class weight of {name!r} must be a number >= 0, got {weight!r}")
+        c[0, i] += w
+    total = float(c.sum())
+    if abs(total - 1) > 1e-3:
+        raise GanvasError(f"class weights must sum to 1 (a blend such as 'A:0.5,B:0.5'), got {total:g}")
+    return c / total
