@@ -111,4 +111,5 @@ def describe(G: Any) -> dict[str, Any]:
             "num_ws": latent.style_layers(G) if style else None, "style": style,
             "directions_method": D.default_method(G), "breed_mode": B.default_mode(G),
             "projection": G.model.spec.domain == "image",
-            "projection_space": P.default_space(G) if G.model.spec.domain == "image" else None}
+            "projection_space": P.default_space(G) if G.model.spec.domain == "image" else None,
+            "classes": list(getattr(G, "classes", []) or [])}

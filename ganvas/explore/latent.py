@@ -74,8 +74,9 @@ def check_truncation(psi: float | None, cutoff: int | None, G: Generator) -> Non
 
 
 @torch.no_grad()
-def seed_codes(G: Generator, seeds: Sequence[int], space: str | None = None) -> torch.Tensor:
-    """Untruncated base codes of `seeds` in `space` (default: the edit space), one per seed.
+def seed_codes(G: Generator, seeds: Sequence[int], space: str | None = None, label: Any = None) -> torch.Tensor:
+    """Untruncated base codes of `seeds` in `space` (default: the edit space), one per seed; `label`: the class
+    of a conditional model (a name or blend; default seed s makes class s mod K).
 
     Each seed is drawn from its own generator and mapped on its own, exactly as `Generator.sample`
     and `Generator.ws` do, so a code never depends on the other seeds of a request.
@@ -83,7 +84,7 @@ def seed_codes(G: Generator, seeds: Sequence[int], space: str | None = None) -> 
     space = space or edit_space(G)
     check_space(G, space)
     seeds = [check_seed(s) for s in seeds]
-    z = G.model.latents_for_seeds(seeds, None, G.device)
+    z = G.model.latents_for_seeds(seeds, None, G.device, label)
     return z if space == "z" else z_to_w(G, z)
 
 

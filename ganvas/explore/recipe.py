@@ -48,25 +48,28 @@ class DirectionSet:
 
 @dataclass
 class Recipe:
-    seed: int | None = None                 # the output of this seed …
+    seed: int | None = None                 # the output of this seed (of class `label`) …
     latent: Any = None                      # … or of this base code (nested lists)
     space: str | None = None                # the space of `latent`: z or w (default: the model's edit space)
     truncation: float | None = None         # ψ in [0, 1]; None = 1 (none)
     truncation_cutoff: int | None = None    # style models: truncate the first N style layers only
     edits: list[D.Edit] = field(default_factory=list)   # moves along directions, in σ
     directions: DirectionSet = field(default_factory=DirectionSet)   # the directions edits refer to
+    label: str | None = None                # conditional models, with a seed: a class name or blend "A:0.5,B:0.5"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], G: Generator | None = None) -> Recipe:
         """A recipe from JSON-like data; one-line errors for anything missing, extra or out of range."""
         if not isinstance(d, dict):
             raise GanvasError("a recipe must be an object with 'seed' or 'latent'")
-        known = {"seed", "latent", "space", "truncation", "truncation_cutoff", "edits", "directions"}
+        known = {"seed", "label", "latent", "space", "truncation", "truncation_cutoff", "edits", "directions"}
         extra = sorted(set(d) - known)
         if extra:
             raise GanvasError(f"unknown recipe field(s) {', '.join(extra)}; known: {', '.join(sorted(known))}")
         if (d.get("seed") is None) == (d.get("latent") is None):
             raise GanvasError("a recipe needs exactly one of 'seed' or 'latent'")
+        if d.get("label") is not None and d.get("seed") is None:
+            raise GanvasError("a recipe's 'label' (class) goes with a 'seed': a latent already holds its class")
         try:
             return cls._parse(d, G)
         except (TypeError, ValueError) as exc:
@@ -85,14 +88,19 @@ class Recipe:
                                   ds.get("samples"), int(ds.get("seed") or 0), ds.get("layer"))
         psi = d.get("truncation")
         cutoff = d.get("truncation_cutoff")
+        label = d.get("label")
+        if label is not None and not isinstance(label, str):
+            raise GanvasError(f"a recipe's 'label' must be a class name or a blend 'A:0.5,B:0.5', got {label!r}")
         return cls(seed, d.get("latent"), d.get("space"), None if psi is None else float(psi),
-                   None if cutoff is None else int(cutoff), edits, directions)
+                   None if cutoff is None else int(cutoff), edits, directions, label)
 
     def to_dict(self, G: Generator | None = None, directions: D.Directions | None = None,
                 latent: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.seed is not None:
             out["seed"] = self.seed
+            if self.label is not None:
+                out["label"] = self.label
         elif latent:
             out["latent"] = self.latent
         if G is not None or self.space:
@@ -109,7 +117,7 @@ class Recipe:
     def base(self, G: Generator) -> torch.Tensor:
         """The base code [1, …] in the edit space."""
         if self.seed is not None:
-            return L.seed_codes(G, [self.seed])
+            return L.seed_codes(G, [self.seed], label=self.label)
         space = self.space or L.edit_space(G)
         code = L.from_values(G, self.latent, space)
         return L.to_space(G, code, space, L.edit_space(G))

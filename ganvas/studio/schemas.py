@@ -16,6 +16,8 @@ MAX_SAMPLES = 10_000    # codes sampled for a direction set: the default of w an
 
 Seed = Field(None, ge=0, le=MAX_SEED, description="a seed: output i of `ganvas sample --seed S` is seed S+i")
 Latent = list[float] | list[list[float]]
+Label = Field(None, min_length=1, max_length=2000, description="conditional models: a class name or a "
+                                 "blend summing to 1 such as 'A:0.5,B:0.5' (default: seed s makes class s mod K)")
 
 
 class Strict(BaseModel):
@@ -43,6 +45,7 @@ class RecipeIn(Strict):
     """One output: a seed or a base code, then truncation, then edits along directions."""
 
     seed: int | None = Seed
+    label: str | None = Label
     latent: Latent | None = Field(None, description="a base code instead of a seed: z_dim numbers (z), or w_dim "
                                                     "or num_ws × w_dim numbers (w)")
     space: Literal["z", "w"] | None = Field(None, description="the space of `latent` (default the model's edit "
@@ -58,6 +61,7 @@ class EndIn(Strict):
     """One end of an interpolation or one parent: a seed or a base code."""
 
     seed: int | None = Seed
+    label: str | None = Label
     latent: Latent | None = None
     space: Literal["z", "w"] | None = None
 
@@ -66,6 +70,7 @@ class SeedsIn(Strict):
     seeds: list[int] | None = Field(None, min_length=1, max_length=64, description="these seeds …")
     start: int = Field(0, ge=0, le=MAX_SEED, description="… or `count` seeds from this one")
     count: int = Field(16, ge=1, le=64)
+    label: str | None = Label
     truncation: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     truncation_cutoff: int | None = Field(None, ge=1)
 

@@ -88,12 +88,13 @@ class GenerationService:
         """Items of seeds; each seed's item is kept (bounded), so going back a page costs nothing."""
         item = self.catalogue.generator(model)
         chosen = req.seeds if req.seeds is not None else list(range(req.start, req.start + req.count))
-        keys = [(L.check_seed(s), req.truncation, req.truncation_cutoff) for s in chosen]
+        keys = [(L.check_seed(s), req.truncation, req.truncation_cutoff, req.label) for s in chosen]
         with item.lock:
             found = {k: item.seed_items[k] for k in keys if k in item.seed_items}
         todo = [k for k in dict.fromkeys(keys) if k not in found]
         if todo:
-            recipes = [Recipe(seed=s, truncation=psi, truncation_cutoff=cutoff) for s, psi, cutoff in todo]
+            recipes = [Recipe(seed=s, truncation=psi, truncation_cutoff=cutoff, label=label)
+                       for s, psi, cutoff, label in todo]
             for k, it in zip(todo, self.items(item, self.draw(item, recipes)), strict=True):
                 found[k] = it
             with item.lock:
@@ -155,7 +156,7 @@ def end_code(G: object, end: S.EndIn, space: str, what: str) -> torch.Tensor:
     if (end.seed is None) == (end.latent is None):
         raise GanvasError(f"{what} needs exactly one of 'seed' or 'latent'")
     if end.seed is not None:
-        return L.seed_codes(G, [end.seed], space)
+        return L.seed_codes(G, [end.seed], space, label=end.label)
     given = end.space or L.edit_space(G)
     code = L.from_values(G, end.latent, given, f"{what}'s latent")
     if given != space:

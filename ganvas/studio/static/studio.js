@@ -28,7 +28,35 @@ const fail = (e) => say(e.message || String(e), true);
 
 // --- recipes -------------------------------------------------------------------------------------------
 function base(item) {
-  return item.seed !== null && item.seed !== undefined ? { seed: item.seed } : { latent: item.latent, space: item.space };
+  if (item.seed === null || item.seed === undefined) return { latent: item.latent, space: item.space };
+  const label = item.recipe?.label ?? null;
+  return label ? { seed: item.seed, label } : { seed: item.seed };
+}
+// the class a conditional model is asked for: a name, a blend "A:0.7,B:0.3", or null (seed s: class s mod K)
+function classLabel() {
+  const a = $("class-a").value, b = $("class-b").value, mix = Number($("class-mix").value);
+  if (!a) return null;
+  if (!b || b === a || mix <= 0) return a;
+  if (mix >= 1) return b;
+  return `${a}:${(1 - mix).toFixed(2)},${b}:${mix.toFixed(2)}`;
+}
+function setupClasses(classes) {
+  const options = (first) => [new Option(first, ""), ...classes.map((c) => new Option(c, c))];
+  $("class-a").replaceChildren(...options("by seed (cycles through classes)"));
+  $("class-b").replaceChildren(...options("—"));
+  $("class-mix").value = "0";
+  $("class-mix-out").textContent = "0.0";
+  $("class-row").hidden = !classes.length;
+  $("class-mix-row").hidden = !classes.length;
+}
+async function classChanged() {
+  state.label = classLabel();
+  $("class-mix-out").textContent = Number($("class-mix").value).toFixed(1);
+  await loadGrid();
+  if (state.current?.seed !== undefined && state.current?.seed !== null) {
+    state.current = { ...state.current, recipe: { ...(state.current.recipe || {}), label: state.label } };
+    await renderCurrent();
+  }
 }
 function layerRange() {
   const n = state.info?.explore?.num_ws;
@@ -50,6 +78,7 @@ function recipe(item = state.current) {
 }
 function describe(r) {
   const parts = [r.seed !== undefined ? `seed ${r.seed}` : "a code"];
+  if (r.label) parts.push(r.label);
   if (r.truncation !== undefined && r.truncation < 1) parts.push(`ψ ${Number(r.truncation).toFixed(2)}`);
   if (r.edits?.length) parts.push(r.edits.map((e) => `d${e.index}${e.amount > 0 ? "+" : ""}${e.amount}σ`).join(" "));
   return parts.join(" · ");
@@ -150,6 +179,8 @@ async function selectModel(name) {
   $("current-caption").textContent = "Pick a seed on the left.";
   $("audio-row").hidden = true;
   $("layers-row").hidden = !info.explore?.style;
+  setupClasses(info.explore?.classes || []);
+  state.label = null;
   loadKept();
   if (generator) {
     showView("explore");
@@ -170,6 +201,7 @@ async function loadGrid() {
   grid.querySelectorAll(".tile").forEach((t) => t.classList.add("busy"));
   const body = { start: state.start, count: GRID };
   if (state.truncation < 1) body.truncation = state.truncation;
+  if (state.label) body.label = state.label;
   const model = state.model;
   const { items } = await api.seeds(model, body);
   if (model !== state.model) return;
@@ -535,6 +567,9 @@ function wire() {
     renderCurrent();
   });
   $("truncation").addEventListener("change", () => loadGrid().catch(fail));
+  for (const id of ["class-a", "class-b"]) $(id).addEventListener("change", () => classChanged().catch(fail));
+  $("class-mix").addEventListener("input", () => { $("class-mix-out").textContent = Number($("class-mix").value).toFixed(1); });
+  $("class-mix").addEventListener("change", () => classChanged().catch(fail));
   $("layers").addEventListener("change", (e) => {
     state.layers = e.target.value;
     $("layers-span").textContent = layerRange() ? `layers ${layerRange()}` : "";
