@@ -47,11 +47,11 @@ def data_build(name, force, limit) -> None:
     import json
 
     from ganvas.data import DATASETS
-    from ganvas.data.dataset import builtin_root
+    from ganvas.data.dataset import builtin_root, is_built
 
     builder = DATASETS.get(name)()
     root = builtin_root(name)
-    if (root / "card.json").exists() and not force:
+    if is_built(name) and not force:
         print(f"{name} is already built in {root} (use --force to rebuild)")
         return
     builder.build(root, limit=limit)
