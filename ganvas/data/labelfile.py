@@ -80,7 +80,8 @@ def _read_csv(text: str, where: str) -> dict[str, str]:
             first_line[name] = line
             out[name] = label
     except csv.Error as exc:
-        raise GanvasError(f"{where} line {reader.line_num}: not valid CSV ({exc}); expected rows of file,label") from None
+        raise GanvasError(f"{where} line {reader.line_num}: not valid CSV ({exc}); "
+                          "expected rows of file,label") from None
     return out
 
 
