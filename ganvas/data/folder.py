@@ -4,10 +4,10 @@ Images in sub-folders are labelled by their top sub-folder (as torchvision's Ima
 folder of ``cats/`` and ``dogs/`` is a labelled set. A labels file at the folder's root, ``labels.csv``
 (``file,label`` rows) or ``labels.json`` (``{"file": "label"}``), labels the images instead and takes
 precedence over sub-folders (`ganvas.data.labelfile`); its content is part of the cache's key.
-Files that cannot be used are skipped, counted,
-and listed in ``skipped.txt`` in the cache (one line per file, names escaped to one line); the cache
-is rebuilt when any file's size or time changes. ``files.json`` in the cache lists the images kept, in
-the order of the array, exactly (JSON holds any file name; `read_file_list` reads it back).
+Files that cannot be used are skipped, counted, and listed in ``skipped.txt`` in the cache (one line
+per file, names escaped to one line); the cache is rebuilt when any file's size or time changes.
+``files.json`` in the cache lists the images kept, in the order of the array, exactly (JSON holds any
+file name; `read_file_list` reads it back).
 """
 
 from __future__ import annotations
