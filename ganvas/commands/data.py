@@ -16,7 +16,7 @@ def data_list() -> None:
     import json
 
     from ganvas.data import DATASETS, data_home
-    from ganvas.data.dataset import builtin_root
+    from ganvas.data.dataset import builtin_root, is_built
 
     print(f"data home: {data_home()}")
     for name in DATASETS.names():
@@ -32,6 +32,8 @@ def data_list() -> None:
                 part = (f" (from {pieces['read']} of {pieces['available']} pieces)"
                         if pieces.get("read", 0) < pieces.get("available", 0) else "")
                 state = f"built: {card['count']} {card.get('unit', 'samples')}{part}, {card['roll']}, in {root}"
+            if not is_built(name):
+                state += " (by an older ganvas: rebuilt on next use)"
         else:
             problem = builder.missing()
             state = f"can be built: ganvas data build {name}" if problem is None else f"missing: {problem}"
