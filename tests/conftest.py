@@ -108,7 +108,7 @@ def emoji_built(ganvas_home: Path) -> Path:
     return builtin_root("emoji")
 
 
-CHORALES_SUBSET = 24     # chorales read for the test session's `chorales` (the full corpus takes ~80 s)
+CHORALES_SUBSET = 24     # chorales read for the test session's `chorales` (the full corpus takes ~37 s of CPU)
 
 
 @pytest.fixture(scope="session")
