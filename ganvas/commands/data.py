@@ -16,7 +16,7 @@ def data_list() -> None:
     import json
 
     from ganvas.data import DATASETS, data_home
-    from ganvas.data.dataset import builtin_root
+    from ganvas.data.dataset import builtin_root, is_built
 
     print(f"data home: {data_home()}")
     for name in DATASETS.names():
@@ -32,6 +32,8 @@ def data_list() -> None:
                 part = (f" (from {pieces['read']} of {pieces['available']} pieces)"
                         if pieces.get("read", 0) < pieces.get("available", 0) else "")
                 state = f"built: {card['count']} {card.get('unit', 'samples')}{part}, {card['roll']}, in {root}"
+            if not is_built(name):
+                state += " (by an older ganvas: rebuilt on next use)"
         else:
             problem = builder.missing()
             state = f"can be built: ganvas data build {name}" if problem is None else f"missing: {problem}"
@@ -47,11 +49,11 @@ def data_build(name, force, limit) -> None:
     import json
 
     from ganvas.data import DATASETS
-    from ganvas.data.dataset import builtin_root
+    from ganvas.data.dataset import builtin_root, is_built
 
     builder = DATASETS.get(name)()
     root = builtin_root(name)
-    if (root / "card.json").exists() and not force:
+    if is_built(name) and not force:
         print(f"{name} is already built in {root} (use --force to rebuild)")
         return
     builder.build(root, limit=limit)

@@ -4,6 +4,9 @@ Each chorale with exactly four parts (soprano, alto, tenor, bass) in 4/4 becomes
 sixteenth-note grid, barline-aligned (a pickup bar is padded with silence before it), transposed to
 C major or A minor (the key music21 finds by Krumhansl–Schmuckler analysis; the smallest shift,
 −6..+5 semitones) and cut into 4-bar phrases every bar. `chorales-original` keeps the written keys.
+Both are labelled by the chorale's mode, ``major`` or ``minor``, from the same key analysis
+(``score.analyze('key').mode``; about 25 ms a chorale): every phrase carries its chorale's mode,
+which a conditional model can be asked for.
 Other pieces under the corpus's ``bach/`` folder (instrumental doublings with more parts, single-line
 Roman-numeral analyses, 3/4 chorales) are skipped and counted on the card.
 """
@@ -24,6 +27,7 @@ ORGAN = 19          # General MIDI "Church Organ": every voice audible, as a cho
 VOICES = ("Soprano", "Alto", "Tenor", "Bass")
 MAJOR_TONIC, MINOR_TONIC = 0, 9      # C major, A minor
 PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MODES = ("major", "minor")           # the labels, in index order
 
 
 def corpus_paths() -> list[Path]:
@@ -59,12 +63,11 @@ def read_chorale(path: Path, to_c: bool, beat_steps: int = 4) -> Piece:
     # the second measure starts on a barline: shift so that barlines fall on multiples of a bar
     pickup = Fraction(measures[1].offset).limit_denominator(96) % 4 if len(measures) > 1 else Fraction(0)
     shift_q = (4 - pickup) % 4
-    note = ""
-    semitones = 0
-    if to_c:
-        key = score.analyze("key")
-        semitones = transposition(key.tonic.pitchClass, key.mode)
-        note = f"{PITCH_CLASSES[key.tonic.pitchClass]} {key.mode}, transposed {semitones:+d}"
+    key = score.analyze("key")        # Krumhansl–Schmuckler: the key, and so the mode (the label)
+    if key.mode not in MODES:
+        raise SkipPiece("no major or minor key found", str(key))
+    semitones = transposition(key.tonic.pitchClass, key.mode) if to_c else 0
+    note = f"{PITCH_CLASSES[key.tonic.pitchClass]} {key.mode}" + (f", transposed {semitones:+d}" if to_c else "")
     tracks: list[list[Note]] = []
     steps = 0
     for part in parts:
@@ -81,7 +84,7 @@ def read_chorale(path: Path, to_c: bool, beat_steps: int = 4) -> Piece:
         tracks.append(notes)
     if not any(tracks):
         raise SkipPiece("no notes")
-    return Piece(tracks, steps, note)
+    return Piece(tracks, steps, note, key.mode)
 
 
 class ChoralesBuilder(MusicDatasetBuilder):
@@ -89,13 +92,15 @@ class ChoralesBuilder(MusicDatasetBuilder):
     title = "Bach chorales (four voices, in C major / A minor)"
     description = ("J. S. Bach's four-part chorales from the music21 corpus: soprano, alto, tenor and bass as "
                    "four tracks at a sixteenth-note grid, transposed to C major or A minor, in 4-bar phrases "
-                   "starting at every bar.")
+                   "starting at every bar; labelled by the chorale's mode (major or minor, from music21's "
+                   "key analysis).")
     licence = ("Compositions public domain (J. S. Bach, 1685–1750); encodings distributed in the music21 corpus "
                "with the encoders' permission (music21/corpus/license.txt; BSD-licensed software)")
     pypi = ("music21",)
     track_specs = tuple({"name": v, "program": ORGAN, "is_drum": False} for v in VOICES)
     tempo = 80.0
     transpose = True
+    label_names = MODES
 
     def pieces(self) -> Iterator[tuple[str, Loader]]:
         for path in corpus_paths():
@@ -107,5 +112,5 @@ class OriginalKeyChoralesBuilder(ChoralesBuilder):
     title = "Bach chorales (four voices, written keys)"
     description = ("J. S. Bach's four-part chorales from the music21 corpus: soprano, alto, tenor and bass as "
                    "four tracks at a sixteenth-note grid, in their written keys, in 4-bar phrases starting at "
-                   "every bar.")
+                   "every bar; labelled by the chorale's mode (major or minor, from music21's key analysis).")
     transpose = False

@@ -124,8 +124,10 @@ def load_stored(root: Path, name: str, resolution: int) -> ArrayDataset:
     """Open a built dataset folder at `resolution`, caching the resized array beside the original."""
     card = json.loads((root / "card.json").read_text(encoding="utf-8"))
     if card.get("domain", "image") != "image":       # stored as built: no resolutions to derive
-        return ArrayDataset(name=name, domain=card["domain"], arrays={"x": load_npy(root / card["array"])},
-                            card=card, fingerprint=card["fingerprint"])
+        arrays = {"x": load_npy(root / card["array"])}
+        if (root / "labels.npy").exists():
+            arrays["y"] = load_npy(root / "labels.npy")
+        return ArrayDataset(name=name, domain=card["domain"], arrays=arrays, card=card, fingerprint=card["fingerprint"])
     native = int(card["native_size"])
     if resolution > native:
         raise GanvasError(f"dataset '{name}' is stored at {native} px; ask for --resolution {native} or less")
@@ -163,6 +165,19 @@ def builtin_root(name: str, home: Path | None = None) -> Path:
     return (home or data_home()) / "datasets" / name
 
 
+def is_built(name: str, home: Path | None = None) -> bool:
+    """Whether the built-in dataset `name` is built in the format its builder writes now.
+
+    A builder's ``format`` (1 when it has none) is written into the card when it changes what it
+    stores (the chorales' labels: music format 2); a dataset built in another format is rebuilt on use.
+    """
+    path = builtin_root(name, home) / "card.json"
+    if not path.exists():
+        return False
+    card = json.loads(path.read_text(encoding="utf-8"))
+    return card.get("format", 1) == getattr(DATASETS.get(name), "format", 1)
+
+
 def load_dataset(spec: str, resolution: int, fit: str = "crop", home: Path | None = None,
                  progress: bool | None = None, layout: str = "single", domain: str | None = None,
                  data_args: dict | None = None) -> ArrayDataset:
@@ -179,7 +194,7 @@ def load_dataset(spec: str, resolution: int, fit: str = "crop", home: Path | Non
                               f"the built-in dataset '{spec}' is built one way")
         name, variant = split_spec(spec)
         root = builtin_root(name, home)
-        if not (root / "card.json").exists():
+        if not is_built(name, home):
             DATASETS.get(name)().build(root, progress=progress)
         if variant or "layout" in json.loads((root / "card.json").read_text(encoding="utf-8")):
             from ganvas.data.translation import load_translation

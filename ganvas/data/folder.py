@@ -1,15 +1,20 @@
 """A folder of the user's own images as a dataset, decoded once and cached as a uint8 array.
 
 Images in sub-folders are labelled by their top sub-folder (as torchvision's ImageFolder does), so a
-folder of ``cats/`` and ``dogs/`` is a labelled set. Files that cannot be used are skipped, counted,
-and listed in ``skipped.txt`` in the cache (one line per file, names escaped to one line); the cache
-is rebuilt when any file's size or time changes. ``files.json`` in the cache lists the images kept, in
-the order of the array, exactly (JSON holds any file name; `read_file_list` reads it back).
+folder of ``cats/`` and ``dogs/`` is a labelled set. A labels file at the folder's root, ``labels.csv``
+(``file,label`` rows) or ``labels.json`` (``{"file": "label"}``), labels the images instead and takes
+precedence over sub-folders (`ganvas.data.labelfile`); its content is part of the cache's key.
+Files that cannot be used are skipped, counted, and listed in ``skipped.txt`` in the cache (one line
+per file, names escaped to one line); the cache is rebuilt when any file's size or time changes.
+``files.json`` in the cache lists the images kept, in the order of the array, exactly (JSON holds any
+file name; `read_file_list` reads it back).
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +23,7 @@ from tqdm import tqdm
 from ganvas.console import info, skipped_summary
 from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
 from ganvas.data.imageprep import FITS, IMAGE_SUFFIXES, SkipFile, fit_square, open_image
+from ganvas.data.labelfile import content_digest, find_label_file, labels_for, read_label_file
 from ganvas.data.listing import (
     CACHE_FORMAT,
     FolderListing,
@@ -44,6 +50,11 @@ def load_folder(folder: Path, resolution: int, fit: str = "crop", home: Path | N
     check_fit(fit)
     listing = FolderListing.open(folder, "a folder of images or a built-in dataset name", f"{resolution}-{fit}", home,
                                  IMAGE_SUFFIXES)
+    label_file = find_label_file(listing.folder)
+    if label_file is not None:       # not an image to decode; its content keys the cache as well as its size and time
+        digest = hashlib.sha256(f"{listing.digest}\0{label_file.name}\0{content_digest(label_file)}".encode())
+        listing = dataclasses.replace(listing, files=[p for p in listing.files if p != label_file],
+                                      digest=digest.hexdigest())
     card = listing.cached_card()
     if card is not None:
         arrays = {"x": load_npy(listing.cache / "images.npy")}
@@ -51,13 +62,18 @@ def load_folder(folder: Path, resolution: int, fit: str = "crop", home: Path | N
             arrays["y"] = load_npy(listing.cache / "labels.npy")
         ds = ArrayDataset(str(listing.folder), "image", arrays, card, card["fingerprint"])
     else:
-        ds = _build(listing, resolution, fit, progress)
+        ds = _build(listing, resolution, fit, progress, label_file)
     warn_if_few(listing.folder, len(ds), "image", IMAGE_HINT)
     return ds
 
 
-def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | None) -> ArrayDataset:
+def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | None,
+           label_file: Path | None = None) -> ArrayDataset:
     folder, files, cache = listing.folder, listing.files, listing.cache
+    from_file: dict[str, str] | None = None
+    if label_file is not None:      # checked before any decoding: a typo in it stops the build at once
+        images_named = [listing.rel(p) for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+        from_file = labels_for(label_file, read_label_file(label_file), images_named)
     skipped: collections.Counter[str] = collections.Counter(o.reason for o in listing.odd)
     skipped_lines = [skip_line(listing.rel(o.path), o) for o in listing.odd]
     images = np.empty((len(files), resolution, resolution, 3), dtype=np.uint8)
@@ -79,17 +95,15 @@ def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | N
         what = f" ({summary})" if summary else ""
         raise GanvasError(f"data folder '{where}' holds no usable images ({' '.join(IMAGE_SUFFIXES)}){what}")
     arrays = {"x": images[:len(kept)]}
-    tops = [p.relative_to(folder).parts for p in kept]
-    label_names: list[str] = []
-    if all(len(parts) > 1 for parts in tops):
-        label_names = sorted({parts[0] for parts in tops})
-        arrays["y"] = np.asarray([label_names.index(parts[0]) for parts in tops], dtype=np.int64)
+    label_names, per_file, source = _labels(listing, kept, from_file, label_file)
+    if per_file:
+        arrays["y"] = np.asarray([label_names.index(label) for label in per_file], dtype=np.int64)
     card = {
         "name": str(folder), "title": folder.name, "domain": "image",
         "description": f"Images from the folder {folder}",
         "count": len(kept), "native_size": resolution, "fit": fit,
-        "labels": ({"names": label_names, "counts": np.bincount(arrays["y"]).tolist()}
-                   if label_names else None),
+        "labels": ({"names": label_names, "counts": np.bincount(arrays["y"], minlength=len(label_names)).tolist(),
+                    "source": source} if label_names else None),
         "licence": "unknown (the user's own images)",
         "source": {"folder": str(folder)},
         "skipped": dict(skipped), "listing": listing.digest, "format": CACHE_FORMAT,
@@ -105,3 +119,16 @@ def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | N
     if summary:
         info(f"{summary} (listed in {cache / 'skipped.txt'})")
     return ArrayDataset(str(folder), "image", arrays, card, card["fingerprint"])
+
+
+def _labels(listing: FolderListing, kept: list[Path], from_file: dict[str, str] | None,
+            label_file: Path | None) -> tuple[list[str], list[str], str]:
+    """(sorted label names, the label of each kept image, where they came from); no labels: ([], [], "")."""
+    if from_file is not None and label_file is not None:
+        per_file = [from_file[listing.rel(p)] for p in kept]
+        return sorted(set(per_file)), per_file, label_file.name
+    tops = [p.relative_to(listing.folder).parts for p in kept]
+    if all(len(parts) > 1 for parts in tops):
+        per_file = [parts[0] for parts in tops]
+        return sorted(set(per_file)), per_file, "sub-folders"
+    return [], [], ""

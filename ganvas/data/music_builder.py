@@ -4,6 +4,11 @@ The image builder (`builder.py`) decodes one picture per item; a music source yi
 any length, cut here into windows of `bars` bars every `hop` bars, aligned to barlines. A piece that
 cannot be used is skipped and counted under its reason, and so are notes that cannot be kept exactly
 (outside the pitch range, merged repeats); the card records every count.
+
+A labelled source (`label_names`, e.g. the chorales' modes) gives each piece a label, and every
+phrase cut from it carries that label: ``labels.npy`` (int64, one per phrase) and the card's
+``labels`` (names and phrase counts), as image datasets have. `FORMAT` is written into the card;
+a built dataset of another format is rebuilt on next use (`ganvas.data.dataset.is_built`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from ganvas.files import atomic_dir, save_npy, write_json, write_text
 from ganvas.music.pianoroll import Note, notes_to_roll, windows
 
 ROLLS = "pianorolls.npy"
+LABELS = "labels.npy"
+FORMAT = 2      # 1: no labels (before the chorales' modes); 2: labels.npy and card labels when labelled
 
 
 class SkipPiece(Exception):
@@ -40,6 +47,7 @@ class Piece:
     tracks: list[list[Note]]        # notes of each track, in steps from the first barline
     steps: int                      # length in steps (the end of the last note)
     note: str = ""                  # what to record beside the piece's key (e.g. its key and transposition)
+    label: str = ""                 # the piece's label, one of the builder's `label_names` (when it has any)
 
 
 @dataclass
@@ -101,6 +109,12 @@ class MusicDatasetBuilder:
     beat_steps: ClassVar[int] = 4
     bar_steps: ClassVar[int] = 16
     options: ClassVar[PhraseOptions] = PhraseOptions()
+    label_names: ClassVar[tuple[str, ...]] = ()  # labels pieces may carry, in their index order; () unlabelled
+    format: ClassVar[int] = FORMAT
+
+    @property
+    def labelled(self) -> bool:
+        return bool(self.label_names)
 
     def pieces(self) -> Iterator[tuple[str, Loader]]:
         """(key, loader) per source piece; a loader raises SkipPiece for a piece that cannot be used."""
@@ -138,7 +152,8 @@ class MusicDatasetBuilder:
             items = [items[i * available // limit] for i in range(limit)]
         skipped: collections.Counter[str] = collections.Counter()
         counts: collections.Counter[str] = collections.Counter()
-        rolls, keys = [], []
+        rolls, keys, labels = [], [], []
+        pieces_per_label: collections.Counter[str] = collections.Counter()
         quiet = None if progress is None else not progress
         used = 0
         for key, load in tqdm(items, desc=f"building {self.name}", unit="piece", disable=quiet, leave=False):
@@ -151,26 +166,39 @@ class MusicDatasetBuilder:
             if not phrases:
                 skipped["no phrase of notes in the pitch range"] += 1
                 continue
+            if self.labelled and piece.label not in self.label_names:
+                raise GanvasError(f"dataset '{self.name}': piece {key} has the label {piece.label!r}; "
+                                  f"expected one of {', '.join(self.label_names)}")
             used += 1
+            pieces_per_label[piece.label] += 1
             for bar, roll in phrases:
                 rolls.append(roll)
                 keys.append(f"{key}\tbar {bar}\t{piece.note}".rstrip())
+                labels.append(self.label_names.index(piece.label) if self.labelled else 0)
         if not rolls:
             raise GanvasError(f"dataset '{self.name}': no usable piece among {len(items)} "
                               f"({', '.join(f'{v} {k}' for k, v in skipped.items())})")
-        x = np.stack(rolls)
-        card = self.card(x, available, len(items), used, dict(skipped), dict(counts))
+        arrays = {"x": np.stack(rolls)}
+        if self.labelled:
+            arrays["y"] = np.asarray(labels, dtype=np.int64)
+        card = self.card(arrays, available, len(items), used, dict(skipped), dict(counts))
+        if self.labelled:
+            card["labels"]["pieces"] = [pieces_per_label[n] for n in self.label_names]
         with atomic_dir(root) as tmp:
-            save_npy(tmp / ROLLS, x)
+            save_npy(tmp / ROLLS, arrays["x"])
+            if self.labelled:
+                save_npy(tmp / LABELS, arrays["y"])
             write_text(tmp / "keys.txt", "\n".join(keys) + "\n")
             write_json(tmp / "card.json", card)
             write_text(tmp / "README.md", music_card_markdown(card))
         return root
 
-    def card(self, x: np.ndarray, available: int, read: int, used: int, skipped: dict, counts: dict) -> dict:
+    def card(self, arrays: dict[str, np.ndarray], available: int, read: int, used: int, skipped: dict,
+             counts: dict) -> dict:
         from ganvas.version import __version__
 
-        o = self.options
+        o, x = self.options, arrays["x"]
+        names = list(self.label_names)
         return {
             "name": self.name, "title": self.title, "description": self.description,
             "domain": "music", "unit": "phrases", "array": ROLLS,
@@ -181,13 +209,15 @@ class MusicDatasetBuilder:
             "phrases": {"bars": o.bars, "hop": o.hop, "separate_repeats": o.separate_repeats},
             "pieces": {"available": available, "read": read, "used": used},
             "available": available,
-            "labels": None,
+            "labels": ({"names": names, "counts": np.bincount(arrays["y"], minlength=len(names)).tolist()}
+                       if self.labelled else None),
             "licence": self.licence,
             "source": {"pypi": {p: _version(p) for p in self.pypi},
                        "packages": {p: None for p in self.packages}},
             "skipped": skipped,
             "notes": counts,
-            "fingerprint": fingerprint_arrays({"x": x}),
+            "fingerprint": fingerprint_arrays(arrays),
+            "format": self.format,
             "built_by": f"ganvas {__version__}",
             "built_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
@@ -216,4 +246,10 @@ def music_card_markdown(card: dict) -> str:
     if card.get("notes"):
         lines.append("- Notes: " + ", ".join(f"{v} {k}" for k, v in sorted(card["notes"].items())))
     lines.append(f"- Fingerprint: `{card['fingerprint']}`")
+    labels = card.get("labels")
+    if labels:
+        pieces = labels.get("pieces") or [None] * len(labels["names"])
+        lines += ["", "| label | phrases | pieces |", "|---|---|---|"]
+        lines += [f"| {n} | {c} | {p if p is not None else '?'} |"
+                  for n, c, p in zip(labels["names"], labels["counts"], pieces, strict=True)]
     return "\n".join(lines) + "\n"
