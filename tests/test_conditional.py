@@ -211,3 +211,38 @@ def test_an_unconditional_run_refuses_a_class_on_the_command_line(tmp_path: Path
                    "--set", "model_args={ngf = 8, ndf = 8}")
     assert proc.returncode == 0, proc.stderr
     assert_one_line_error(run_cli("sample", str(out), "--class", "dark"), "is not conditional", "--conditional")
+
+
+def test_rare_classes_are_reported_at_start_and_merged_when_asked(shades: Path, tmp_path: Path) -> None:
+    data = tmp_path / "shades"
+    import shutil
+
+    shutil.copytree(shades, data)
+    for name, colour, n in (("red", (200, 0, 0), 5), ("blue", (0, 0, 200), 6)):
+        (data / name).mkdir()
+        for i in range(n):
+            Image.new("RGB", (32, 32), colour).save(data / name / f"{i}.png")
+    common = ["--data", str(data), "--model", "dcgan", "--conditional", "--dry-run", "--set",
+              "model_args={ngf = 8, ndf = 8}"]
+    proc = run_cli("train", *common, "--out", str(tmp_path / "a"))
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: 2 classes have fewer than 20 examples: red (5), blue (6)" in proc.stderr
+    proc = run_cli("train", *common, "--set", "min_class_count=10", "--out", str(tmp_path / "b"))
+    assert proc.returncode == 0, proc.stderr
+    assert "merged 2 classes with fewer than 10 examples into 'other' (11 examples)" in proc.stderr
+    assert ganvas.load(tmp_path / "b").classes == ["bright", "dark", "other"]
+
+
+@pytest.mark.parametrize("preset, args, classes", [
+    ("emoji-dcgan-32-conditional", [], 9),
+    (None, ["--data", "emoji", "--model", "stylegan", "--resolution", "32", "--conditional"], 9),
+    ("chorales-musegan-modes", [], 2),
+])
+def test_conditional_dry_runs(preset, args, classes, tmp_path: Path, emoji_built, chorales_built) -> None:
+    out = tmp_path / "run"
+    proc = run_cli("train", *(["--preset", preset] if preset else []), *args, "--dry-run", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    G = ganvas.load(out)
+    assert len(G.classes) == classes
+    name = G.classes[-1]
+    assert torch.equal(G.sample(2, seed=1, label=name), G.sample(2, seed=1, label=name))

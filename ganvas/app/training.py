@@ -20,6 +20,7 @@ from ganvas.accel import pick_device, set_threads
 from ganvas.config import TrainConfig, load_preset
 from ganvas.console import info
 from ganvas.data.dataset import ArrayDataset, is_builtin, load_dataset
+from ganvas.data.labels import merge_rare_classes, rare_classes
 from ganvas.data.split import training_part
 from ganvas.domains import get_domain
 from ganvas.errors import GanvasError
@@ -177,6 +178,9 @@ def training_data(cfg: TrainConfig, progress: bool | None) -> ArrayDataset:
     return dataset
 
 
+RARE_CLASS = 20            # a conditional run warns about classes with fewer examples than this
+
+
 def conditional_data(dataset: ArrayDataset, cfg: TrainConfig) -> ArrayDataset:
     """The data of a conditional run: labelled (else a one-line error), its rare classes merged when asked
     (`min_class_count`) and reported either way, so nobody wonders later why a class never comes out right."""
@@ -184,6 +188,12 @@ def conditional_data(dataset: ArrayDataset, cfg: TrainConfig) -> ArrayDataset:
         raise GanvasError(f"--conditional needs labelled data, and '{cfg.data}' has no labels: use a built-in set "
                           "with labels (`ganvas data list`), or give a folder one sub-folder per class or a "
                           "labels.csv (file,label)")
+    if cfg.min_class_count:
+        dataset, report = merge_rare_classes(dataset, cfg.min_class_count)
+        if report.changed:
+            info(report.summary())
+    if rare := rare_classes(dataset, RARE_CLASS).warning():
+        info(f"warning: {rare}")
     return dataset
 
 

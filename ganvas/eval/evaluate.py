@@ -31,9 +31,10 @@ FEATURES_JSON_KEYS = ("fd", "kid_mean", "kid_std", "precision", "recall", "densi
 
 
 def auto_features(dataset: ArrayDataset) -> str:
-    """`domain` when the data has at least two labels to learn from, else `random`."""
+    """`domain` when image data has at least two labels to learn from, else `random`."""
     y = dataset.arrays.get("y")
-    return "domain" if y is not None and len(np.unique(y)) >= 2 else "random"
+    images = dataset.domain == "image"
+    return "domain" if images and y is not None and len(np.unique(y)) >= 2 else "random"
 
 
 @dataclass

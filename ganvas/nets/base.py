@@ -264,8 +264,11 @@ class GanModel(nn.Module):
         """
         condition = self.condition_for(seeds, label)
         rows = [None] * len(seeds) if condition is None else list(condition[:, None])
-        return torch.cat([self.sample_latent(1, torch.Generator(device).manual_seed(int(s)), truncation, c)
-                          for s, c in zip(seeds, rows, strict=True)])
+        def one(seed: int, c: torch.Tensor | None) -> torch.Tensor:
+            gen = torch.Generator(device).manual_seed(int(seed))
+            return self.sample_latent(1, gen, truncation) if c is None else self.sample_latent(1, gen, truncation, c)
+
+        return torch.cat([one(s, c) for s, c in zip(seeds, rows, strict=True)])
 
     def condition_for(self, seeds: list[int], label: Any = None) -> torch.Tensor | None:
         """Class weights, one row per seed: for `label` (a class name, a blend "A:0.5,B:0.5" or a mapping,

@@ -18,7 +18,6 @@ asked for.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -73,17 +72,6 @@ def join_embedding(latent: torch.Tensor, embed: LabelEmbedding | None) -> torch.
 def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Integer labels N → class weights N×K (float32)."""
     return torch.nn.functional.one_hot(labels.long(), num_classes).float()
-
-
-def with_class(D: Callable[..., torch.Tensor], c: torch.Tensor | None) -> Callable[..., torch.Tensor]:
-    """D with the class weights `c` bound, so objectives call a conditional D as they call any D."""
-    if c is None:
-        return D
-
-    def judge(x: torch.Tensor, *args: object) -> torch.Tensor:
-        return D(x, *args, c=c)
-
-    return judge
 
 
 def class_weights(classes: tuple[str, ...] | list[str], label: str | dict[str, float]) -> torch.Tensor:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ganvas.nets.conditional import with_class
 from ganvas.objectives.augment import Augment, build_augment
 from ganvas.objectives.base import Batch, Objective, Stats
 from ganvas.objectives.losses import get_loss
@@ -100,3 +99,14 @@ class AdversarialObjective(Objective):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.d_steps = int(state.get("d_steps", 0))
         self.augment.load_state_dict(state.get("augment", {}))
+
+
+def with_class(D: Callable[..., torch.Tensor], c: torch.Tensor | None) -> Callable[..., torch.Tensor]:
+    """D with the class weights `c` bound, so objectives call a conditional D as they call any D."""
+    if c is None:
+        return D
+
+    def judge(x: torch.Tensor, *args: object) -> torch.Tensor:
+        return D(x, *args, c=c)
+
+    return judge

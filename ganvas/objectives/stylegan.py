@@ -79,7 +79,7 @@ class StyleGANObjective(AdversarialObjective):
         if self.pl_weight > 0 and self.g_steps % self.pl_every == 0:
             n = max(1, batch["x"].shape[0] // self.pl_batch_shrink)
             c = self.model.condition_of(batch)
-            penalty, length = self.path_length_penalty(n, None if c is None else c[:n])
+            penalty, length = self.path_length_penalty(n) if c is None else self.path_length_penalty(n, c[:n])
             loss = loss + penalty * (self.pl_weight * self.pl_every)
             stats.update({"G/pl_penalty": penalty.detach(), "G/pl_length": length})
         self.g_steps += 1
