@@ -246,3 +246,18 @@ def test_conditional_dry_runs(preset, args, classes, tmp_path: Path, emoji_built
     assert len(G.classes) == classes
     name = G.classes[-1]
     assert torch.equal(G.sample(2, seed=1, label=name), G.sample(2, seed=1, label=name))
+
+
+def test_evaluating_a_conditional_model_on_data_of_other_classes_says_so(conditional_run: Path,
+                                                                       tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    for name, colour in (("cats", (200, 120, 0)), ("dogs", (0, 120, 200))):
+        (other / name).mkdir(parents=True)
+        for i in range(60):
+            Image.new("RGB", (32, 32), tuple(min(255, v + i) for v in colour)).save(other / name / f"{i}.png")
+    proc = run_cli("evaluate", str(conditional_run), "--data", str(other), "--features", "random", "--n", "20",
+                   "--out", str(tmp_path / "eval"))
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: the model's classes (bright, dark) are not those of" in proc.stderr
+    assert "control is not measured" in proc.stderr
+    assert "control" not in json.loads((tmp_path / "eval" / "metrics.json").read_text())

@@ -114,6 +114,8 @@ def run_cmd(checkpoint, data, n, features, inception_weights, seed, truncation, 
     shown = [ex.fd_name, "precision", "recall", "density", "coverage", "authenticity", "memorized_fraction", "C_T"]
     info(f"{ex.name} features ({ex.sha256[:12]}), N = {ev.reference.n}: " +
          ", ".join(f"{k} {m[k]:.4g}" for k in shown if k in m))
+    for warning in ev.metrics.get("warnings", []):
+        info(f"warning: {warning}")
     if "control" in ev.metrics:
         c = ev.metrics["control"]
         info(f"  control: {c['control_accuracy']:.0%} of samples are classified as the class asked for "

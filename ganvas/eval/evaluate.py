@@ -206,9 +206,16 @@ def evaluate_run(G: Any, data: str | ArrayDataset | None = None, n: int | None =
 
             result["control"] = control_report(G, dataset, seed=seed, progress=progress)
             details["class_grid"] = G.domain.to_array(class_grid(G, 8, seed))
+    warnings = []
     if not same:
-        result["warnings"] = [f"'{dataset.name}' is not the data this model was trained on "
-                              f"({meta.get('dataset', {}).get('name')}): memorization figures are against it"]
+        warnings.append(f"'{dataset.name}' is not the data this model was trained on "
+                        f"({meta.get('dataset', {}).get('name')}): memorization figures are against it")
+    if getattr(G, "classes", None) and labels is None:
+        warnings.append(f"the model's classes ({', '.join(G.classes)}) are not those of '{dataset.name}' "
+                        f"({', '.join(dataset.label_names) or 'no labels'}): samples cycle through its classes "
+                        "and control is not measured")
+    if warnings:
+        result["warnings"] = warnings
     return Evaluation(result, details, ref, fake_images, fake)
 
 
