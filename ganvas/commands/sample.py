@@ -57,7 +57,7 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
     """Generate from a trained model; the same command gives the same files.
 
     A conditional model makes the class given by --class; without it, seed s makes class s mod K, so a
-    grid cycles through the classes (`ganvas inspect RUN` lists them); --grid-by-class gives a row each."""
+    grid cycles through the classes (a wrong --class name prints them all); --grid-by-class gives a row each."""
     from ganvas.accel import pick_device
     from ganvas.api import load
     from ganvas.config import parse_assignment
