@@ -175,16 +175,6 @@ BAD_CSV = [
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), BAD_CSV)
-def test_a_bad_labels_csv_is_a_one_line_error_naming_the_file_and_line(tmp_path: Path, text: str,
-                                                                       message: str) -> None:
-    folder = pictures(tmp_path / "f", FILES)
-    (folder / "labels.csv").write_text(text)
-    with pytest.raises(GanvasError, match=message) as exc:
-        load_folder(folder, 8, progress=False)
-    assert "\n" not in str(exc.value) and str(folder / "labels.csv") in str(exc.value)
-
-
 BAD_JSON = [
     ('{"a.png": "cat",', r"labels\.json' is not valid JSON \(line 1, column \d+: .*\); expected an object"),
     ('["a.png", "cat"]', r"expected an object .*, got a list"),
@@ -196,14 +186,15 @@ BAD_JSON = [
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), BAD_JSON)
-def test_a_bad_labels_json_is_a_one_line_error_naming_the_file_and_key(tmp_path: Path, text: str,
-                                                                       message: str) -> None:
+@pytest.mark.parametrize(("file", "text", "message"), [("labels.csv", *bad) for bad in BAD_CSV] +
+                         [("labels.json", *bad) for bad in BAD_JSON])
+def test_a_bad_labels_file_is_a_one_line_error_naming_the_file_and_line_or_key(tmp_path: Path, file: str, text: str,
+                                                                              message: str) -> None:
     folder = pictures(tmp_path / "f", FILES)
-    (folder / "labels.json").write_text(text)
+    (folder / file).write_text(text)
     with pytest.raises(GanvasError, match=message) as exc:
         load_folder(folder, 8, progress=False)
-    assert "\n" not in str(exc.value) and str(folder / "labels.json") in str(exc.value)
+    assert "\n" not in str(exc.value) and str(folder / file) in str(exc.value)
 
 
 def test_labels_file_odd_cases_are_one_line_errors(tmp_path: Path) -> None:

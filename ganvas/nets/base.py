@@ -276,15 +276,18 @@ class GanModel(nn.Module):
         asks for class s mod K, so a grid cycles through the classes and a seed still names one output.
         None for an unconditional model, which refuses a label."""
         if not self.num_classes:
-            if label is not None:
-                raise GanvasError(f"this {self.name} model was trained without classes, so it takes no class "
-                                  "(train with --conditional on labelled data to choose classes)")
+            self._refuse_class(label)
             return None
         if label is None:
             return one_hot(torch.tensor([int(s) for s in seeds]) % self.num_classes, self.num_classes)
         if torch.is_tensor(label):
             return label.float().reshape(-1, self.num_classes).expand(len(seeds), -1)
         return class_weights(self.spec.classes, label).expand(len(seeds), -1)
+
+    def _refuse_class(self, label: Any) -> None:
+        if label is not None:
+            raise GanvasError(f"this {self.name} model was trained without classes, so it takes no class "
+                              "(train with --conditional on labelled data to choose classes)")
 
     def random_condition(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
         """Class weights of `n` classes drawn uniformly (for BatchNorm recalibration); None if unconditional."""
@@ -296,9 +299,7 @@ class GanModel(nn.Module):
     def with_condition(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
         """``[z | c]`` for a conditional model (c: class weights n×K or 1×K), z itself otherwise."""
         if not self.num_classes:
-            if condition is not None:
-                raise GanvasError(f"this {self.name} model was trained without classes; sample it without a class "
-                                  "(train with --conditional to choose classes)")
+            self._refuse_class(condition)
             return z
         if condition is None:
             raise GanvasError(f"this {self.name} model is conditional: give a class, one of "
