@@ -24,6 +24,7 @@ one core" means 10 CPU minutes and other work on the other cores does not distur
     .venv/bin/python bench/quality_per_minute.py --resolution 64 --docs docs       # 3 × 10 min, then scores
     .venv/bin/python bench/quality_per_minute.py --resolution 64 --minutes 10 60   # both budgets, one run
     .venv/bin/python bench/quality_per_minute.py --minutes 0.1 --no-score            # the training side
+    .venv/bin/python bench/quality_per_minute.py --resolution 64 --score-runs runs/X  # score a variant alike
 """
 
 from __future__ import annotations
@@ -221,6 +222,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "quality-per-minute", help="run folders go here")
     ap.add_argument("--docs", type=Path, help="also write the grids and the table (markdown) here")
     ap.add_argument("--no-score", action="store_true", help="train and time only")
+    ap.add_argument("--score-runs", type=Path, nargs="+", metavar="RUN",
+                    help="train nothing: score these ganvas run folders the same way (e.g. a variant of a preset)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--png-dir", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--nf", type=int, help=argparse.SUPPRESS)
@@ -232,6 +235,9 @@ def main() -> None:
     torch.set_num_threads(threads)
     if args.worker:
         train_reference(args.resolution, args.nf, budgets, args.seed, args.png_dir, args.out)
+        return
+    if args.score_runs:
+        score_runs(args)
         return
 
     from ganvas.config import load_preset
@@ -306,6 +312,22 @@ def score_all(contenders: dict, budgets: list[float], args: argparse.Namespace) 
                 (snap / "bench-scores.json").write_text(json.dumps(r["scores"], indent=2) + "\n")
             print(f"scored {name} at {budget_name(minutes)}", flush=True)
     return runs
+
+
+def score_runs(args: argparse.Namespace) -> None:
+    """The figures of existing run folders, against the same reference as a bench run's."""
+    from ganvas.domains import get_domain
+    from ganvas.train import checkpoint as ckpt
+
+    scorers = {name: make_scorer(args.data, args.resolution, args.n_eval, args.seed, name) for name in args.features}
+    n = max(s[0] for s in scorers.values())
+    for run in args.score_runs:
+        progress = ckpt.load(run, with_optim=False).meta["progress"]
+        images = get_domain("image").to_array(ganvas_generator(run)(n, args.seed))
+        print(f"{run}: {progress['nimg'] / 1000:.1f} kimg in {progress['elapsed_s'] / 60:.1f} min", flush=True)
+        for ext, (size, score) in scorers.items():
+            s = score(images[:size])
+            print(f"  {ext}: " + ", ".join(f"{m} {s[m]:.4g}" for m in SHOWN[ext] if m in s), flush=True)
 
 
 def report(runs: dict[tuple[str, float], dict], budgets: list[float], args: argparse.Namespace, threads: int) -> str:
