@@ -10,7 +10,7 @@ export class Sketchpad {
     this.strokes = [];        // done strokes, oldest first: {points: [[x, y]…], width, erase}
     this.undone = [];         // strokes undone, most recent last (redo takes them back)
     this.current = null;
-    this.width = 5;
+    this.width = 4;
     this.erase = false;
     this.listeners = new Set();
     canvas.addEventListener("pointerdown", (e) => this.down(e));
@@ -35,8 +35,11 @@ export class Sketchpad {
   move(e) {
     if (!this.current) return;
     const pts = this.current.points;
-    pts.push(this.point(e));
-    this.paint({ ...this.current, points: pts.slice(-2) });
+    const from = pts.length - 1;
+    // the browser may merge moves that came faster than it paints; the merged ones keep the stroke's shape
+    const events = e.getCoalescedEvents?.() || [];
+    for (const ev of events.length ? events : [e]) pts.push(this.point(ev));
+    this.paint({ ...this.current, points: pts.slice(from) });
   }
 
   up(e) {
