@@ -1,11 +1,13 @@
 """Screenshots of the studio's Draw tab for the docs: a sketch model driven by the mouse in Debian's Chromium.
 
     .venv/bin/python scripts/sketch_screenshots.py runs --model emoji-sketch2image --out docs
+    .venv/bin/python scripts/sketch_screenshots.py runs --kai kai-sketch2image --out docs      # and a glyph
 
 Writes studio-sketch.png: a held-out drawing of the `emoji-sketch` set (never trained on; the
 winking face by default) redrawn stroke by stroke with the mouse over its emoji, which is loaded as
 the picture to trace (shown faintly under the paper), and studio-sketch-hand.png: a smiley drawn
-with the mouse (a circle, two eyes, a mouth), nothing traced. Each stroke's end renders the
+with the mouse (a circle, two eyes, a mouth), nothing traced; with --kai, studio-sketch-kai.png: the
+character 木 written with the mouse in four strokes for a kai-sketch model. Each stroke's end renders the
 drawing; both outputs are kept. The browser is /usr/bin/chromium (Debian), launched headless by
 Playwright; nothing is downloaded. tests/test_sketch_studio.py drives the same page.
 """
@@ -69,6 +71,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", type=Path)
     ap.add_argument("--model", default="emoji-sketch2image", help="a sketch model in RUNS trained on emoji-sketch")
+    ap.add_argument("--kai", help="a sketch model in RUNS trained on kai-sketch: also write studio-sketch-kai.png")
     ap.add_argument("--key", default="1f61c", help="a held-out emoji of emoji-sketch (its code points)")
     ap.add_argument("--out", type=Path, default=REPO / "docs")
     args = ap.parse_args()
@@ -121,8 +124,25 @@ def main() -> None:
             page.click("#draw-keep")
             settle(page)
             page.screenshot(path=str(args.out / "studio-sketch-hand.png"))
+            if args.kai:                                     # 木: across, down, left-falling, right-falling
+                page.goto(f"{url}/#model={args.kai}")
+                page.wait_for_function("document.getElementById('model-info').textContent.includes('kai-sketch')")
+                page.wait_for_selector("#view-draw:not([hidden])")
+                page.click("#draw-clear")                    # the drawing stays when the model changes
+                box = page.locator("#draw-canvas").bounding_box()
+                for points in ([(0.18, 0.36), (0.82, 0.34)], [(0.5, 0.12), (0.5, 0.9)],
+                               [(0.48, 0.38), (0.36, 0.58), (0.14, 0.78)], [(0.52, 0.38), (0.66, 0.58), (0.88, 0.78)]):
+                    stroke(page, box, [points[0]] + [tuple(a + (b - a) * t for a, b in zip(p0, p1, strict=True))
+                                                     for p0, p1 in zip(points, points[1:], strict=False)
+                                                     for t in np.linspace(0.1, 1, 8)])
+                    page.wait_for_timeout(200)
+                settle(page)
+                page.click("#draw-keep")
+                settle(page)
+                page.screenshot(path=str(args.out / "studio-sketch-kai.png"))
             browser.close()
-        print(f"wrote studio-sketch.png and studio-sketch-hand.png to {args.out}")
+        print(f"wrote studio-sketch.png, studio-sketch-hand.png{' and studio-sketch-kai.png' if args.kai else ''} "
+              f"to {args.out}")
 
 
 if __name__ == "__main__":

@@ -165,6 +165,7 @@ async function selectModel(name) {
     setupTranslate();
     resetDrawing();
     showView(info.translate?.sketch ? "draw" : "translate");
+    if (info.translate?.sketch && !state.pad.empty) renderDrawing();   // the same drawing, by this model
   }
 }
 
