@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ganvas.data.builder import DatasetBuilder, Item
-from ganvas.data.cjk_fonts import CJKFontsBuilder
+from ganvas.data.cjk_fonts import FONTS, CJKFontsBuilder
 from ganvas.data.emoji import EmojiBuilder
 from ganvas.data.imageprep import fit_square
 from ganvas.data.sketch import line_drawing
@@ -95,5 +95,7 @@ class KaiSketchBuilder(SketchBuilder):
                    "medial axis (scikit-image's skeletonize), redrawn 2 px wide, as if written with a thin pen.")
     licence = "Arphic Public License (AR PL UKai); the skeletons are derived from the glyphs"
     source_domain = "kai"
+    packages = (FONTS["kai"][2],)            # the Kai font alone, not all five of cjk-fonts
+    required_paths = (FONTS["kai"][1],)
     channels = 1
     method = "skeleton"
