@@ -138,6 +138,10 @@ def test_drawing_with_the_mouse_renders_changes_and_keeps(server: str, tmp_path:
         page.wait_for_selector("#view-draw:not([hidden])")                 # a sketch model opens on Draw
         assert page.locator("#tab-explore").is_hidden() and page.locator("#tab-draw").is_visible()
         assert page.locator("#draw-output").get_attribute("src") is None
+        Image.open(io.BytesIO(smiley())).save(tmp_path / "trace.png")
+        page.set_input_files("#draw-trace", str(tmp_path / "trace.png"))      # shown faintly, never sent
+        page.wait_for_selector("#draw-under:not([hidden])")
+        assert page.locator("#draw-output").get_attribute("src") is None      # a picture alone is no drawing
         stroke(page, [(0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8), (0.2, 0.2)])      # a square
         page.wait_for_function("document.getElementById('draw-output').src.startsWith('data:image/png')")
         first = page.get_attribute("#draw-output", "src")
