@@ -136,3 +136,21 @@ def test_held_out_evaluation_scores_edges_against_the_copy_baseline(sketch_runs:
         assert 0 <= edges[side]["f_score"] <= 1 and edges[side]["chamfer_px"] >= 0
     assert edges["target"]["f_score"] > 0.5                            # the true picture follows its own drawing
     assert "Edge agreement" in evaluate(T, dataset, sheet_count=4).html
+
+
+def test_a_resumed_sketch_run_augments_as_an_uninterrupted_one(sketch_built: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from ganvas.app.training import train
+    from ganvas.train import checkpoint as ckpt
+
+    cfg = {"model": "pix2pix", "data": "emoji-sketch", "resolution": 32, "batch_size": 4, "model_args.ngf": 8,
+           "model_args.ndf": 8, "model_args.input_augment": "strokes", "checkpoint_every": 2, "log_every": 1,
+           "sample_every": 100, "sample_count": 4}
+    whole = train(None, cfg, tmp_path / "whole", progress=False, max_steps=4)
+    train(None, cfg, tmp_path / "part", progress=False, max_steps=2)
+    rest = train(None, {}, tmp_path / "part", resume=True, progress=False, max_steps=4)
+    meta = json.loads((ckpt.latest(rest.run_dir) / "checkpoint.json").read_text())
+    assert "rng" in meta["objective"]["input_augment"]                 # the stream is checkpointed
+    nets = [load_file(str(ckpt.latest(r.run_dir) / "nets.safetensors")) for r in (whole, rest)]
+    assert nets[0].keys() == nets[1].keys() and all(torch.equal(nets[0][k], nets[1][k]) for k in nets[0])
