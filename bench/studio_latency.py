@@ -164,8 +164,8 @@ def sketch_server_side(runs: Path, model: str, repeats: int) -> list[str]:
         forward.append(1000 * (t3 - t2))
         encode.append(1000 * (t4 - t3))
     side = T.resolution
-    return [row(f"{model}: a drawing rendered at {side}×{side} (decode → PNG)", total, TARGETS["sketch"]),
-            row("    of which decoding and resizing the 256×256 drawing", prepare),
+    return [row(f"{model}: drawing → picture at {side} px", total, TARGETS["sketch"]),
+            row("    of which decoding, resizing the 256 px drawing", prepare),
             row("    of which G's forward pass", forward),
             row("    of which the output PNG", encode)]
 
@@ -207,7 +207,7 @@ def sketch_round_trips(port: int, model: str, repeats: int) -> list[str]:
         request(conn, path, drawing(i))
     ms = [request(conn, path, drawing(i + 3))[0] for i in range(repeats)]
     conn.close()
-    return [row(f"{model}: a drawing (PNG body) → JSON with the output", ms, TARGETS["sketch"])]
+    return [row(f"{model}: drawing (PNG) → JSON with the picture", ms, TARGETS["sketch"])]
 
 
 def concurrent(port: int, model: str, clients: int, seconds: float) -> str:
