@@ -1,17 +1,21 @@
 """Studio latency: server-side times and HTTP round trips for 64×64 models, alone and with concurrent clients.
 
 Targets (issue 6, on the project's 2-core CPU): one image after a slider move in under 50 ms of
-server time (median), a 4×4 seed grid in under 300 ms. Measured for `emoji-dcgan-64` and
-`emoji-stylegan-64` (untrained copies made by a dry run unless --runs names trained ones: speed
-does not depend on training):
+server time (median), a 4×4 seed grid in under 300 ms; (issue 14) a drawing rendered by a
+sketch-to-image model at 64×64 in under 300 ms. Measured for `emoji-dcgan-64`,
+`emoji-stylegan-64` and `emoji-sketch2image` (untrained copies made by a dry run unless --runs
+names trained ones: speed does not depend on training; the sketch model's dry run builds the
+`emoji-sketch` set first if it is not built, about 3 minutes):
 
 1. server side, in this process (ganvas.studio.services, no HTTP): a slider move (a render with a
    new edit amount each time, so nothing is cached) and a grid of 16 new seeds; the grid is also
    split into drawing and PNG encoding, and drawn once as a single batched forward pass for
    reference (the studio does not use that: a style model's batched outputs differ from
-   `ganvas sample`'s by ~1e-5, enough to change pixels);
+   `ganvas sample`'s by ~1e-5, enough to change pixels); a drawing (a 256×256 PNG from the Draw
+   tab's canvas, a different one each time) through the sketch model, split into decoding and
+   resizing, the forward pass, and PNG encoding;
 2. round trips over loopback to a real `ganvas studio` process (one keep-alive connection): the
-   slider move as JSON (data URL) and as a PNG body, and the grid;
+   slider move as JSON (data URL) and as a PNG body, the grid, and the drawing;
 3. concurrent clients: N threads, each with its own connection, moving sliders for S seconds
    (bounded: at most 16 clients and 30 s), as requests/s and latency percentiles.
 
@@ -41,7 +45,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")         # as the ganvas comm
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = ("emoji-dcgan-64", "emoji-stylegan-64")
-TARGETS = {"slider": 50.0, "grid": 300.0}                     # ms, medians
+SKETCH_PRESETS = ("emoji-sketch2image",)
+TARGETS = {"slider": 50.0, "grid": 300.0, "sketch": 300.0}    # ms, medians
 
 
 def pct(values: list[float], q: float) -> float:
@@ -56,7 +61,7 @@ def row(what: str, ms: list[float], target: float | None = None) -> str:
 
 
 def make_runs(root: Path) -> None:
-    for preset in PRESETS:
+    for preset in (*PRESETS, *SKETCH_PRESETS):
         if not (root / preset / "checkpoints").is_dir():
             print(f"making an untrained {preset} (a dry run) …", file=sys.stderr)
             subprocess.run([sys.executable, "-m", "ganvas", "train", "--preset", preset, "--dry-run", "--out",
@@ -111,10 +116,65 @@ def server_side(runs: Path, model: str, repeats: int) -> list[str]:
             row("    (reference: 16 in one batched forward pass)", batched)]
 
 
-def request(conn: http.client.HTTPConnection, path: str, body: dict) -> tuple[float, bytes]:
-    data = json.dumps(body).encode()
+def drawing(i: int, side: int = 256) -> bytes:
+    """A smiley as the Draw tab sends it (black lines on white, PNG), its mouth moved by `i` pixels."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (side, side), "white")
+    d = ImageDraw.Draw(im)
+    d.ellipse((40, 40, 216, 216), outline="black", width=5)
+    d.ellipse((90, 95, 105, 110), outline="black", width=5)
+    d.ellipse((150, 95, 165, 110), outline="black", width=5)
+    d.arc((85, 110 + i % 20, 170, 180), 20, 160, fill="black", width=5)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def sketch_server_side(runs: Path, model: str, repeats: int) -> list[str]:
+    import torch
+
+    from ganvas.studio import outputs as O
+    from ganvas.studio.services import Services
+    from ganvas.studio.services.sketch import SketchRequest, drawing_array
+    from ganvas.studio.state import StudioState
+    from ganvas.studio.uploads import decode_image
+
+    studio = Services.over(StudioState(runs))
+    T = studio.catalogue.translator(model).model
+    for i in range(3):                                         # warm-up
+        studio.sketch.render(model, SketchRequest(decode_image(drawing(i))))
+    total, prepare, forward, encode = [], [], [], []
+    for i in range(repeats):
+        data = drawing(i + 3)
+        t0 = time.perf_counter()
+        studio.sketch.render(model, SketchRequest(decode_image(data)))
+        t1 = time.perf_counter()
+        x = drawing_array(decode_image(data), T.resolution, T.channels)
+        t2 = time.perf_counter()
+        with torch.inference_mode():
+            y = T.translate(T.domain.to_tensor(x[None], T.device))
+        t3 = time.perf_counter()
+        O.png(T.domain.to_pil(y)[0])
+        t4 = time.perf_counter()
+        total.append(1000 * (t1 - t0))
+        prepare.append(1000 * (t2 - t1))
+        forward.append(1000 * (t3 - t2))
+        encode.append(1000 * (t4 - t3))
+    side = T.resolution
+    return [row(f"{model}: drawing → picture at {side} px", total, TARGETS["sketch"]),
+            row("    of which decoding, resizing the 256 px drawing", prepare),
+            row("    of which G's forward pass", forward),
+            row("    of which the output PNG", encode)]
+
+
+def request(conn: http.client.HTTPConnection, path: str, body: dict | bytes) -> tuple[float, bytes]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    ctype = "image/png" if isinstance(body, bytes) else "application/json"
     t0 = time.perf_counter()
-    conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+    conn.request("POST", path, body=data, headers={"Content-Type": ctype})
     resp = conn.getresponse()
     payload = resp.read()
     if resp.status != 200:
@@ -138,6 +198,16 @@ def round_trips(port: int, model: str, repeats: int) -> list[str]:
     return [row(f"{model}: slider move, JSON with a data URL", js, TARGETS["slider"]),
             row(f"{model}: slider move, PNG body", png, TARGETS["slider"]),
             row(f"{model}: 4×4 seed grid", grid, TARGETS["grid"])]
+
+
+def sketch_round_trips(port: int, model: str, repeats: int) -> list[str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    path = f"/api/models/{model}/sketch"
+    for i in range(3):
+        request(conn, path, drawing(i))
+    ms = [request(conn, path, drawing(i + 3))[0] for i in range(repeats)]
+    conn.close()
+    return [row(f"{model}: drawing (PNG) → JSON with the picture", ms, TARGETS["sketch"])]
 
 
 def concurrent(port: int, model: str, clients: int, seconds: float) -> str:
@@ -171,7 +241,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=Path, help="a runs folder with the models (default: untrained copies in a "
                                               "temporary folder)")
-    ap.add_argument("--models", nargs="+", default=list(PRESETS), help="model names in the runs folder")
+    ap.add_argument("--models", nargs="*", default=list(PRESETS), help="generator model names in the runs folder")
+    ap.add_argument("--sketch-models", nargs="*", default=list(SKETCH_PRESETS),
+                    help="sketch-to-image (pix2pix) model names in the runs folder")
     ap.add_argument("--repeats", type=int, default=30, help="slider moves timed per figure (grids: a third)")
     ap.add_argument("--clients", type=int, default=4, help="concurrent clients (at most 16)")
     ap.add_argument("--seconds", type=float, default=5.0, help="length of the concurrent run (at most 30)")
@@ -191,6 +263,9 @@ def main() -> None:
     for model in args.models:
         for line in server_side(runs, model, args.repeats):
             print(line, flush=True)
+    for model in args.sketch_models:
+        for line in sketch_server_side(runs, model, args.repeats):
+            print(line, flush=True)
     from ganvas.studio.launch import StudioDidNotStart, running_studio
 
     try:
@@ -201,6 +276,9 @@ def main() -> None:
                     print("round trips over loopback (one keep-alive connection)")
                     for model in args.models:
                         for line in round_trips(port, model, args.repeats):
+                            print(line, flush=True)
+                    for model in args.sketch_models:
+                        for line in sketch_round_trips(port, model, args.repeats):
                             print(line, flush=True)
                     print("concurrent clients (PNG bodies)")
                     for model in args.models:

@@ -103,6 +103,10 @@ AUGMENTS = Registry("augmentation", {                            # what D sees o
     "diffaugment": "ganvas.objectives.augment:DiffAugment",
     "ada": "ganvas.objectives.augment:AdaptiveAugment",
 })
+INPUT_AUGMENTS = Registry("input augmentation", {                # what a translation G's input goes through
+    "none": "ganvas.objectives.strokes:InputAugment",            # in training (pix2pix's input_augment;
+    "strokes": "ganvas.objectives.strokes:StrokeAugment",        # ganvas/objectives/strokes.py)
+})
 DOMAINS = Registry("domain", {                                   # kinds of data (ganvas/domains)
     "image": "ganvas.domains.image:ImageDomain",
     "music": "ganvas.domains.music:MusicDomain",
@@ -121,6 +125,8 @@ DATASETS = Registry("dataset", {                                 # built-in data
     "cjk-fonts": "ganvas.data.cjk_fonts:CJKFontsBuilder",
     "icons-papirus-numix": "ganvas.data.icon_themes:PapirusNumixBuilder",
     "icons-flat-lemon": "ganvas.data.icon_themes:FlatLemonBuilder",
+    "emoji-sketch": "ganvas.data.sketch_sets:EmojiSketchBuilder",
+    "kai-sketch": "ganvas.data.sketch_sets:KaiSketchBuilder",
 })
 EXTRACTORS = Registry("feature extractor", {                     # feature networks for metrics (ganvas/eval)
     "inception": "ganvas.eval.inception:build_extractor",

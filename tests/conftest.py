@@ -224,3 +224,29 @@ def studio_runs(tmp_path_factory: pytest.TempPathFactory, emoji_built, chorales_
     for name, args in runs.items():
         assert main(["train", *args, *tiny, "--out", str(root / name)]) == 0, name
     return root
+
+
+@pytest.fixture(scope="session")
+def sketch_built(ganvas_home: Path) -> Path:
+    """`emoji-sketch` built with 48 emoji (edges → emoji pairs; a full build is 3,655)."""
+    from ganvas.data import DATASETS
+    from ganvas.data.dataset import builtin_root
+
+    root = builtin_root("emoji-sketch")
+    if not (root / "card.json").exists():
+        DATASETS.get("emoji-sketch")().build(root, progress=False, limit=48)
+    return root
+
+
+@pytest.fixture(scope="session")
+def sketch_runs(tmp_path_factory: pytest.TempPathFactory, sketch_built) -> Path:
+    """A runs folder with one tiny sketch-to-image pix2pix (32 px, a few steps, stroke augmentation on)."""
+    from ganvas.cli import main
+
+    root = tmp_path_factory.mktemp("sketch") / "runs"
+    args = ["train", "--model", "pix2pix", "--data", "emoji-sketch", "--resolution", "32", "--kimg", "0.032",
+            "--batch-size", "8", "--minutes", "0", "--set", "model_args.ngf=8", "--set", "model_args.ndf=8",
+            "--set", "model_args.input_augment=strokes", "--set", "sample_count=4",
+            "--out", str(root / "emoji-sketch")]
+    assert main(args) == 0
+    return root

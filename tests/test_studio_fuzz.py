@@ -50,6 +50,7 @@ OPERATIONS = {
     "POST /api/models/{model}/download": 12,
     "POST /api/models/{model}/project": 12,
     "POST /api/models/{model}/translate": 12,
+    "POST /api/models/{model}/sketch": 12,
 }
 # MuseGAN's activation directions take seconds per set of 2,000 samples on a slow CPU, and each new set
 # is computed: its direction sets are fuzzed with 32 samples, and its direction grids (2,000) not at all

@@ -163,6 +163,11 @@ def _evaluate(T, out_dir: Path, count: int) -> None:
         if "l1" in e:
             print(f"{head} L1 {e['l1']['model']:.4f} (input unchanged {e['l1']['input_unchanged']:.4f}), "
                   f"SSIM {e['ssim']['model']:.4f} (input unchanged {e['ssim']['input_unchanged']:.4f})")
+            if "edges" in e:
+                g = e["edges"]
+                print(f"    edges vs the input drawing: Chamfer {g['model']['chamfer_px']:.2f} px, "
+                      f"F {g['model']['f_score']:.3f} within {g['tolerance_px']:g} px (the true picture: "
+                      f"{g['target']['chamfer_px']:.2f} px, F {g['target']['f_score']:.3f})")
         else:
             back = f", round-trip L1 {e['round_trip_l1']:.4f}" if "round_trip_l1" in e else ""
             print(f"{head} change from input L1 {e['change_l1']:.4f}{back}")

@@ -5,6 +5,9 @@ be scored against it pixel by pixel: mean absolute error (L1, on intensities in 
 (Wang, Bovik, Sheikh and Simoncelli 2004: 11×11 Gaussian window, σ = 1.5, K1 = 0.01, K2 = 0.03),
 next to the trivial baseline of returning the input unchanged; a model that does not beat that
 baseline has learned nothing worth having. Pictures show input | output | target triptychs.
+When the input side is a line drawing made from the target (the sketch sets, whose card records how
+the lines were drawn), the output's edges are also compared with the drawing (`ganvas.eval.sketch`:
+Chamfer distance and edge F-score, next to the true picture's own edges as the reference).
 
 For unpaired data there is no target: the report shows input | output | round trip (F(G(a)))
 triptychs and the round-trip L1, which says whether the translation keeps enough of its input to
@@ -132,6 +135,11 @@ def evaluate(translator: Any, dataset: Any, directions: list[str] | None = None,
             entry["l1"] = {"model": float(l1(out, target).mean()), "input_unchanged": float(l1(inputs, target).mean())}
             entry["ssim"] = {"model": float(ssim(unit(out), unit(target)).mean()),
                              "input_unchanged": float(ssim(unit(inputs), unit(target)).mean())}
+            lines = dataset.card.get("translation", {}).get(src, {}).get("lines")
+            if lines:                   # a drawing made from the target: does the output follow its lines?
+                from ganvas.eval.sketch import edge_agreement
+
+                entry["edges"] = edge_agreement(inputs, out, target, lines["method"])
             result.sheets[direction] = triptych_sheet([inputs[rows], out[rows], target[rows]],
                                                       ["input", "output", "target"])
         else:
@@ -168,6 +176,15 @@ def html_fragment(result: TranslationEval) -> str:
                          f"<td>{_num(e['ssim']['model'])}</td></tr>"
                          f"<tr><td>input unchanged (baseline)</td><td>{_num(e['l1']['input_unchanged'])}</td>"
                          f"<td>{_num(e['ssim']['input_unchanged'])}</td></tr></table>")
+            if "edges" in e:
+                g = e["edges"]
+                parts.append(f"<p>Edge agreement with the input drawing ({html.escape(g['method'])} edges of the "
+                             f"output; F-score within {g['tolerance_px']:g} px):</p>"
+                             "<table><tr><th></th><th>Chamfer px ↓</th><th>edge F ↑</th></tr>"
+                             f"<tr><td>{html.escape(m['model'])}</td><td>{_num(g['model']['chamfer_px'])}</td>"
+                             f"<td>{_num(g['model']['f_score'])}</td></tr>"
+                             f"<tr><td>the true picture (reference)</td><td>{_num(g['target']['chamfer_px'])}</td>"
+                             f"<td>{_num(g['target']['f_score'])}</td></tr></table>")
             caption = "input | output | target"
         else:
             rows = [f"<tr><td>change from the input (L1)</td><td>{_num(e['change_l1'])}</td></tr>"]

@@ -25,6 +25,7 @@ from torch import nn
 from ganvas.config import option
 from ganvas.nets.base import DataSpec, init_normal
 from ganvas.nets.translation import PatchDiscriminator, TranslationModel, patch_layers
+from ganvas.registry import INPUT_AUGMENTS, Choices
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
@@ -39,6 +40,10 @@ class Pix2PixOptions:
                               "resolution like 70×70 at 256 px (64 px → 1, 128 px → 2)", min=0)
     l1_weight: float = option(100.0, "λ, the weight of the L1 distance to the target (the paper's 100); >= 0", min=0)
     dropout: bool = option(True, "dropout 0.5 in the decoder stages next to the bottleneck, as in the paper")
+    input_augment: str = option("none", "{choices}: what G's input goes through in training; strokes: thickness, "
+                                        "jitter and dropped segments of drawn lines, so a sketch model answers "
+                                        "freehand drawings (ganvas/objectives/strokes.py)",
+                                choices=Choices(INPUT_AUGMENTS))
 
 
 class UNetGenerator(nn.Module):

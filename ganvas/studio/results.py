@@ -96,6 +96,20 @@ class Translation:
 
 
 @dataclass(frozen=True)
+class Sketched:
+    """A drawing rendered by a sketch model: the drawing as the model saw it and its output."""
+
+    sketch: str                         # a data URL: the drawing resized to the model's side, grey
+    output: str                         # a data URL: a PNG with provenance inside
+    describe: str                       # e.g. "sketch → image"
+    resolution: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sketch": self.sketch, "output": self.output, "describe": self.describe,
+                "resolution": self.resolution}
+
+
+@dataclass(frozen=True)
 class File:
     """A file to send: its bytes, media type and, for downloads, the name to save it as."""
 

@@ -4,7 +4,7 @@ service call, HTTP out. `ROUTERS` is the order `create_app` includes them in: mo
 
 from __future__ import annotations
 
-from ganvas.studio.routes import export, generate, jobs, models, projection, translation
+from ganvas.studio.routes import export, generate, jobs, models, projection, sketch, translation
 
 ROUTERS = [models.router, jobs.router, generate.router, export.router, projection.router, translation.router,
-           models.details]
+           sketch.router, models.details]

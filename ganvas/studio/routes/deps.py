@@ -14,6 +14,7 @@ from ganvas.studio.services.directions import DirectionService
 from ganvas.studio.services.export import ExportService
 from ganvas.studio.services.generation import GenerationService
 from ganvas.studio.services.projection import ProjectionService
+from ganvas.studio.services.sketch import SketchService
 from ganvas.studio.services.translation import TranslationService
 from ganvas.studio.state import StudioState
 
@@ -40,3 +41,4 @@ Generation = Annotated[GenerationService, Depends(_service("generation"))]
 Export = Annotated[ExportService, Depends(_service("export"))]
 Projection = Annotated[ProjectionService, Depends(_service("projection"))]
 Translation = Annotated[TranslationService, Depends(_service("translation"))]
+Sketch = Annotated[SketchService, Depends(_service("sketch"))]

@@ -15,6 +15,7 @@ from ganvas.studio.services.directions import DirectionService
 from ganvas.studio.services.export import ExportService
 from ganvas.studio.services.generation import GenerationService
 from ganvas.studio.services.projection import ProjectionService
+from ganvas.studio.services.sketch import SketchService
 from ganvas.studio.services.translation import TranslationService
 from ganvas.studio.state import StudioState
 
@@ -28,6 +29,7 @@ class Services:
     export: ExportService
     projection: ProjectionService
     translation: TranslationService
+    sketch: SketchService
 
     @classmethod
     def over(cls, state: StudioState) -> Services:
@@ -35,4 +37,5 @@ class Services:
         directions = DirectionService(state, catalogue)
         generation = GenerationService(state, catalogue, directions)
         return cls(state, catalogue, directions, generation, ExportService(state, catalogue, generation),
-                   ProjectionService(state, catalogue, generation), TranslationService(state, catalogue))
+                   ProjectionService(state, catalogue, generation), TranslationService(state, catalogue),
+                   SketchService(state, catalogue))

@@ -59,7 +59,9 @@ class Catalogue:
         if item.kind != "generator":
             return ModelDetails(summary, translate={
                 "directions": [{"name": d, "describe": G.describe(d)} for d in G.directions],
-                "text": any(G.side(s).get("font") for s in "AB"), "resolution": G.resolution})
+                "text": any(G.side(s).get("font") for s in "AB"), "resolution": G.resolution,
+                # a model from line drawings (a sketch set's card says how they were drawn): the Draw tab
+                "sketch": "AtoB" in G.directions and bool(G.side("A").get("lines"))})
         from ganvas.explore import describe
 
         layout = G.domain.describe()

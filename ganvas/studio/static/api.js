@@ -51,6 +51,12 @@ export const api = {
     return response.json();
   },
   translateText: (m, text, direction) => post(`/api/models/${enc(m)}/translate`, { text, direction }),
+  async sketch(m, png, { download = false, signal } = {}) {
+    const response = await check(await fetch(`/api/models/${enc(m)}/sketch${download ? "?download=true" : ""}`, {
+      method: "POST", signal, headers: { "Content-Type": "image/png" }, body: png,
+    }));
+    return download ? response.blob() : response.json();
+  },
 };
 
 export function saveBlob(blob, filename) {

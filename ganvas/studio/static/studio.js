@@ -1,5 +1,6 @@
 // ganvas studio: a client of the REST API (api.js). Plain JavaScript, no build step, nothing from elsewhere.
 import { api, saveBlob } from "./api.js";
+import { Sketchpad } from "./draw.js";
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_DIRECTIONS = 8;
@@ -13,6 +14,7 @@ const state = {
   A: null, B: null,                           // interpolation ends
   population: [], parents: new Set(), generations: [], generation: 0,
   kept: [], view: "explore", job: null, projectFile: null, audioKey: null,
+  pad: null, drawn: null,                     // Draw: the sketchpad; the last rendering {output, sketch, drawing}
 };
 
 // --- status line -------------------------------------------------------------------------------------
@@ -162,7 +164,8 @@ async function selectModel(name) {
   const music = info.domain === "music";
   document.body.classList.toggle("music", music);
   for (const [view, shown] of [["explore", generator], ["interpolate", generator], ["breed", generator],
-                               ["project", generator && info.explore?.projection], ["translate", !generator]]) {
+                               ["project", generator && info.explore?.projection], ["translate", !generator],
+                               ["draw", !generator && info.translate?.sketch]]) {
     $(`tab-${view}`).hidden = !shown;
   }
   state.current = null; state.edits.clear(); state.A = state.B = null; state.directions = null;
@@ -190,8 +193,10 @@ async function selectModel(name) {
     pick(state.grid[0]);
     loadDirections().catch(fail);
   } else {
-    showView("translate");
     setupTranslate();
+    resetDrawing();
+    showView(info.translate?.sketch ? "draw" : "translate");
+    if (info.translate?.sketch && !state.pad.empty) renderDrawing();   // the same drawing, by this model
   }
 }
 
@@ -348,7 +353,8 @@ function renderKept() {
     li.querySelector("img").alt = k.label;
     li.querySelector(".meta").textContent = k.label;
     li.querySelector("[data-act=open]").addEventListener("click", () => openKept(k));
-    li.querySelector("[data-act=get]").addEventListener("click", () => download([k.recipe], [`kept-${i + 1}`]).catch(fail));
+    li.querySelector("[data-act=get]").addEventListener("click", () => (k.kind === "sketch"
+      ? downloadDrawing(k.drawing, `kept-${i + 1}`) : download([k.recipe], [`kept-${i + 1}`])).catch(fail));
     li.querySelector("[data-act=rm]").addEventListener("click", () => { state.kept.splice(i, 1); saveKept(); });
     return li;
   }));
@@ -356,6 +362,12 @@ function renderKept() {
   $("kept-download").disabled = $("kept-clear").disabled = !state.kept.length;
 }
 function openKept(k) {
+  if (k.kind === "sketch") {               // a drawing's output: shown in Draw (the drawing is in its download)
+    showView("draw");
+    $("draw-output").src = k.image;
+    $("draw-caption").textContent = `${k.label} (kept)`;
+    return;
+  }
   const r = k.recipe;
   state.truncation = r.truncation ?? 1;
   $("truncation").value = String(state.truncation);
@@ -524,6 +536,81 @@ async function translate() {
   say(out.missing.length ? `the font lacks ${out.missing.join("")}` : out.describe);
 }
 
+// --- draw (sketch to image) ---------------------------------------------------------------------------
+const asDataUrl = (blob) => new Promise((ok, no) => {
+  const r = new FileReader();
+  r.onload = () => ok(r.result);
+  r.onerror = () => no(r.error);
+  r.readAsDataURL(blob);
+});
+const dataUrlBlob = async (url) => (await fetch(url)).blob();
+
+function resetDrawing() {
+  state.drawn = null;
+  $("draw-output").removeAttribute("src");
+  $("draw-seen").removeAttribute("src");
+  $("draw-caption").textContent = "Draw dark lines on the paper; the picture follows each stroke.";
+  syncDrawButtons();
+}
+function syncDrawButtons() {
+  const pad = state.pad;
+  $("draw-undo").disabled = !pad.strokes.length;
+  $("draw-redo").disabled = !pad.undone.length;
+  $("draw-keep").disabled = $("draw-download").disabled = !state.drawn;
+}
+let drawing = false;
+let drawAgain = false;
+async function renderDrawing() {
+  if (!state.model || state.info?.kind === "generator") return;
+  if (drawing) { drawAgain = true; return; }
+  if (state.pad.empty) { resetDrawing(); return; }
+  drawing = true;
+  const model = state.model;
+  $("draw-output").classList.add("busy");
+  try {
+    const png = await state.pad.png();
+    const out = await api.sketch(model, png);
+    if (model !== state.model) return;
+    state.drawn = { output: out.output, sketch: out.sketch, drawing: await asDataUrl(png) };
+    $("draw-output").src = out.output;
+    $("draw-output").alt = `The model's picture of the drawing (${out.describe})`;
+    $("draw-seen").src = out.sketch;
+    $("draw-caption").textContent = `${out.describe}, ${out.resolution}×${out.resolution}`;
+  } catch (e) { fail(e); } finally {
+    drawing = false;
+    $("draw-output").classList.remove("busy");
+    syncDrawButtons();
+    if (drawAgain) { drawAgain = false; renderDrawing(); }
+  }
+}
+function setTool(erase) {
+  state.pad.erase = erase;
+  $("draw-pen").setAttribute("aria-pressed", String(!erase));
+  $("draw-eraser").setAttribute("aria-pressed", String(erase));
+}
+function keepDrawing() {
+  if (!state.drawn) return;
+  const n = state.kept.filter((k) => k.kind === "sketch").length + 1;
+  state.kept.unshift({ kind: "sketch", image: state.drawn.output, drawing: state.drawn.drawing, label: `drawing ${n}`,
+                       at: new Date().toISOString() });
+  saveKept();
+  say("kept");
+}
+async function downloadDrawing(drawingUrl, name) {
+  say("preparing the download…");
+  const blob = await api.sketch(state.model, await dataUrlBlob(drawingUrl), { download: true });
+  saveBlob(blob, `ganvas-${name.replaceAll(" ", "-")}.zip`);
+}
+function traceFile(file) {
+  if (!file) return;
+  const img = $("draw-under");
+  if (img.src) URL.revokeObjectURL(img.src);
+  img.src = URL.createObjectURL(file);
+  img.hidden = false;
+  $("draw-trace-off").hidden = false;
+  say(`${file.name}: trace it (it is not sent, only your lines are)`);
+}
+
 // --- views and keys ----------------------------------------------------------------------------------
 function showView(view) {
   state.view = view;
@@ -537,12 +624,21 @@ function showView(view) {
 }
 
 function onKey(ev) {
-  if (ev.target.closest("input[type=text], input[type=number], select, textarea") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-  const tabs = ["explore", "interpolate", "breed", "project", "translate"];
-  const k = ev.key;
+  if (ev.target.closest("input[type=text], input[type=number], select, textarea")) return;
   const run = (f) => { ev.preventDefault(); Promise.resolve(f()).catch(fail); };
-  if (/^[1-5]$/.test(k) && !$(`tab-${tabs[k - 1]}`).hidden) return run(() => showView(tabs[k - 1]));
+  const k = ev.key;
+  if (state.view === "draw" && (ev.ctrlKey || ev.metaKey) && k.toLowerCase() === "z") {
+    return run(() => (ev.shiftKey ? state.pad.redo() : state.pad.undo()));
+  }
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  const tabs = ["explore", "interpolate", "breed", "project", "translate", "draw"];
+  if (/^[1-6]$/.test(k) && !$(`tab-${tabs[k - 1]}`).hidden) return run(() => showView(tabs[k - 1]));
   if (k === "?") return run(() => $("help").showModal());
+  if (state.view === "draw") {
+    if (k === "k") return run(keepDrawing);
+    if (k === "d" && state.drawn) return run(() => downloadDrawing(state.drawn.drawing, "drawing"));
+    return;
+  }
   if (state.info?.kind !== "generator") return;
   const onTile = ev.target.closest?.(".tile");
   if (k === "e" && onTile && onTile.closest("#population")) return run(() => { pick(state.population[Number(onTile.dataset.index)]); showView("explore"); });
@@ -583,8 +679,14 @@ function wire() {
   $("to-parents").addEventListener("click", addParent);
   $("reset").addEventListener("click", reset);
   $("play").addEventListener("click", () => play().catch(fail));
-  $("kept-download").addEventListener("click", () => download(state.kept.map((k) => k.recipe),
-                                                               state.kept.map((_, i) => `kept-${i + 1}`)).catch(fail));
+  $("kept-download").addEventListener("click", async () => {
+    try {
+      const sketches = state.kept.filter((k) => k.kind === "sketch");
+      for (const [i, k] of sketches.entries()) await downloadDrawing(k.drawing, `kept-${i + 1}`);
+      const recipes = state.kept.filter((k) => k.kind !== "sketch");
+      if (recipes.length) await download(recipes.map((k) => k.recipe), recipes.map((_, i) => `kept-${i + 1}`));
+    } catch (e) { fail(e); }
+  });
   $("kept-clear").addEventListener("click", () => { if (confirm("Forget every kept output of this model?")) { state.kept = []; saveKept(); } });
   $("interp-go").addEventListener("click", () => interpolate().catch(fail));
   $("breed-go").addEventListener("click", () => breed().catch(fail));
@@ -612,6 +714,22 @@ function wire() {
   $("project-cancel").addEventListener("click", () => state.job && api.cancel(state.job).catch(fail));
   $("project-use").addEventListener("click", () => { pick(state.projected); showView("explore"); });
   $("translate-go").addEventListener("click", () => translate().catch(fail));
+  state.pad = new Sketchpad($("draw-canvas"), () => renderDrawing());
+  state.pad.listeners.add(syncDrawButtons);
+  state.pad.width = Number($("draw-width").value);
+  $("draw-width").addEventListener("input", (e) => {
+    state.pad.width = Number(e.target.value);
+    $("draw-width-out").textContent = e.target.value;
+  });
+  $("draw-pen").addEventListener("click", () => setTool(false));
+  $("draw-eraser").addEventListener("click", () => setTool(true));
+  $("draw-undo").addEventListener("click", () => state.pad.undo());
+  $("draw-redo").addEventListener("click", () => state.pad.redo());
+  $("draw-clear").addEventListener("click", () => { state.pad.clear(); resetDrawing(); });
+  $("draw-trace").addEventListener("change", (e) => traceFile(e.target.files[0]));
+  $("draw-trace-off").addEventListener("click", () => { $("draw-under").hidden = true; $("draw-trace-off").hidden = true; });
+  $("draw-keep").addEventListener("click", keepDrawing);
+  $("draw-download").addEventListener("click", () => state.drawn && downloadDrawing(state.drawn.drawing, "drawing").catch(fail));
   $("help-open").addEventListener("click", () => $("help").showModal());
   document.querySelectorAll("[role=tab]").forEach((tab) => tab.addEventListener("click", () => showView(tab.dataset.view)));
   $("current-img").addEventListener("keydown", (e) => { if (e.key === " " && state.info?.domain === "music") { e.preventDefault(); play().catch(fail); } });
