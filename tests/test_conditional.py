@@ -67,7 +67,7 @@ def test_the_projection_term_is_the_inner_product_of_the_class_embedding_and_ds_
     x = torch.randn(4, 3, 32, 32)
     c = one_hot(torch.tensor([0, 1, 2, 1]), 3)
     with torch.no_grad():
-        features = model.D.net[:-1](x).flatten(1)
+        features = model.D.net[:-1](x).mean(dim=(2, 3))              # pooled over space
         by_hand = model.D.net[-1](model.D.net[:-1](x)).flatten() + ((c @ model.D.project.embed) * features).sum(1)
         assert torch.allclose(model.D(x, c=c), by_hand, atol=1e-5)
 

@@ -43,17 +43,25 @@ class LabelEmbedding(nn.Module):
 
 
 class Projection(nn.Module):
-    """⟨E_D c, φ⟩ for features φ N×F and class weights c N×K: the projection discriminator's class term."""
+    """⟨E_D c, φ⟩ for features φ (N×F, or N×F×H×W maps, averaged over space first, as Miyato and Koyama pool
+    them) and class weights c N×K: the projection discriminator's class term.
+
+    Pooled, one weight per channel and class: a class term on every position of D's last maps lets D
+    learn a template per class within minutes and G collapse onto it (one output per class, whatever z:
+    measured on emoji). Small initial weights: D starts out (nearly) unconditional.
+    """
 
     def __init__(self,
                  num_classes: int,      # K: the classes of the training data
-                 features: int,         # F: length of the features D's last linear layer reads
+                 features: int,         # F: channels of the features D's last layer reads
                  ) -> None:
         super().__init__()
-        self.embed = nn.Parameter(torch.randn(num_classes, features) / math.sqrt(features))
+        self.embed = nn.Parameter(torch.randn(num_classes, features) * 0.02)
 
     def forward(self, features: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return ((c.to(features.dtype) @ self.embed.to(features.dtype)) * features.flatten(1)).sum(dim=1)
+        if features.dim() > 2:
+            features = features.mean(dim=tuple(range(2, features.dim())))
+        return ((c.to(features.dtype) @ self.embed.to(features.dtype)) * features).sum(dim=1)
 
 
 def split_code(latent: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:

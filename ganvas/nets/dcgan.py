@@ -73,7 +73,7 @@ class Discriminator(nn.Module):
             width *= 2
         layers += [nn.Conv2d(width, 1, 4, 1, 0, bias=False)]
         self.net = nn.Sequential(*layers)
-        self.project = Projection(num_classes, width * 16) if num_classes else None
+        self.project = Projection(num_classes, width) if num_classes else None
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (the loss applies the sigmoid); `c`: class weights, for a conditional D."""

@@ -213,7 +213,7 @@ class Discriminator(nn.Module):
         self.sides = [2 ** k for k in range(int(math.log2(resolution)) - 2, 1, -1)]    # resolution/4 … 4
         self.blocks = nn.ModuleDict({str(s): DownBlock(width(2 * s), width(s)) for s in self.sides})
         self.head = nn.Conv2d(width(4), 1, 4)
-        self.project = Projection(num_classes, width(4) * 16) if num_classes else None
+        self.project = Projection(num_classes, width(4)) if num_classes else None
         self.recon_side = min(opts.recon_side, resolution // 2)
         self.decode_whole = Decoder(width(8), opts.decoder_channels, self.recon_side, img_channels)   # 8×8 map
         self.decode_part = Decoder(width(16), opts.decoder_channels, self.recon_side, img_channels)   # ¼ of 16×16
