@@ -129,7 +129,7 @@ def test_the_model_brings_the_small_data_recipe_and_the_preset_sets_it() -> None
     assert cfg.r1_gamma > 0 and cfg.r2_gamma > 0
     assert resolve_config(None, {"model": "fastgan", "loss": "hinge"}).loss == "hinge"     # options override
     preset = resolve_config("emoji-fastgan-64", {})
-    assert (preset.model, preset.resolution, preset.loss, preset.augment) == ("fastgan", 64, "rpgan", "diffaugment")
+    assert (preset.model, preset.resolution, preset.loss, preset.augment) == ("fastgan", 64, "rpgan", "none")
     assert preset.r1_gamma > 0 and preset.r2_gamma > 0 and preset.minutes == 10
 
 
