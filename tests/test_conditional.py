@@ -16,7 +16,7 @@ from ganvas.app.training import train
 from ganvas.errors import GanvasError
 from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec
-from ganvas.nets.conditional import LabelEmbedding, class_weights, one_hot
+from ganvas.nets.conditional import ClassNorm, LabelEmbedding, class_weights, one_hot, set_class
 from tests.conftest import assert_one_line_error, run_cli
 
 CLASSES = ("dark", "bright", "red")
@@ -42,6 +42,10 @@ def test_each_family_takes_the_class_in_g_and_in_d(name: str) -> None:
     assert model.num_classes == 3 and model.describe()["conditional"] is True
     z = torch.randn(2, *model.latent_shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
+        for m in model.G.modules():          # class-conditional BatchNorm starts as the plain one: move it
+            if isinstance(m, ClassNorm):
+                m.gain.normal_()
+                m.shift.normal_()
         a = model.generate(model.with_condition(z, one_hot(torch.tensor([0]), 3)))
         b = model.generate(model.with_condition(z, one_hot(torch.tensor([1]), 3)))
         again = model.generate(model.with_condition(z, one_hot(torch.tensor([0]), 3)))
@@ -59,7 +63,23 @@ def test_unconditional_builds_ignore_labels_and_keep_their_parameters() -> None:
     assert not any("embed" in k or "project" in k for k in plain.state_dict())
     cond = build("dcgan")
     extra = {k for k in cond.state_dict() if k not in plain.state_dict()}
-    assert extra == {"G.embed.weight", "D.project.embed"}
+    assert "D.project.embed" in extra and "G.net.1.gain" in extra and "G.net.1.shift" in extra
+    assert all(k.endswith((".gain", ".shift", "project.embed")) or ".norm." in k for k in extra)
+
+
+def test_class_conditional_batchnorm_moves_normalised_features_by_the_class() -> None:
+    model = build("dcgan")
+    norm = model.G.net[1]
+    with torch.no_grad():
+        norm.gain.normal_()
+        norm.shift.normal_()
+        x = torch.randn(4, norm.norm.num_features, 4, 4)
+        c = one_hot(torch.tensor([0, 1, 2, 0]), 3)
+        set_class(model.G, c)
+        y = norm(x)
+        base = norm.norm(x)
+        by_hand = base * (1 + (c @ norm.gain)[:, :, None, None]) + (c @ norm.shift)[:, :, None, None]
+    assert torch.allclose(y, by_hand, atol=1e-6)
 
 
 def test_the_projection_term_is_the_inner_product_of_the_class_embedding_and_ds_features() -> None:
@@ -79,14 +99,11 @@ def test_a_blend_mixes_the_class_embeddings() -> None:
     assert torch.allclose(class_weights(CLASSES, {"dark": 0.5, "red": 0.5}), torch.tensor([[0.5, 0.0, 0.5]]))
     embed = LabelEmbedding(3, 5)
     assert torch.allclose(embed(c), 0.25 * embed.weight[0] + 0.75 * embed.weight[1])
-    model = build("dcgan")
+    norm = build("dcgan").G.net[1]                                     # conditional BatchNorm: the same mix
     with torch.no_grad():
-        z = torch.randn(1, 100)
-        halfway = model.G.embed(class_weights(CLASSES, "dark:0.5,bright:0.5"))
-        ends = model.G.embed(one_hot(torch.tensor([0, 1]), 3))
-        assert torch.allclose(halfway[0], ends.mean(0), atol=1e-6)
-        code = model.with_condition(z, class_weights(CLASSES, "dark:0.5,bright:0.5"))
-        assert torch.allclose(model.G.net(torch.cat([z, halfway], 1).view(1, -1, 1, 1)), model.G(code))
+        norm.gain.normal_()
+        halfway = class_weights(CLASSES, "dark:0.5,bright:0.5") @ norm.gain
+        assert torch.allclose(halfway[0], norm.gain[:2].mean(0), atol=1e-6)
 
 
 @pytest.mark.parametrize("label, needles", [

@@ -16,7 +16,7 @@ from torch import nn
 
 from ganvas.config import option
 from ganvas.nets.base import DataSpec, GanModel, image_side, init_normal
-from ganvas.nets.conditional import LabelEmbedding, Projection, join_embedding
+from ganvas.nets.conditional import Projection, condition_norms, set_class, split_code
 
 RESOLUTIONS = (32, 64, 128)
 
@@ -34,14 +34,13 @@ class Generator(nn.Module):
                  ngf: int,              # channels of the last (largest) feature map
                  resolution: int,       # output side: a power of two, 32..128
                  channels: int = 3,     # output image channels
-                 num_classes: int = 0,  # classes it is conditioned on (0: none); an embedding of z_dim joins z
+                 num_classes: int = 0,  # classes it is conditioned on (0: none): class-conditional BatchNorm
                  ) -> None:
         super().__init__()
         stages = int(math.log2(resolution)) - 2            # 4×4 → resolution, doubling each stage
         width = ngf * 2 ** (stages - 1)
-        self.embed = LabelEmbedding(num_classes, z_dim) if num_classes else None
-        in_dim = 2 * z_dim if num_classes else z_dim
-        layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, width, 4, 1, 0, bias=False),
+        self.num_classes = num_classes
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, width, 4, 1, 0, bias=False),
                                    nn.BatchNorm2d(width), nn.ReLU(True)]
         for _ in range(stages - 1):
             layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
@@ -50,10 +49,15 @@ class Generator(nn.Module):
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.z_dim = z_dim
+        if num_classes:
+            condition_norms(self.net, num_classes)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = join_embedding(z.flatten(1), self.embed)
-        return self.net(z.view(z.shape[0], -1, 1, 1))
+        z = z.flatten(1)
+        if self.num_classes:
+            z, c = split_code(z, self.num_classes)
+            set_class(self.net, c)
+        return self.net(z.reshape(z.shape[0], -1, 1, 1))
 
 
 class Discriminator(nn.Module):

@@ -34,7 +34,7 @@ from torch import nn
 
 from ganvas.config import option
 from ganvas.nets.base import DataSpec, GanModel, image_side, init_normal, normal_latent
-from ganvas.nets.conditional import LabelEmbedding, Projection, join_embedding
+from ganvas.nets.conditional import Projection, condition_norms, set_class, split_code
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
@@ -126,14 +126,13 @@ class Generator(nn.Module):
                  resolution: int,       # output side: 32 | 64 | 128 | 256
                  img_channels: int,     # output image channels
                  opts: FastGANOptions,  # widths, depth, skip-layer excitation
-                 num_classes: int = 0,  # classes it is conditioned on (0: none); an embedding of z_dim joins z
+                 num_classes: int = 0,  # classes it is conditioned on (0: none): class-conditional BatchNorm
                  ) -> None:
         super().__init__()
         width = widths(opts.g_channel_base, opts)
         self.z_dim = opts.z_dim
-        self.embed = LabelEmbedding(num_classes, opts.z_dim) if num_classes else None
-        in_dim = 2 * opts.z_dim if num_classes else opts.z_dim
-        self.init = nn.Sequential(nn.ConvTranspose2d(in_dim, 2 * width(4), 4, 1, 0, bias=False),
+        self.num_classes = num_classes
+        self.init = nn.Sequential(nn.ConvTranspose2d(opts.z_dim, 2 * width(4), 4, 1, 0, bias=False),
                                   nn.BatchNorm2d(2 * width(4)), nn.GLU(dim=1))          # z → 4×4
         self.sides = [2 ** k for k in range(3, int(math.log2(resolution)) + 1)]       # 8 … resolution
         self.blocks = nn.ModuleDict({str(s): UpBlock(width(s // 2), width(s), 2 if s <= opts.deep_until else 1)
@@ -142,11 +141,16 @@ class Generator(nn.Module):
         self.sle = nn.ModuleDict({str(hi): SkipLayerExcitation(width(lo), width(hi))
                                   for hi, lo in self.sle_pairs.items()})
         self.to_rgb = nn.Sequential(nn.Conv2d(width(resolution), img_channels, 3, 1, 1), nn.Tanh())
+        if num_classes:
+            condition_norms(self, num_classes)
 
     def features(self, z: torch.Tensor) -> dict[int, torch.Tensor]:
         """Every feature map by side, after skip-layer excitation (4 … resolution)."""
-        z = join_embedding(z.flatten(1), self.embed)
-        feats = {4: self.init(z.view(z.shape[0], -1, 1, 1))}
+        z = z.flatten(1)
+        if self.num_classes:
+            z, c = split_code(z, self.num_classes)
+            set_class(self, c)
+        feats = {4: self.init(z.reshape(z.shape[0], -1, 1, 1))}
         x = feats[4]
         for s in self.sides:
             x = self.blocks[str(s)](x)
