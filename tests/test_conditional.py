@@ -278,3 +278,17 @@ def test_evaluating_a_conditional_model_on_data_of_other_classes_says_so(conditi
     assert "warning: the model's classes (bright, dark) are not those of" in proc.stderr
     assert "control is not measured" in proc.stderr
     assert "control" not in json.loads((tmp_path / "eval" / "metrics.json").read_text())
+
+
+def test_evaluate_measures_control_against_the_classifier_on_real_images(conditional_run: Path,
+                                                                        tmp_path: Path) -> None:
+    proc = run_cli("evaluate", str(conditional_run), "--n", "20", "--out", str(tmp_path / "eval"))
+    assert proc.returncode == 0, proc.stderr
+    assert "control:" in proc.stderr and "averaged per class" in proc.stderr
+    control = json.loads((tmp_path / "eval" / "metrics.json").read_text())["control"]
+    assert [r["class"] for r in control["classes"]] == ["bright", "dark"]
+    assert 0 <= control["control_accuracy"] <= 1 and control["classifier_heldout_accuracy"] > 0.9   # shades: easy
+    assert control["control_ratio"] == pytest.approx(control["control_accuracy"] /
+                                                     control["classifier_heldout_accuracy"])
+    report = (tmp_path / "eval" / "report.html").read_text()
+    assert "Control: does it make the class asked for?" in report and "One row per class (bright, dark)" in report

@@ -119,8 +119,8 @@ def run_cmd(checkpoint, data, n, features, inception_weights, seed, truncation, 
     if "control" in ev.metrics:
         c = ev.metrics["control"]
         info(f"  control: {c['control_accuracy']:.0%} of samples are classified as the class asked for "
-             f"(the classifier gets {c['classifier_heldout_accuracy']:.0%} of held-out real images right: "
-             f"ratio {c['control_ratio']:.2f}; chance {c['chance']:.0%})")
+             f"(the classifier gets {c['classifier_heldout_accuracy']:.0%} of its held-out real images of these "
+             f"classes right; both averaged per class: ratio {c['control_ratio']:.2f}; chance {c['chance']:.0%})")
     info(f"  metrics: {Path(out) / 'metrics.json'}")
     info(f"  report:  {Path(out) / 'report.html'}")
     if as_json:

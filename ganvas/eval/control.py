@@ -3,8 +3,9 @@
 - *Control accuracy*: samples of each requested class, classified by the dataset's own domain
   classifier (`ganvas.eval.domain_net`, the network behind the FD_domain features); the share
   classified as the class asked for, averaged over classes. It is read beside the classifier's own
-  held-out accuracy on real images, the most one can expect of it: a ratio of 1 means the model's
-  classes are as recognisable as real ones.
+  accuracy on its held-out real images of the same classes, averaged the same way (per class, then
+  over classes: a small class counts as much as a large one on both sides), the most one can expect
+  of it: a ratio of 1 means the model's classes are as recognisable as real ones.
 - *Per-class quality*: FD_domain and precision/recall between each class's samples and that class's
   real images (in the same domain features), so a class that comes out broken or copied shows.
 - A class × sample grid (one row per class, the same seeds in every column).
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from ganvas.errors import GanvasError
-from ganvas.eval.domain_net import build_extractor, load_or_train
+from ganvas.eval.domain_net import DomainRecipe, build_extractor, load_or_train, validation_split
 from ganvas.eval.features import resize_for
 from ganvas.eval.suite import FeatureSets, compute, labelled
 
@@ -57,6 +58,8 @@ def control_report(G: Any, dataset: Any, n_per_class: int = 100, seed: int = 0,
     real_y = np.asarray(dataset.arrays["y"])
     real_feats_all = None
     rows, unchecked = [], []
+    held = validation_split(len(real_y), DomainRecipe(**meta["recipe"]))[0]
+    held_pred = classify(net, dataset.arrays["x"][held], int(meta["input_size"]))
     for name in G.classes:
         if name not in known or name not in real_names:      # e.g. 'other', made by merging rare classes
             unchecked.append(name)
@@ -66,6 +69,10 @@ def control_report(G: Any, dataset: Any, n_per_class: int = 100, seed: int = 0,
         row: dict[str, Any] = {"class": name, "control_accuracy": acc, "n_generated": len(fake)}
         idx = np.flatnonzero(real_y == real_names.index(name))
         row["n_real"] = int(len(idx))
+        mine = real_y[held] == real_names.index(name)
+        row["n_heldout_real"] = int(mine.sum())
+        if mine.any():
+            row["real_accuracy"] = float((held_pred[mine] == known.index(name)).mean())
         if len(idx) >= MIN_PER_CLASS:
             if real_feats_all is None:
                 real_feats_all = extractor(dataset.arrays["x"], progress=bool(progress), what="real images")
@@ -78,11 +85,13 @@ def control_report(G: Any, dataset: Any, n_per_class: int = 100, seed: int = 0,
     if not rows:
         raise GanvasError(f"none of the model's classes ({', '.join(G.classes)}) is a label of "
                           f"'{dataset.name}' ({', '.join(real_names)}): evaluate against the data it was trained on")
-    mean_acc = float(np.mean([r["control_accuracy"] for r in rows]))
-    held_out = float(meta["training"]["val_accuracy"])
+    compared = [r for r in rows if "real_accuracy" in r]
+    mean_acc = float(np.mean([r["control_accuracy"] for r in compared]))
+    held_out = float(np.mean([r["real_accuracy"] for r in compared]))
     return {
         "control_accuracy": mean_acc,
         "classifier_heldout_accuracy": held_out,
+        "classifier_heldout_accuracy_overall": float(meta["training"]["val_accuracy"]),
         "control_ratio": mean_acc / held_out if held_out > 0 else float("nan"),
         "chance": 1.0 / len(known),
         "n_per_class": n_per_class,

@@ -73,16 +73,22 @@ def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
 
 
+def validation_split(n: int, recipe: DomainRecipe) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out indices, sorted; training indices, in training order) of the classifier's images: the
+    held-out ones are what its recorded accuracy, and control's per-class accuracy of reals, are measured on."""
+    order = np.random.default_rng(recipe.seed).permutation(n)
+    if recipe.limit:
+        order = order[:recipe.limit]
+    n_val = max(1, int(round(len(order) * recipe.val_fraction)))
+    return np.sort(order[:n_val]), order[n_val:]
+
+
 def train_domain_net(images: np.ndarray, labels: np.ndarray, num_classes: int, recipe: DomainRecipe,
                      size: int, progress: bool | None = None, desc: str = "") -> tuple[ConvNet, dict]:
     """Train the classifier; returns the network and a report (accuracies, time)."""
     t0 = time.perf_counter()
-    rng = np.random.default_rng(recipe.seed)
-    order = rng.permutation(len(images))
-    if recipe.limit:
-        order = order[:recipe.limit]
-    n_val = max(1, int(round(len(order) * recipe.val_fraction)))
-    val_idx, train_idx = np.sort(order[:n_val]), order[n_val:]
+    val_idx, train_idx = validation_split(len(images), recipe)
+    n_val = len(val_idx)
     g = torch.Generator().manual_seed(recipe.seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.seed)

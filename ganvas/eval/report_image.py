@@ -63,6 +63,8 @@ def sections(ev: Evaluation) -> list[Section]:
     seeds = ev.metrics["generator"]["seeds"]
     out = [Section("Samples", f"<p>Seeds {seeds[0]}–{seeds[0] + min(n, 64) - 1} of the {n} evaluated.</p>"
                               f"<img class='px' src='{png_data_uri(grid)}'>")]
+    if "control" in ev.metrics:
+        out.append(control_section(ev))
     ratio = ev.details.get("nn_ratio")
     if ratio is None:
         return out
@@ -87,3 +89,36 @@ def sections(ev: Evaluation) -> list[Section]:
     out.append(Section("Most novel samples", "<p>Largest distance to any training image: new, or broken.</p>" +
                        "".join(_neighbour_row(ev, i) for i in most)))
     return out
+
+
+def control_section(ev: Evaluation) -> Section:
+    """Control accuracy beside the classifier's own on real images, per-class figures, the class × sample grid."""
+    c = ev.metrics["control"]
+    verdict = (f"<p>Asked for a class, the model makes something the dataset's own classifier puts in that class "
+               f"<b>{c['control_accuracy']:.0%}</b> of the time (chance {c['chance']:.0%}); on its held-out real "
+               f"images of the same classes the classifier is right {c['classifier_heldout_accuracy']:.0%} of the "
+               f"time, so the model's classes are {c['control_ratio']:.0%} as recognisable as real ones. Both are "
+               f"averaged per class first, so a small class counts as much as a large one. {c['n_per_class']} "
+               "samples per class.</p>")
+    fd = next((k for k in ("FD_domain", "FID", "FD_random") if any(k in r for r in c["classes"])), None)
+    head = ("<tr><th>class</th><th>control accuracy</th><th>classifier on held-out reals</th><th>real images</th>"
+            + (f"<th>{esc(fd)}</th><th>precision</th><th>recall</th>" if fd else "") + "</tr>")
+    rows = []
+    for r in c["classes"]:
+        real = f"{r['real_accuracy']:.0%} of {r['n_heldout_real']}" if "real_accuracy" in r else "–"
+        cells = [esc(r["class"]), f"{r['control_accuracy']:.0%}", real, str(r["n_real"])]
+        if fd:
+            cells += [f"{r[k]:.3g}" if k in r else "– (too few reals)" for k in (fd, "precision", "recall")]
+        rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
+    note = ("" if not c["unchecked_classes"] else
+            f"<p class='small'>Not checked (not a class of the data's classifier): "
+            f"{esc(', '.join(c['unchecked_classes']))}.</p>")
+    grid = ""
+    if "class_grid" in ev.details:
+        picture = make_grid(ev.details["class_grid"], nrow=8)
+        scale = max(1, 512 // max(picture.size))
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
+        grid = (f"<p>One row per class ({esc(', '.join(r['class'] for r in c['classes']))}), the same eight seeds "
+                f"in every row.</p><img class='px' src='{png_data_uri(picture)}'>")
+    return Section("Control: does it make the class asked for?",
+                   verdict + f"<table>{head}{''.join(rows)}</table>" + note + grid)

@@ -49,7 +49,8 @@ class Projection(nn.Module):
 
     Pooled, one weight per channel and class: a class term on every position of D's last maps lets D
     learn a template per class within minutes and G collapse onto it (one output per class, whatever z:
-    measured on emoji). Small initial weights: D starts out (nearly) unconditional.
+    measured on emoji). Initial weights of unit variance over the features: D judges the class from the
+    start (with weights of 0.02 a ten-minute run learnt the classes too weakly: control 23% on emoji).
     """
 
     def __init__(self,
@@ -57,7 +58,7 @@ class Projection(nn.Module):
                  features: int,         # F: channels of the features D's last layer reads
                  ) -> None:
         super().__init__()
-        self.embed = nn.Parameter(torch.randn(num_classes, features) * 0.02)
+        self.embed = nn.Parameter(torch.randn(num_classes, features) / math.sqrt(features))
 
     def forward(self, features: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         if features.dim() > 2:
