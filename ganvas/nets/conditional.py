@@ -71,14 +71,6 @@ def split_code(latent: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, to
     return latent[:, : latent.shape[1] - num_classes], latent[:, latent.shape[1] - num_classes:]
 
 
-def join_embedding(latent: torch.Tensor, embed: LabelEmbedding | None) -> torch.Tensor:
-    """``[z | c]`` → ``[z | embed(c)]``: what a conditional G feeds its first layer (unchanged without `embed`)."""
-    if embed is None:
-        return latent
-    z, c = split_code(latent.flatten(1), embed.num_classes)
-    return torch.cat([z, embed(c).to(z.dtype)], dim=1)
-
-
 def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Integer labels N → class weights N×K (float32)."""
     return torch.nn.functional.one_hot(labels.long(), num_classes).float()
