@@ -250,3 +250,17 @@ def sketch_runs(tmp_path_factory: pytest.TempPathFactory, sketch_built) -> Path:
             "--out", str(root / "emoji-sketch")]
     assert main(args) == 0
     return root
+
+
+@contextlib.contextmanager
+def studio_at(runs: Path, log: Path, **env: str):
+    """`ganvas studio RUNS` started as a person starts it (its output in `log`): yields (url, process)."""
+    from ganvas.studio.launch import StudioDidNotStart, running_studio
+
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    with open(log, "w") as out, contextlib.ExitStack() as stack:
+        try:
+            url, proc = stack.enter_context(running_studio(runs, env=full_env, stdout=out, cwd=REPO))
+        except StudioDidNotStart as exc:
+            raise AssertionError(f"{exc}: {log.read_text()}") from None
+        yield url, proc

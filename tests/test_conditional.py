@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import assert_one_line_error, run_cli
 from PIL import Image
 
 import ganvas
@@ -17,7 +18,6 @@ from ganvas.errors import GanvasError
 from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec
 from ganvas.nets.conditional import ClassNorm, LabelEmbedding, class_weights, one_hot, set_class
-from tests.conftest import assert_one_line_error, run_cli
 
 CLASSES = ("dark", "bright", "red")
 IMAGE_SPEC = DataSpec("image", (3, 32, 32), 3, {}, CLASSES)

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import studio_at
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
 import ganvas
 from ganvas.explore import provenance as P
 from ganvas.studio.app import create_app
-from ganvas.studio.launch import CHROMIUM, CHROMIUM_ARGS, StudioDidNotStart, running_studio
+from ganvas.studio.launch import CHROMIUM, CHROMIUM_ARGS
 
 MODEL = "emoji-sketch"
 
@@ -102,13 +100,7 @@ def test_bad_drawings_are_one_line_errors(client: TestClient, body: bytes, statu
 
 @pytest.fixture(scope="module")
 def server(sketch_runs: Path, tmp_path_factory):
-    log = tmp_path_factory.mktemp("sketch-server") / "studio.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with open(log, "w") as out, contextlib.ExitStack() as stack:
-        try:
-            url, _ = stack.enter_context(running_studio(sketch_runs, env=env, stdout=out, cwd=REPO))
-        except StudioDidNotStart as exc:
-            raise AssertionError(f"{exc}: {log.read_text()}") from None
+    with studio_at(sketch_runs, tmp_path_factory.mktemp("sketch-server") / "studio.log") as (url, _):
         yield url
 
 

@@ -7,15 +7,14 @@ pictures come from scripts/studio_screenshots.py on trained runs), else to the t
 
 from __future__ import annotations
 
-import contextlib
 import os
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import studio_at
 
-from ganvas.studio.launch import CHROMIUM, CHROMIUM_ARGS, StudioDidNotStart, running_studio
+from ganvas.studio.launch import CHROMIUM, CHROMIUM_ARGS
 
 SG = "nested/emoji-stylegan"
 
@@ -25,12 +24,7 @@ def server(studio_runs: Path, tmp_path_factory):
     """The real command, as a person starts it; its temporary folder is watched for stray files."""
     scratch = tmp_path_factory.mktemp("server-tmp")
     log = tmp_path_factory.mktemp("server-log") / "studio.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(scratch)}
-    with open(log, "w") as out, contextlib.ExitStack() as stack:
-        try:
-            url, proc = stack.enter_context(running_studio(studio_runs, env=env, stdout=out, cwd=REPO))
-        except StudioDidNotStart as exc:
-            raise AssertionError(f"{exc}: {log.read_text()}") from None
+    with studio_at(studio_runs, log, TMPDIR=str(scratch)) as (url, proc):
         yield url, scratch, log
     assert proc.returncode in (0, -15), log.read_text()
 

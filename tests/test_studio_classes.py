@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import studio_at
 from test_conditional import shades_folder
 
-from ganvas.studio.launch import CHROMIUM, CHROMIUM_ARGS, StudioDidNotStart, running_studio
+from ganvas.studio.launch import CHROMIUM, CHROMIUM_ARGS
 
 MODEL = "shades-cdcgan"
 
@@ -27,13 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     assert main(["train", "--model", "dcgan", "--data", str(data), "--resolution", "32", "--conditional",
                  "--kimg", "0.1", "--minutes", "0", "--batch-size", "16", "--set", "model_args.ngf=8",
                  "--set", "model_args.ndf=8", "--set", "sample_count=4", "--out", str(root / MODEL)]) == 0
-    log = tmp_path_factory.mktemp("server-log") / "studio.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with open(log, "w") as out, contextlib.ExitStack() as stack:
-        try:
-            url, _ = stack.enter_context(running_studio(root, env=env, stdout=out, cwd=REPO))
-        except StudioDidNotStart as exc:
-            raise AssertionError(f"{exc}: {log.read_text()}") from None
+    with studio_at(root, tmp_path_factory.mktemp("server-log") / "studio.log") as (url, _):
         yield url
 
 
