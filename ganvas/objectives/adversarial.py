@@ -45,7 +45,8 @@ class AdversarialObjective(Objective):
     def _fake_batch(self, n: int, phase: str, c: torch.Tensor | None = None) -> torch.Tensor:
         """`n` generated samples for D's step (phase "D") or G's step ("G"), of classes `c` (class weights
         n×K) for a conditional model."""
-        z = self.model.sample_latent(n, self.latent_rng, condition=c)
+        rng = self.latent_rng                   # a model that takes no class need not know the argument
+        z = self.model.sample_latent(n, rng) if c is None else self.model.sample_latent(n, rng, condition=c)
         return self.model.generate(z)
 
     def judge_real(self, D: Callable[..., torch.Tensor], real: torch.Tensor

@@ -189,10 +189,15 @@ class Trainer:
         net = self.ema.averaged[name]
         rng = torch.Generator(self.device).manual_seed(derive_seed(self.cfg.seed, "recalibrate"))
         with self.fork_rng():
-            recalibrate_batchnorm(net, lambda: self.model.generate(
-                self.model.sample_latent(self.cfg.batch_size, rng,
-                                         condition=self.model.random_condition(self.cfg.batch_size, rng)), net=net))
+            recalibrate_batchnorm(net, lambda: self.model.generate(self.recalibration_latent(rng), net=net))
         return net.eval()
+
+    def recalibration_latent(self, rng: torch.Generator) -> torch.Tensor:
+        """A batch of codes for BatchNorm recalibration (of classes drawn uniformly, for a conditional model)."""
+        c = self.model.random_condition(self.cfg.batch_size, rng)
+        if c is None:
+            return self.model.sample_latent(self.cfg.batch_size, rng)
+        return self.model.sample_latent(self.cfg.batch_size, rng, condition=c)
 
     def fork_rng(self) -> Any:
         """Random draws inside leave the training streams (CPU, and this rank's GPU) untouched."""
