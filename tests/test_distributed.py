@@ -191,11 +191,21 @@ def test_the_music_model_trains_on_two_machines_and_resumes_in_two_and_in_one(ch
     one = tmp_path / "one"
     shutil.copytree(run, one)
     errs = two_nodes(tmp_path, "train", "--out", "music", "--resume", "--kimg", "0.128")
-    assert "resuming music at step 6" in errs[0] and not errs[1].strip()
+    assert "resuming music at step 6" in errs[0] and not ganvas_lines(errs[1])       # rank 1 keeps quiet
     assert ckpt.load(run).step == 8 and steps_logged(run) == list(range(1, 9))
     assert_ranks_identical(ckpt.load(run), 2)
     train(None, {"kimg": 0.128}, one, resume=True, progress=False)
     assert ckpt.load(one).step == 8 and steps_logged(one) == list(range(1, 9))
+
+
+RANK0_ONLY = ("resuming ", "training ", "done: ", "warning: ", "error: ", "  checkpoint:")   # what ganvas says
+
+
+def ganvas_lines(stderr: str) -> list[str]:
+    """Lines of a torchrun node's stderr that ganvas printed. Not all of it: a node's agent may print
+    torchrun's own c10d store warnings (and their traceback) when the other node's agent, which hosts
+    the rendezvous store, exits first, a teardown race of torchrun's multi-node mode under load."""
+    return [ln for ln in stderr.splitlines() if ln.startswith(RANK0_ONLY)]
 
 
 def one_error_line(proc: subprocess.CompletedProcess, *needles: str) -> None:
