@@ -264,3 +264,15 @@ def studio_at(runs: Path, log: Path, **env: str):
         except StudioDidNotStart as exc:
             raise AssertionError(f"{exc}: {log.read_text()}") from None
         yield url, proc
+
+
+@pytest.fixture(scope="session")
+def tileable_run(tmp_path_factory: pytest.TempPathFactory, emoji_built) -> Path:
+    """A tiny tileable dcgan run on emoji (seconds), read by the tiling and pixel-art tests; never modified."""
+    from ganvas.cli import main
+
+    out = tmp_path_factory.mktemp("runs") / "tiles"
+    assert main(["train", "--model", "dcgan", "--data", "emoji", "--resolution", "32", "--kimg", "0.05",
+                 "--batch-size", "16", "--tileable", "--set", "model_args.ngf=8", "--set", "model_args.ndf=8",
+                 "--set", "sample_count=4", "--out", str(out)]) == 0
+    return out

@@ -119,18 +119,9 @@ def test_the_real_command_refuses_a_bad_palette_in_one_line(tmp_path: Path) -> N
     assert_one_line_error(run_cli("sample", str(tmp_path), "--palette", "0x10"), "--palette expects")
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, emoji_built) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "pixel"
-    assert main(["train", "--model", "dcgan", "--data", "emoji", "--resolution", "32", "--kimg", "0.05",
-                 "--batch-size", "16", "--tileable", "--set", "model_args.ngf=8", "--set", "model_args.ndf=8",
-                 "--set", "sample_count=4", "--out", str(out)]) == 0
-    return out
-
-
-def test_sample_writes_a_quantised_upscaled_sheet_and_tilings(tiny_run: Path, tmp_path: Path, capsys) -> None:
+def test_sample_writes_a_quantised_upscaled_sheet_and_tilings(tileable_run: Path, tmp_path: Path, capsys) -> None:
     sheet, tiles = tmp_path / "sheet.png", tmp_path / "tiles"
-    assert main(["sample", str(tiny_run), "--n", "6", "--palette", "5", "--pixel-scale", "3", "--sheet", str(sheet),
+    assert main(["sample", str(tileable_run), "--n", "6", "--palette", "5", "--pixel-scale", "3", "--sheet", str(sheet),
                  "--tile-preview", "--out-dir", str(tiles)]) == 0
     out = capsys.readouterr().out
     assert "palette: 5 colours fitted to the outputs" in out and "seam score" in out and "training images" in out
@@ -147,9 +138,9 @@ def test_sample_writes_a_quantised_upscaled_sheet_and_tilings(tiny_run: Path, tm
     assert tiled.shape == (288, 288, 3) and np.array_equal(tiled[96:192, 192:288], single)
 
 
-def test_a_dataset_palette_from_the_command_line(tiny_run: Path, tmp_path: Path, capsys) -> None:
+def test_a_dataset_palette_from_the_command_line(tileable_run: Path, tmp_path: Path, capsys) -> None:
     grid = tmp_path / "grid.png"
-    assert main(["sample", str(tiny_run), "--n", "4", "--palette", "emoji", "--colours", "12", "--grid",
+    assert main(["sample", str(tileable_run), "--n", "4", "--palette", "emoji", "--colours", "12", "--grid",
                  str(grid)]) == 0
     assert "palette: 12 colours of emoji" in capsys.readouterr().out
     from ganvas.data import data_home

@@ -11,7 +11,6 @@ import torch
 from PIL import Image
 
 import ganvas
-from ganvas.cli import main
 from ganvas.config import TrainConfig
 from ganvas.errors import GanvasError
 from ganvas.eval.seams import seam_score, seam_score_hwc, tile_3x3
@@ -154,15 +153,6 @@ def test_seam_score_of_noise_and_of_a_ramp() -> None:
 
 
 # --- a tileable run, end to end --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tileable_run(tmp_path_factory, emoji_built) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "tiles"
-    assert main(["train", "--model", "dcgan", "--data", "emoji", "--resolution", "32", "--kimg", "0.05",
-                 "--batch-size", "16", "--tileable", "--set", "model_args.ngf=8", "--set", "model_args.ndf=8",
-                 "--set", "sample_count=4", "--out", str(out)]) == 0
-    return out
 
 
 def test_a_tileable_checkpoint_reloads_as_the_network_it_trained(tileable_run: Path) -> None:
