@@ -25,14 +25,14 @@ LAYERS: list[tuple[str, ...]] = [
     ("train",),                                      # the loop, checkpoints, logs
     ("nets",),                                       # generator/discriminator pairs
     ("objectives",),                                 # losses, penalties, augmentations, objectives
-    ("domains", "data", "music"),                    # kinds of data, datasets, notes ↔ piano-rolls
+    ("domains", "data", "music", "text"),            # kinds of data, datasets, notes ↔ piano-rolls, verse
     ("accel", "distributed", "seeds", "config", "registry", "files", "console", "errors", "version"),  # leaves
 ]
 SIDEWAYS = {
     ("__main__", "cli"), ("cli", "commands"), ("ganvas", "api"), ("ganvas", "version"),
     ("explore", "eval"),            # projection's feature loss uses eval's random CNN
     ("api", "translator"), ("api", "style"), ("api", "loaded"), ("translator", "loaded"),
-    ("data", "music"), ("domains", "music"),
+    ("data", "music"), ("domains", "music"), ("data", "text"), ("domains", "text"),
     ("config", "registry"), ("config", "errors"), ("registry", "errors"), ("files", "errors"),
     ("console", "errors"), ("accel", "errors"), ("distributed", "errors"),
 }
