@@ -46,6 +46,9 @@ class TrainConfig:
                                    "game tiles), and D sees reals and fakes shifted circularly by random amounts")
     conditional: bool = option(False, "condition G and D on the data's labels (classes): sample by class name "
                                       "(`ganvas sample RUN --class NAME`); needs labelled data")
+    class_loss: float = option(0.0, "conditional runs: weight of an auxiliary classification loss (AC-GAN, Odena et "
+                                    "al. 2017) read from the projection D's class scores: D learns the reals' classes, "
+                                    "G is pushed to make the class asked for; 0 = off (projection alone)", min=0)
     min_class_count: int = option(0, "conditional runs: classes with fewer examples are merged into one class "
                                      "'other' (0 = keep every class)", min=0)
     holdout: float = option(0.0, "share of the data kept out of training for evaluation (held-out FD, "

@@ -88,6 +88,20 @@ def test_slerp_follows_the_great_circle_and_lerps_the_length() -> None:
         interpolation.path(a, b, 1, "z")
 
 
+def test_a_conditional_path_moves_the_class_weights_linearly() -> None:
+    """[z | c] codes: z slerped, the class weights lerped, so every frame asks for a blend summing to 1."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.cat([torch.randn(1, 8, generator=g), torch.tensor([[1.0, 0.0, 0.0]])], dim=1)
+    b = torch.cat([torch.randn(1, 8, generator=g), torch.tensor([[0.0, 0.0, 1.0]])], dim=1)
+    frames = interpolation.path(a, b, 5, "z", classes=3)
+    assert torch.equal(frames[0], a[0]) and torch.equal(frames[-1], b[0])
+    assert torch.allclose(frames[:, 8:].sum(1), torch.ones(5))
+    assert torch.allclose(frames[2, 8:], torch.tensor([0.5, 0.0, 0.5]))
+    assert torch.allclose(frames[2, :8], interpolation.slerp(a[:, :8], b[:, :8], 0.5)[0])
+    plain = interpolation.path(a, b, 5, "z")                  # the whole code slerped: the blend drifts off 1
+    assert not torch.allclose(plain[2, 8:].sum(), torch.tensor(1.0))
+
+
 @pytest.mark.parametrize("which", ["dc", "sg"])
 def test_interpolation_frames_start_and_end_at_the_seeds(which, request) -> None:
     G = request.getfixturevalue(which)

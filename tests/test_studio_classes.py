@@ -85,5 +85,24 @@ def test_the_class_picker_and_blend_slider_in_a_browser(server: str, tmp_path: P
         page.wait_for_function("document.getElementById('current-caption').textContent.includes('bright:0.50')")
         page.wait_for_function("b => document.getElementById('current-img').src !== b", arg=dark)
         page.screenshot(path=str(tmp_path / "classes.png"))
+        # Interpolate: the same seed from one class to the other, a class axis
+        page.select_option("#class-a", "")
+        page.locator("#seed-grid .tile").nth(1).click()
+        page.wait_for_function("document.getElementById('current-caption').textContent.startsWith('seed 1')")
+        page.keyboard.press("a")
+        page.keyboard.press("b")
+        page.click("#tab-interpolate")
+        assert page.locator("#interp-class-b-box").is_visible()
+        page.select_option("#interp-class-a", "dark")
+        page.select_option("#interp-class-b", "bright")
+        page.fill("#interp-steps", "3")
+        page.select_option("#interp-anim", "")
+        page.click("#interp-go")
+        page.wait_for_selector("#interp-strip .tile img")
+        frames = page.locator("#interp-strip .tile img").evaluate_all("els => els.map(e => e.src)")
+        assert len(frames) == 3 and len(set(frames)) == 3
+        _, dark1 = post(server, f"/api/models/{MODEL}/render", {"seed": 1, "label": "dark"})
+        _, bright1 = post(server, f"/api/models/{MODEL}/render", {"seed": 1, "label": "bright"})
+        assert frames[0] == dark1["image"] and frames[-1] == bright1["image"]
         assert not problems, problems
         browser.close()

@@ -93,7 +93,7 @@ def interpolate(G: Generator, a: int | torch.Tensor, b: int | torch.Tensor, step
             if space != latent.edit_space(G):
                 raise GanvasError("interpolating in z needs seeds at both ends (their z codes are known)")
             ends.append(end if end.dim() > len(latent.code_shape(G, space)) else end[None])
-    frames = path(ends[0], ends[1], steps, space, method)
+    frames = path(ends[0], ends[1], steps, space, method, classes=G.model.num_classes)
     frames = latent.to_space(G, frames, space, latent.edit_space(G))
     recipe = Recipe(seed=0, truncation=truncation, edits=list(edits), directions=direction_set or DirectionSet())
     final = torch.cat([recipe.final(G, frames[i:i + 1]) for i in range(steps)])

@@ -50,8 +50,13 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-7) -> torc
     return out.to(a.dtype).reshape(shape)
 
 
-def path(a: torch.Tensor, b: torch.Tensor, steps: int, space: str, method: str | None = None) -> torch.Tensor:
-    """`steps` codes from `a` to `b` (both ends included): spherical in z, linear in w by default."""
+def path(a: torch.Tensor, b: torch.Tensor, steps: int, space: str, method: str | None = None,
+         classes: int = 0) -> torch.Tensor:
+    """`steps` codes from `a` to `b` (both ends included): spherical in z, linear in w by default.
+
+    `classes` K > 0: z codes are ``[z | c]`` of a conditional model, and the class weights c (the last K
+    numbers) move linearly, so every frame asks for a blend that sums to 1: ends of different classes make
+    a class axis (faces → flags), the noise slerped as usual."""
     if not 2 <= steps <= MAX_STEPS:
         raise GanvasError(f"interpolation steps must be in 2..{MAX_STEPS}, got {steps}")
     method = method or ("slerp" if space == "z" else "lerp")
@@ -60,6 +65,11 @@ def path(a: torch.Tensor, b: torch.Tensor, steps: int, space: str, method: str |
     if a.shape != b.shape:
         raise GanvasError(f"the two ends have different shapes {list(a.shape)} and {list(b.shape)}")
     f = slerp if method == "slerp" else lerp
+    if classes and space == "z":
+        k = a.shape[-1] - classes
+        inner = [torch.cat([f(a[..., :k], b[..., :k], t), lerp(a[..., k:], b[..., k:], t)], dim=-1)
+                 for t in (i / (steps - 1) for i in range(1, steps - 1))]
+        return torch.cat([a, *inner, b])
     inner = [f(a, b, i / (steps - 1)) for i in range(1, steps - 1)]
     return torch.cat([a, *inner, b])                # the ends exactly: frame 0 is a's output, the last b's
 

@@ -311,6 +311,19 @@ class GanModel(nn.Module):
         """The class weights of a training batch's labels (None for an unconditional model)."""
         return one_hot(batch["y"], self.num_classes) if self.num_classes else None
 
+    def class_scores(self) -> torch.Tensor | None:
+        """D's score of every class (N×K) in its last forward pass, from its projection (None when D has none).
+
+        Objectives read it right after the pass whose samples they mean (an auxiliary classification loss;
+        the creative adversarial network's style ambiguity), so D needs no second output."""
+        from ganvas.nets.conditional import Projection
+
+        for name in self.discriminator_names:
+            for m in getattr(self, name).modules():
+                if isinstance(m, Projection):
+                    return m.class_scores
+        return None
+
     def generate(self, latent: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
         """Outputs of the generator `net` (default: the trained G) for `latent` (z or edit-space codes).
 

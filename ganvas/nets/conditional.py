@@ -59,11 +59,17 @@ class Projection(nn.Module):
                  ) -> None:
         super().__init__()
         self.embed = nn.Parameter(torch.randn(num_classes, features) / math.sqrt(features))
+        self.class_scores: torch.Tensor | None = None   # N×K scores of the last forward (see `forward`)
 
     def forward(self, features: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """The class term for class weights `c`. The scores of every class (⟨E_D k, φ⟩ for each k) are kept in
+        `class_scores`: the projection is a K-way classifier's last layer, which an auxiliary classification
+        loss (config `class_loss`, and the creative adversarial network's style head) trains and reads."""
         if features.dim() > 2:
             features = features.mean(dim=tuple(range(2, features.dim())))
-        return ((c.to(features.dtype) @ self.embed.to(features.dtype)) * features).sum(dim=1)
+        scores = features @ self.embed.to(features.dtype).t()
+        self.class_scores = scores
+        return (c.to(scores.dtype) * scores).sum(dim=1)
 
 
 def split_code(latent: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -41,6 +41,24 @@ class AdversarialObjective(Objective):
         self.augment: Augment = build_augment(cfg, model.spec.domain)      # what D sees of any image
         self.d_steps = 0
         self._fake: torch.Tensor | None = None
+        self.class_loss = cfg.class_loss          # AC-GAN's auxiliary classification (conditional models)
+        if self.class_loss and not model.num_classes:
+            from ganvas.errors import GanvasError
+
+            raise GanvasError(f"config field 'class_loss' ({self.class_loss}) needs a conditional run "
+                              "(--conditional, on labelled data)")
+
+    def classification(self, c: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of D's class scores in its last pass against the class weights `c` (a blend is a soft
+        target). On D's step it reads the reals only: classifying fakes too would teach D the classes of
+        whatever G makes (Odena et al.'s D does; later work such as TAC-GAN found it biases G)."""
+        scores = self.model.class_scores()
+        if scores is None:
+            from ganvas.errors import GanvasError
+
+            raise GanvasError(f"config field 'class_loss' needs a D with a class projection; model "
+                              f"'{self.model.name}' has none")
+        return torch.nn.functional.cross_entropy(scores.float(), c.float())
 
     def _fake_batch(self, n: int, phase: str, c: torch.Tensor | None = None) -> torch.Tensor:
         """`n` generated samples for D's step (phase "D") or G's step ("G"), of classes `c` (class weights
@@ -69,12 +87,16 @@ class AdversarialObjective(Objective):
                 fake = self._fake_batch(real.shape[0], "D", c)
         D, real, fake, now = self.penalties.inputs(with_class(self.model.D, c), real, fake, self.d_steps)
         real_logits, own, own_stats = self.judge_real(D, self.augment(real))
+        cls = self.classification(c) if self.class_loss else None
         fake_logits = D(self.augment(fake))
         self.augment.observe(real_logits)
         adv = self.loss.d(real_logits, fake_logits)
         loss = adv if own is None else adv + own
         stats: Stats = {"loss/D": adv.detach(), "D/real": real_logits.detach().mean(),
                         "D/fake": fake_logits.detach().mean(), **self.augment.stats(), **own_stats}
+        if cls is not None:
+            loss = loss + self.class_loss * cls
+            stats["loss/D_class"] = cls.detach()
         loss = self.penalties.add(loss, stats, "D", lambda x: D(self.augment(x)), real, fake, real_logits,
                                   fake_logits, now)
         self.d_steps += 1
@@ -87,12 +109,17 @@ class AdversarialObjective(Objective):
             fake = self._fake_batch(batch["x"].shape[0], "G", c)
         D = with_class(self.model.D, c)
         fake_logits = D(self.augment(fake))
+        cls = self.classification(c) if self.class_loss else None
         real_logits = None
         if self.loss.relativistic:          # only a relativistic loss pays for D's pass over the reals
             with torch.no_grad():           # G's gradient flows through the fakes alone
                 real_logits = D(self.augment(batch["x"]))
         loss = self.loss.g_loss(fake_logits, real_logits)
-        return loss, {"loss/G": loss.detach()}
+        stats: Stats = {"loss/G": loss.detach()}
+        if cls is not None:
+            stats["loss/G_class"] = cls.detach()
+            loss = loss + self.class_loss * cls
+        return loss, stats
 
     def state_dict(self) -> dict[str, Any]:
         return {"d_steps": self.d_steps, "augment": self.augment.state_dict()}

@@ -121,7 +121,7 @@ class GenerationService:
         L.check_space(G, space)
         with self.state.compute:
             ends = [end_code(G, req.a, space, "a"), end_code(G, req.b, space, "b")]
-        frames = interpolation.path(ends[0], ends[1], req.steps, space, req.method)
+        frames = interpolation.path(ends[0], ends[1], req.steps, space, req.method, classes=G.model.num_classes)
         with self.state.compute:
             frames = L.to_space(G, frames, space, L.edit_space(G))
         edits = recipe_of(G, S.RecipeIn(seed=0, edits=req.edits, directions=req.directions))

@@ -50,6 +50,10 @@ function setupClasses(classes) {
   $("class-mix-out").textContent = "0.0";
   $("class-row").hidden = !classes.length;
   $("class-mix-row").hidden = !classes.length;
+  for (const end of ["a", "b"]) {      // Interpolate: each end's class (a seed end only), a class axis
+    $(`interp-class-${end}`).replaceChildren(...options("as set"));
+    $(`interp-class-${end}-box`).hidden = !classes.length;
+  }
 }
 async function classChanged() {
   state.label = classLabel();
@@ -404,6 +408,12 @@ async function interpolate() {
   const strip = (a) => { const { image, label, ...code } = a; return code; };
   const body = { a: strip(state.A), b: strip(state.B), steps: Number($("interp-steps").value) || 8,
                  truncation: state.truncation };
+  for (const end of ["a", "b"]) {
+    const cls = $(`interp-class-${end}`).value;
+    if (!cls) continue;
+    if (body[end].seed === undefined) { say(`${end.toUpperCase()} is an edited code: its class is fixed; set it from an unedited seed`, true); return; }
+    body[end].label = cls;
+  }
   if ($("interp-space").value) body.space = $("interp-space").value;
   const anim = $("interp-anim").value;
   if (anim && state.info.domain === "image") body.animation = anim;
