@@ -92,6 +92,41 @@ def test_the_projection_term_is_the_inner_product_of_the_class_embedding_and_ds_
         assert torch.allclose(model.D(x, c=c), by_hand, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["dcgan", "stylegan", "fastgan", "musegan"])
+def test_the_class_loss_trains_d_to_classify_reals_and_g_to_make_the_class(name: str) -> None:
+    """config `class_loss`: cross-entropy of the projection's class scores (every class's ⟨E_D k, φ⟩), of the
+    reals in D's step and of the fakes in G's step; the scores are the same numbers the projection adds."""
+    from ganvas.config import TrainConfig
+
+    model = build(name).train()
+    x = torch.randn(4, *model.spec.shape)
+    y = torch.tensor([0, 1, 2, 1])
+    c = one_hot(y, 3)
+    with torch.no_grad():
+        logits = model.D(x, c=c)
+        scores = model.class_scores()
+        logits_other = model.D(x, c=one_hot(torch.tensor([1, 2, 0, 0]), 3))
+    assert scores.shape == (4, 3)
+    picked = scores.gather(1, y[:, None])[:, 0]
+    other = scores.gather(1, torch.tensor([[1], [2], [0], [0]]))[:, 0]
+    assert torch.allclose(logits - logits_other, picked - other, atol=1e-4)     # the class term is the score
+    cfg = TrainConfig(model=name, conditional=True, class_loss=1.0, loss="hinge")
+    objective = model.objective(cfg, torch.Generator().manual_seed(0))
+    batch = {"x": x, "y": y}
+    d, d_stats = objective.d_loss(batch)
+    g, g_stats = objective.g_loss(batch)
+    assert d_stats["loss/D_class"] > 0 and g_stats["loss/G_class"] > 0
+    assert torch.isclose(g, g_stats["loss/G"] + g_stats["loss/G_class"], atol=1e-5)
+    assert torch.isfinite(d) and torch.isfinite(g)
+
+
+def test_a_class_loss_needs_a_conditional_run() -> None:
+    from ganvas.config import TrainConfig
+
+    with pytest.raises(GanvasError, match="class_loss.*needs a conditional run"):
+        build("dcgan", conditional=False).objective(TrainConfig(class_loss=1.0), torch.Generator())
+
+
 def test_a_blend_mixes_the_class_embeddings() -> None:
     c = class_weights(CLASSES, "dark:0.25, bright:0.75")
     assert torch.allclose(c, torch.tensor([[0.25, 0.75, 0.0]]))
