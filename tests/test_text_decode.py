@@ -211,7 +211,10 @@ def test_impossible_rhymes_and_tones_are_one_line_errors() -> None:
     _one_line_error("has no '，'", constraints_for, Vocab(list("。\n东中")), form="五绝")
     # a first couplet whose rhyme character's group is too small in this vocabulary
     small = Vocab(list("，。\n白日依山尽黄河入海流东中风"))
-    _one_line_error("rhyme character '流'", constraints_for, small, form="五绝", first_line="白日依山尽，黄河入海流")
+    _one_line_error("rhyme character '流' has no 平声 group with 2", constraints_for, small, form="五绝",
+                    first_line="白日依山尽，黄河入海流")
+    _one_line_error("rhyme character '雪' is not in any 平声 rhyme group", constraints_for, Vocab.from_texts(
+        _entries("tang300")), form="五绝", first_line="孤舟蓑笠翁，独钓寒江雪")
 
 
 def test_bad_decode_calls_are_one_line_errors(vocab: Vocab) -> None:

@@ -280,8 +280,11 @@ def _base_grid(c: Constraints, tables: _VocabTables) -> _Grid:
         if c.tones and _Grid(n, k, False, c.rhyme, tables.sizes).with_chars(placed) is not None:
             raise GanvasError(f"first line {c.first_line!r} does not keep the 平仄 rule (2nd, 4th, 6th characters "
                               "alternating, opposite in a couplet); pass tones=False to keep it")
-        raise GanvasError(f"first line {c.first_line!r}: its rhyme character {first[-1][-1]!r} has no 平声 group "
-                          f"with {n // 2} characters in the vocabulary; pass rhyme=False to keep it")
+        end = first[-1][-1]
+        why = ("is not in any 平声 rhyme group" if not pingshui.ping_group_ids(end) else
+               f"has no 平声 group with {n // 2} characters in the vocabulary")
+        raise GanvasError(f"first line {c.first_line!r}: its rhyme character {end!r} {why}; pass rhyme=False "
+                          "to keep it")
     grid = nxt
     for v, ch in enumerate(c.acrostic):
         nxt = grid.with_chars({(v, 0): ch})
