@@ -22,8 +22,7 @@ FORTUNES = Path("/usr/share/games/fortunes")
 
 def _entries(name: str) -> list[str]:
     path = FORTUNES / name
-    if not path.is_file():
-        pytest.skip(f"{path} is missing (Debian fortunes-zh / fortunes-min)")
+    assert path.is_file(), f"{path} is missing: `make test` installs Debian fortunes-zh and fortunes (APT_PACKAGES)"
     out = []
     for block in path.read_text(encoding="utf-8").split("\n%\n"):
         lines = [re.sub(r"\x1b\[[0-9;]*m", "", s).strip() for s in block.strip("%\n").split("\n")]
