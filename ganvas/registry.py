@@ -110,6 +110,7 @@ INPUT_AUGMENTS = Registry("input augmentation", {                # what a transl
 DOMAINS = Registry("domain", {                                   # kinds of data (ganvas/domains)
     "image": "ganvas.domains.image:ImageDomain",
     "music": "ganvas.domains.music:MusicDomain",
+    "text": "ganvas.domains.text:TextDomain",
 })
 DATASETS = Registry("dataset", {                                 # built-in datasets (ganvas/data)
     "emoji": "ganvas.data.emoji:EmojiBuilder",
@@ -127,6 +128,8 @@ DATASETS = Registry("dataset", {                                 # built-in data
     "icons-flat-lemon": "ganvas.data.icon_themes:FlatLemonBuilder",
     "emoji-sketch": "ganvas.data.sketch_sets:EmojiSketchBuilder",
     "kai-sketch": "ganvas.data.sketch_sets:KaiSketchBuilder",
+    "tang-poems": "ganvas.data.tang_poems:TangPoemsBuilder",
+    "fortunes-en": "ganvas.data.fortunes_en:FortunesEnBuilder",
 })
 EXTRACTORS = Registry("feature extractor", {                     # feature networks for metrics (ganvas/eval)
     "inception": "ganvas.eval.inception:build_extractor",

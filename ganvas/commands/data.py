@@ -31,7 +31,8 @@ def data_list() -> None:
                 pieces = card.get("pieces", {})
                 part = (f" (from {pieces['read']} of {pieces['available']} pieces)"
                         if pieces.get("read", 0) < pieces.get("available", 0) else "")
-                state = f"built: {card['count']} {card.get('unit', 'samples')}{part}, {card['roll']}, in {root}"
+                state = (f"built: {card['count']} {card.get('unit', 'samples')}{part}, "
+                         f"{card.get('roll') or card.get('summary', '')}, in {root}")
             if not is_built(name):
                 state += " (by an older ganvas: rebuilt on next use)"
         else:

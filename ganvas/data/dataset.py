@@ -178,20 +178,27 @@ def is_built(name: str, home: Path | None = None) -> bool:
     return card.get("format", 1) == getattr(DATASETS.get(name), "format", 1)
 
 
+def _is_text(path: Path) -> bool:
+    from ganvas.data.text_folder import is_text_data
+
+    return is_text_data(path)
+
+
 def load_dataset(spec: str, resolution: int, fit: str = "crop", home: Path | None = None,
                  progress: bool | None = None, layout: str = "single", domain: str | None = None,
                  data_args: dict | None = None) -> ArrayDataset:
-    """A built-in dataset by name (built on first use) or a folder of the user's images or MIDI files.
+    """A built-in dataset by name (built on first use), a folder of the user's images or MIDI files, or texts.
 
     `layout` is what the model trains on (see `LAYOUTS`): a folder is read as single images, or as
     two domains in its A/ and B/ sub-folders for a translation model. `domain` is what the model
     reads: a folder is read as music for a music model; without one, a folder holding MIDI files and
-    no images is music. `data_args` are options of the MIDI folder reader.
+    no images is music; a .txt file, or a folder of .txt files only, is text (as is any path for a text
+    model). `data_args` are options of the MIDI folder or text reader.
     """
     if is_builtin(spec):
         if data_args:
-            raise GanvasError(f"data_args ({', '.join(sorted(data_args))}) apply to folders of MIDI files; "
-                              f"the built-in dataset '{spec}' is built one way")
+            raise GanvasError(f"data_args ({', '.join(sorted(data_args))}) apply to folders of MIDI files and to "
+                              f"texts; the built-in dataset '{spec}' is built one way")
         name, variant = split_spec(spec)
         root = builtin_root(name, home)
         if not is_built(name, home):
@@ -202,13 +209,19 @@ def load_dataset(spec: str, resolution: int, fit: str = "crop", home: Path | Non
             return load_translation(root, spec, resolution)
         return load_stored(root, spec, resolution)
     path = Path(spec).expanduser()
+    if domain == "text" or (domain is None and ((spec.lower().endswith(".txt") and not path.is_dir())
+                                                 or _is_text(path))):
+        from ganvas.data.text_folder import load_text_data
+
+        return load_text_data(path, home=home, progress=progress, args=data_args)
     if path.exists() or "/" in spec or spec.startswith("."):
         from ganvas.data.midi_folder import is_music_folder, load_midi_folder
 
         if domain == "music" or (domain is None and is_music_folder(path)):
             return load_midi_folder(path, home=home, progress=progress, args=data_args)
         if data_args:
-            raise GanvasError(f"data_args ({', '.join(sorted(data_args))}) apply to folders of MIDI files only")
+            raise GanvasError(f"data_args ({', '.join(sorted(data_args))}) apply to folders of MIDI files and to "
+                              "texts only")
         if layout != "single":
             from ganvas.data.translation_folder import load_translation_folder
 
