@@ -36,7 +36,7 @@ MEANINGS = {
     "nll": "How surprised the model is, per character, by real texts it never trained on (nats; lower is "
            "better). It must be below the n-gram baseline beside it, or the model learnt nothing a table of "
            "character sequences would not.",
-    "perplexity": "The same as the number of equally likely next characters the model hesitates between "
+    "perplexity": "The NLL as a number of equally likely next characters the model hesitates between "
                   "(e^NLL; lower is better).",
     "bleu2": "How many of the generated texts' single characters/words and pairs also occur in held-out real "
              "texts (0–100): a measure of local fluency. Compare with real texts, not with 100.",
