@@ -14,6 +14,7 @@ from ganvas.train.checkpoint_meta import rebuild
 
 if TYPE_CHECKING:
     from ganvas.translator import Translator
+    from ganvas.writer import Writer
 
 
 class Generator(LoadedModel):
@@ -65,11 +66,11 @@ class Generator(LoadedModel):
         return mixing_picture(self, rows, cols, layers, truncation, truncation_cutoff)
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> Generator | Translator:
+def load(path: str | Path, device: str | torch.device = "cpu") -> Generator | Translator | Writer:
     """Load the averaged generator(s) of a run folder or checkpoint folder. Never unpickles anything.
 
     A model that samples from noise comes back as a `Generator`; a translation model (pix2pix,
-    cyclegan) as a `Translator`.
+    cyclegan) as a `Translator`; a text model (ctrl) as a `Writer`.
     """
     c = ckpt.load(path, with_optim=False)
     stored = sum(t.numel() for sd in c.nets.values() for t in sd.values())
@@ -82,4 +83,8 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Generator | Tr
         from ganvas.translator import Translator
 
         return Translator(model.to(device), c.meta, c.path, device)
+    if model_cls.domain == "text":
+        from ganvas.writer import Writer
+
+        return Writer(model.to(device), c.meta, c.path, device)
     return Generator(model.to(device), c.meta, c.path, device)

@@ -89,6 +89,7 @@ MODELS = Registry("model", {                                     # generator/dis
     "pix2pix": "ganvas.nets.pix2pix:Pix2Pix",
     "cyclegan": "ganvas.nets.cyclegan:CycleGAN",
     "fastgan": "ganvas.nets.fastgan:FastGAN",
+    "ctrl": "ganvas.nets.ctrl:Ctrl",
 })
 LOSSES = Registry("loss", {                                      # adversarial losses (ganvas/objectives/losses.py)
     "minimax": "ganvas.objectives.losses:MINIMAX",

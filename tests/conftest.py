@@ -112,6 +112,15 @@ CHORALES_SUBSET = 24     # chorales read for the test session's `chorales` (the 
 
 
 @pytest.fixture(scope="session")
+def tang_poems_built(ganvas_home: Path) -> Path:
+    """`tang-poems` (Debian fortunes-zh), built in well under a second."""
+    from ganvas.data.dataset import builtin_root, load_dataset
+
+    load_dataset("tang-poems", 0, progress=False)
+    return builtin_root("tang-poems")
+
+
+@pytest.fixture(scope="session")
 def chorales_built(ganvas_home: Path) -> Path:
     """`chorales` built from an evenly spaced subset of the corpus, so tests using it stay quick."""
     from ganvas.data import DATASETS

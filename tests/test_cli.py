@@ -24,8 +24,8 @@ def test_dry_run_of_every_registered_model(model: str, tmp_path: Path, request, 
     if cls.data_layout != "single":
         data = str(request.getfixturevalue("translation_folder"))               # A/ and B/
     else:
-        data = {"image": "emoji", "music": "chorales"}[cls.domain]
-        request.getfixturevalue(f"{data}_built")
+        data = {"image": "emoji", "music": "chorales", "text": "tang-poems"}[cls.domain]
+        request.getfixturevalue(f"{data.replace('-', '_')}_built")
     out = tmp_path / model
     assert main(["train", "--model", model, "--data", data, "--dry-run", "--out", str(out)]) == 0
     assert "dry run ok" in capsys.readouterr().err

@@ -21,7 +21,7 @@ SPECS = [DataSpec("image", (3, side, side)) for side in (16, 32, 64)] + [
     DataSpec("music", (4, 64, 46), 0, {"beat_steps": 4, "bar_steps": 16}),
     DataSpec("vector", (2,)),
 ]
-GENERATORS = [n for n in MODELS.names() if MODELS.get(n).has_latent]
+GENERATORS = [n for n in MODELS.names() if MODELS.get(n).has_latent and MODELS.get(n).editable]
 TRANSLATORS = [n for n in MODELS.names() if not MODELS.get(n).has_latent]
 SEEDS = [1, 2, 3]
 

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("app",),                                        # presets and options → prepared runs
     ("studio",),                                     # the web studio: routers over services
     ("explore", "eval"),                             # steering and judging trained models
-    ("api", "translator", "style", "loaded"),        # trained models loaded from checkpoints
+    ("api", "translator", "writer", "style", "loaded"),  # trained models loaded from checkpoints
     ("train",),                                      # the loop, checkpoints, logs
     ("nets",),                                       # generator/discriminator pairs
     ("objectives",),                                 # losses, penalties, augmentations, objectives
@@ -32,6 +32,7 @@ SIDEWAYS = {
     ("__main__", "cli"), ("cli", "commands"), ("ganvas", "api"), ("ganvas", "version"),
     ("explore", "eval"),            # projection's feature loss uses eval's random CNN
     ("api", "translator"), ("api", "style"), ("api", "loaded"), ("translator", "loaded"),
+    ("api", "writer"), ("writer", "loaded"),
     ("data", "music"), ("domains", "music"), ("data", "text"), ("domains", "text"),
     ("config", "registry"), ("config", "errors"), ("registry", "errors"), ("files", "errors"),
     ("console", "errors"), ("accel", "errors"), ("distributed", "errors"),

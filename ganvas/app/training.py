@@ -249,6 +249,10 @@ def step_hooks(cfg: TrainConfig) -> tuple[Any, ...]:
     """What runs every N steps besides training: evaluation (`eval_every`), keeping checkpoints/best."""
     if not cfg.eval_every:
         return ()
+    if MODELS.get(cfg.model).domain == "text":     # text: held-out likelihood, early stop, collapse guard
+        from ganvas.eval.text_guard import HeldOutLikelihood
+
+        return (HeldOutLikelihood(cfg),)
     from ganvas.eval.during_training import TrainingEvaluator
 
     return (TrainingEvaluator(cfg),)

@@ -51,9 +51,18 @@ if TYPE_CHECKING:
               help="images: upscale by repeating each pixel K×K (pixel art)")
 @click.option("--sheet", type=PathArg, help="images: write all outputs as one sprite sheet PNG here, with its "
               "frame boxes in a .json beside it")
+@click.option("--code", "codes", metavar="CODES", help="text models: control codes, e.g. 七绝 or form=七律,era=song "
+              "(default: seed s writes form s mod 4)")
+@click.option("--acrostic", metavar="TEXT", help="text models: the first character of each verse (藏头诗)")
+@click.option("--keywords", metavar="LIST", help="text models: comma-separated words the text must contain")
+@click.option("--first-line", metavar="TEXT", help="text models: the first verse, to be continued")
+@click.option("--temperature", type=float, default=0.8, show_default=True,
+              help="text models: sampling temperature (lower: safer, higher: wilder)")
+@click.option("--free", is_flag=True, help="text models: sample freely, without the form, rhyme and tone constraints")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto")
 def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cutoff, style_mix, layers, save_w, from_w,
-           grid, out_dir, formats, set_, tile_preview, palette, colours, pixel_scale, sheet, device) -> None:
+           grid, out_dir, formats, set_, tile_preview, palette, colours, pixel_scale, sheet, codes, acrostic, keywords,
+           first_line, temperature, free, device) -> None:
     """Generate from a trained model; the same command gives the same files.
 
     A conditional model makes the class given by --class; without it, seed s makes class s mod K, so a
@@ -90,6 +99,25 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
     wanted = G.domain.check_formats(wanted)
     if formats and out_dir is None:
         raise GanvasError("--format chooses the files written to --out-dir; add --out-dir DIR")
+    text_options = {"codes": codes, "acrostic": acrostic, "keywords": keywords, "first_line": first_line,
+                    "free": free or None}
+    from ganvas.writer import Writer
+
+    if isinstance(G, Writer):
+        from ganvas.commands.sample_text import sample_text
+
+        image_only = {"--truncation": truncation, "--class": label, "--grid-by-class": grid_by_class or None,
+                      "--style-mix": style_mix, "--from-w": from_w, "--save-w": save_w, "--set": set_ or None,
+                      "--tile-preview": tile_preview or None, "--palette": palette, "--sheet": sheet}
+        given = [k for k, v in image_only.items() if v is not None]
+        if given:
+            raise GanvasError(f"{', '.join(given)} apply to image and music models; {checkpoint} writes text "
+                              "(use --code, --acrostic, --keywords, --first-line, --temperature)")
+        sample_text(G, n, seed, codes, acrostic, keywords, first_line, temperature, not free, grid, out_dir, wanted)
+        return
+    used = [f"--{k.replace('_', '-')}" for k, v in text_options.items() if v is not None]
+    if used:
+        raise GanvasError(f"{', '.join(used)} apply to text models; {checkpoint} is a {G.model.name} model")
     if (label is not None or grid_by_class) and not G.classes:
         raise GanvasError(f"{checkpoint} is not conditional: it takes no --class (train with --conditional on "
                           "labelled data to choose classes)")

@@ -26,13 +26,16 @@ from ganvas.registry import LOSSES, Choices
 @click.option("--tileable/--no-tileable", default=None, help="outputs that tile seamlessly (G pads circularly)")
 @click.option("--conditional/--no-conditional", default=None,
               help="condition G and D on the data's labels: sample by class (`ganvas sample RUN --class NAME`)")
+@click.option("--adversarial", is_flag=True, default=None,
+              help="text models: after the likelihood phase, fine-tune against a discriminator (with a collapse "
+                   "guard); the same as --set model_args.adversarial=true")
 @click.option("--eval-every", type=click.IntRange(0), help="evaluate every K steps (logs, checkpoints/best)")
 @click.option("--out", type=PathArg, help="run folder (default runs/<preset or data-model-res>)")
 @click.option("--resume", is_flag=True, help="continue the run in --out (or the newest matching one)")
 @click.option("--dry-run", is_flag=True, help="run the whole path for a few steps, in seconds")
 @click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="set any config field")
 def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed, threads, device, precision, compile_,
-          tileable, conditional, eval_every, out, resume, dry_run, set_) -> None:
+          tileable, conditional, adversarial, eval_every, out, resume, dry_run, set_) -> None:
     """Train a GAN on a built-in dataset or a folder of images or MIDI files.
 
     Under torchrun (`torchrun --nproc_per_node=N -m ganvas train ...`) the N processes train one model
@@ -47,6 +50,8 @@ def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed
         "precision": precision, "compile": compile_, "tileable": tileable, "conditional": conditional,
         "eval_every": eval_every,
     }.items() if v is not None}
+    if adversarial:
+        overrides["model_args.adversarial"] = True
     overrides.update(parse_assignment(s) for s in set_)
     result = run_train(preset, overrides, out, resume=resume, dry_run=dry_run)
     if not dry_run:
@@ -55,4 +60,7 @@ def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed
         info(f"  samples:     {result.run_dir / 'samples'}")
         info(f"  checkpoint:  {result.checkpoint}")
         info(f"  logs:        {result.run_dir / 'metrics.jsonl'}  (tensorboard --logdir {result.run_dir})")
-        info(f"  more images: ganvas sample {result.run_dir} --n 64 --seed 1 --grid grid.png")
+        if result.domain == "text":
+            info(f"  more texts:  ganvas sample {result.run_dir} --n 8 --code 七绝 --out-dir poems")
+        else:
+            info(f"  more images: ganvas sample {result.run_dir} --n 64 --seed 1 --grid grid.png")

@@ -75,6 +75,8 @@ class GanModel(nn.Module):
                                             # compiled with the networks when config `compile` is on
     has_latent: ClassVar[bool] = True       # False: it translates inputs (nets.translation) and has no codes
     can_condition: ClassVar[bool] = False   # its G and D take class labels (ganvas.nets.conditional) when asked
+    editable: ClassVar[bool] = True         # its codes can be edited (interpolation, GANSpace, breeding, projection);
+                                            # False for text, whose "code" is sampling noise (ganvas.writer)
     edit_space: ClassVar[str] = "z"         # where people edit codes: z, or w (one w per style layer)
 
     def __init__(self, spec: DataSpec, options: Any) -> None:

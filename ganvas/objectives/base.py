@@ -18,6 +18,11 @@ Stats = dict[str, torch.Tensor]
 class Objective:
     """Losses for the two phases of a training step."""
 
+    @property
+    def trains_discriminator(self) -> bool:
+        """Whether the coming step has D steps; False skips them (maximum likelihood: G's step alone)."""
+        return True
+
     def d_loss(self, batch: Batch) -> tuple[torch.Tensor, Stats]:
         raise NotImplementedError
 

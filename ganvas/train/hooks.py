@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ganvas.config import TrainConfig
     from ganvas.distributed import Context
     from ganvas.nets.base import GanModel
+    from ganvas.objectives.base import Objective
 
 
 class TrainingData(Protocol):
@@ -50,6 +51,7 @@ class Run(Protocol):
 
     cfg: TrainConfig
     model: GanModel
+    objective: Objective
     dataset: TrainingData
     domain: Domain
     device: torch.device
@@ -65,6 +67,8 @@ class Run(Protocol):
     def checkpoint_now(self) -> Path: ...
 
     def log_scalars(self, values: dict[str, float]) -> None: ...
+
+    def stop(self, reason: str) -> None: ...
 
 
 class StepHook(Protocol):

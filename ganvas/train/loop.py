@@ -58,6 +58,7 @@ class RunResult:
     kimg: float
     elapsed_s: float
     images_per_s: float
+    domain: str = "image"       # the kind of data trained on (what the end-of-run hints point to)
 
 
 class Trainer:
@@ -111,6 +112,7 @@ class Trainer:
         self.last_rate = 0.0        # images/s over the last log window
         self.logger: RunLogger | None = None   # rank 0's logs, while `run` runs
         self.hooks = tuple(hooks)   # their state travels in checkpoints under each hook's `name`
+        self.stop_reason: str | None = None   # set by `stop`: the run ends after the current step
 
     # --- data ------------------------------------------------------------------------------------
 
@@ -141,7 +143,8 @@ class Trainer:
         stats: dict[str, torch.Tensor] = {}
         for net in self.D_nets.values():
             net.requires_grad_(True)
-        for _ in range(cfg.n_critic):
+        batch, loss_d = None, None
+        for _ in range(cfg.n_critic if self.objective.trains_discriminator else 0):
             batch = self.next_batch()
             self.opt_d.zero_grad(set_to_none=True)
             with self.precision.forward():
@@ -151,6 +154,9 @@ class Trainer:
             stats.update(stats_d)
         for net in self.D_nets.values():    # G's step needs gradients through D, not of D's weights
             net.requires_grad_(False)
+        if batch is None:                   # no D step now (maximum likelihood): G's step takes its own batch
+            batch = self.next_batch()
+            self.progress.nimg += cfg.batch_size
         self.opt_g.zero_grad(set_to_none=True)
         with self.precision.forward():
             loss_g, stats_g = self.objective.g_loss(batch)
@@ -158,7 +164,7 @@ class Trainer:
         self.ema.update(self.G_nets, self.progress.nimg, cfg.batch_size)
         self.progress.step += 1
         stats.update(stats_g)
-        self.watch({"D": loss_d, "G": loss_g})
+        self.watch({"G": loss_g} if loss_d is None else {"D": loss_d, "G": loss_g})
         return stats
 
     def watch(self, losses: dict[str, torch.Tensor]) -> None:
@@ -251,7 +257,13 @@ class Trainer:
             return math.ceil(self.cfg.kimg * 1000 / (self.cfg.batch_size * self.cfg.n_critic))
         return None
 
+    def stop(self, reason: str) -> None:
+        """End the run after this step (a hook's early stop or collapse guard); `reason` is logged."""
+        self.stop_reason = reason
+
     def done(self) -> bool:
+        if self.stop_reason is not None:
+            return True
         total = self.total_steps()
         if total is not None and self.progress.step >= total:
             return True
@@ -326,6 +338,8 @@ class Trainer:
                     if step % hook.every == 0:
                         hook.on_step(self, step)
                 bar.update(1 if total is not None else round(self.progress.elapsed_s) - bar.n)
+            if self.stop_reason is not None and main:
+                info(f"stopped at step {self.progress.step}: {self.stop_reason}")
             if self._saved_step != self.progress.step:
                 self.save_checkpoint()
             if main:
@@ -338,4 +352,4 @@ class Trainer:
             if self.logger is not None:
                 self.logger.close()
         return RunResult(self.run_dir, self.last_checkpoint, final, self.progress.step,
-                         self.progress.nimg / 1000, self.progress.elapsed_s, self.last_rate)
+                         self.progress.nimg / 1000, self.progress.elapsed_s, self.last_rate, self.model.spec.domain)
