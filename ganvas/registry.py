@@ -149,5 +149,4 @@ METRICS = Registry("metric", {                                   # metrics on fe
 REPORT_SECTIONS = Registry("report section", {                   # a domain's part of the HTML report (ganvas/eval)
     "image": "ganvas.eval.report_image:sections",
     "music": "ganvas.eval.music_report:sections",
-    "text": "ganvas.eval.text_report:sections",
 })

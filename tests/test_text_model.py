@@ -181,3 +181,19 @@ def test_sample_writes_text_pictures_and_json(poem_run: Path, tmp_path: Path) ->
 ])
 def test_bad_text_requests_are_one_line_errors(poem_run: Path, args: list[str], needle: str) -> None:
     assert_one_line_error(run_cli("sample", str(poem_run), "--n", "1", *args), needle)
+
+
+def test_evaluate_a_text_run_reports_constrained_and_free_texts(poem_run: Path, tmp_path: Path) -> None:
+    proc = run_cli("evaluate", str(poem_run), "--n", "8", "--out", str(tmp_path / "ev"))
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text(encoding="utf-8"))
+    rows = {r["metric"]: r for r in m["constrained"]["rows"]}
+    assert rows["form_pass"]["generated"] == 1.0 and rows["rhyme_pass"]["generated"] == 1.0
+    assert rows["control"]["generated"] == 1.0                   # the decoder gives the form asked for
+    assert 0 < m["heldout_nll"] < 10 and m["constrained"]["ngram"]["heldout_nll"] > 0
+    assert {r["metric"] for r in m["free"]["rows"]} >= {"control", "bleu2", "self_bleu2", "distinct2", "copied_lines"}
+    page = (tmp_path / "ev" / "report.html").read_text(encoding="utf-8")
+    assert "In short" in page and "Free texts" in page and "n-gram baseline" in page
+    assert "NLL" in proc.stderr and "report.html" in proc.stderr
+    bad = run_cli("evaluate", str(poem_run), "--n", "4", "--data", "emoji")
+    assert_one_line_error(bad, "evaluated on the data it was trained on")

@@ -86,13 +86,15 @@ def features_cmd(real, fake, train, seed, as_json) -> None:
               help="comma-separated, or all: {choices}")
 @click.option("--out", type=PathArg, help="folder for metrics.json and report.html "
                                           "(default RUN/eval/<checkpoint>-<features>-n<N>)")
+@click.option("--temperature", type=float, help="text models: sampling temperature (default 0.8)")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto (the generator's device)")
 @click.option("--json", "as_json", is_flag=True, help="also print metrics.json to stdout")
 def run_cmd(checkpoint, data, n, features, inception_weights, seed, truncation, metrics, out, device,
-            as_json) -> None:
+            temperature, as_json) -> None:
     """Generate N samples and compare them with the data: metrics.json and a self-contained report.html."""
     from ganvas.accel import pick_device, set_threads
     from ganvas.api import load
+    from ganvas.errors import GanvasError
     from ganvas.eval.evaluate import evaluate_run
     from ganvas.eval.report import render
     from ganvas.eval.suite import check_metric_names
@@ -102,6 +104,13 @@ def run_cmd(checkpoint, data, n, features, inception_weights, seed, truncation, 
     chosen = tuple(METRICS.names()) if metrics == "all" else check_metric_names(names)
     set_threads(0)
     G = load(checkpoint, pick_device(device))
+    from ganvas.writer import Writer
+
+    if isinstance(G, Writer):
+        evaluate_text_run(G, checkpoint, data, n, seed, temperature, out, as_json)
+        return
+    if temperature is not None:
+        raise GanvasError("--temperature applies to text models; use --truncation for image and music models")
     options = {"weights": inception_weights} if inception_weights and features == "inception" else {}
     ev = evaluate_run(G, data, n, features, seed=seed, truncation=truncation, metrics=chosen, progress=True,
                       extractor_options=options)
@@ -125,3 +134,27 @@ def run_cmd(checkpoint, data, n, features, inception_weights, seed, truncation, 
     info(f"  report:  {Path(out) / 'report.html'}")
     if as_json:
         print(json.dumps(ev.metrics, indent=2))
+
+
+def evaluate_text_run(W, checkpoint, data, n, seed, temperature, out, as_json) -> None:
+    """A text model: constrained and free samples against the held-out poems (ganvas/eval/text_evaluate.py)."""
+    from ganvas.errors import GanvasError
+    from ganvas.eval.text_evaluate import evaluate_text
+    from ganvas.files import write_json, write_text
+
+    if data is not None:
+        raise GanvasError("--data: a text model is evaluated on the data it was trained on (its held-out split)")
+    n = n or 200
+    temperature = 0.8 if temperature is None else temperature
+    metrics, page = evaluate_text(W, n, seed, temperature)
+    if out is None:
+        run_dir = W.path.parent.parent if W.path.parent.name == "checkpoints" else W.path.parent
+        out = run_dir / "eval" / f"{W.path.name}-text-n{n}-t{temperature:g}"
+    write_json(Path(out) / "metrics.json", metrics)
+    write_text(Path(out) / "report.html", page)
+    for line in metrics["verdict"]:
+        info(f"  {line}")
+    info(f"  metrics: {Path(out) / 'metrics.json'}")
+    info(f"  report:  {Path(out) / 'report.html'}")
+    if as_json:
+        print(json.dumps(metrics, indent=2, ensure_ascii=False))

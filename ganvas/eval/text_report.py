@@ -16,17 +16,13 @@ import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ganvas.eval.ngram import DEFAULT_ORDER, NgramLM, perplexity
-from ganvas.eval.report import Section
 from ganvas.eval.text_memorize import MIN_CHARS, Memorisation, copied_lines, leave_one_out
 from ganvas.eval.text_metrics import bleu, control_accuracy, distinct_n, pass_rates, self_bleu
-
-if TYPE_CHECKING:
-    from ganvas.eval.evaluate import Evaluation
 
 N_COPIES = 12        # copied verses/lines shown with their source
 N_SAMPLES = 8        # generated texts shown
@@ -247,30 +243,3 @@ def _html(rows: list[dict], notes: list[str], mem: Memorisation, generated: list
         parts.append("</div>")
     parts.append("</section>")
     return "\n".join(parts)
-
-
-def _texts(codepoints: np.ndarray) -> list[str]:
-    """int32 code points [N, L], 0-padded (the text domain's stored form) → strings."""
-    return ["".join(chr(int(c)) for c in row if c) for row in np.asarray(codepoints)]
-
-
-def sections(ev: Evaluation) -> list[Section]:
-    """The text part of `ganvas evaluate`'s report (REPORT_SECTIONS "text").
-
-    Generated texts are ``ev.fake_images`` (code points, the domain's stored form); the split is the
-    reference's. Optional inputs the evaluation may put in ``ev.details["text"]``: ``requested_forms``
-    (the form asked for per generated text), ``nll`` (the model's held-out NLL), ``meta`` (title and
-    author per dataset text), ``vocab_chars``. Pass rates appear when ganvas.text.checks is installed.
-    """
-    data = ev.reference.dataset
-    texts = _texts(data.arrays[data.sample_key])
-    extra = dict(ev.details.get("text") or {})
-    meta_all = extra.get("meta")
-    train_idx, held_idx = ev.reference.train_idx, ev.reference.heldout_idx
-    meta = [meta_all[i] for i in train_idx] if meta_all is not None else None
-    part = text_report(_texts(ev.fake_images), [texts[i] for i in train_idx], [texts[i] for i in held_idx],
-                       language=data.domain_args.get("language", "zh"),
-                       requested_forms=extra.get("requested_forms"), model_nll=extra.get("nll"),
-                       checks=default_checks(), meta=meta, vocab_chars=extra.get("vocab_chars"),
-                       seed=ev.reference.seed)
-    return [Section("Text metrics", part.html)]

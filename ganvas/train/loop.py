@@ -320,12 +320,11 @@ class Trainer:
                                elapsed_s=round(self.progress.elapsed_s, 2))
                     if self.logger is not None:
                         self.logger.scalars(step, row)
-                    bar.set_postfix_str(f"kimg {row['kimg']:.1f}  D {row.get('loss/D', 0):.3f}  "
-                                        f"G {row.get('loss/G', 0):.3f}  {row['images_per_s']:.0f} img/s",
+                    losses = "".join(f"  {k} {row[f'loss/{k}']:.3f}" for k in ("D", "G") if f"loss/{k}" in row)
+                    bar.set_postfix_str(f"kimg {row['kimg']:.1f}{losses}  {row['images_per_s']:.0f} img/s",
                                         refresh=False)
                     if main and not self.progress_bar and time.perf_counter() - last_print > 30:
-                        info(f"step {step}  kimg {row['kimg']:.1f}  D {row.get('loss/D', 0):.3f}  "
-                             f"G {row.get('loss/G', 0):.3f}  {row['images_per_s']:.0f} img/s")
+                        info(f"step {step}  kimg {row['kimg']:.1f}{losses}  {row['images_per_s']:.0f} img/s")
                         last_print = time.perf_counter()
                     self.last_rate = row["images_per_s"]
                     sums, window_steps, window_t, window_img = {}, 0, 0.0, 0
