@@ -298,3 +298,21 @@ def test_stylegan_with_every_regulariser_trains_in_bfloat16(tmp_path: Path, emoj
     assert all(torch.isfinite(v).all() for s in stats for v in s.values())
     assert "G/pl_penalty" in stats[0] and "D/r1" in stats[0]
     assert p.trainer.model.G.mapping.w_avg.dtype == torch.float32 and p.trainer.model.G.mapping.w_avg.abs().sum() > 0
+
+
+def test_the_verse_model_trains_by_likelihood_on_two_processes(tang_poems_built, tmp_path: Path) -> None:
+    """The likelihood path (G steps without D steps) under torchrun: ranks agree on the weights and on the
+    held-out NLL the early-stopping hook logs, and the run resumes in one process."""
+    run = tmp_path / "poems"
+    args = ["train", "--preset", "tang-poems-ctrl", "--kimg", "0.32", "--minutes", "0", "--eval-every", "5",
+            "--set", "model_args.hidden=32", "--set", "model_args.embed=16", "--set", "model_args.layers=1",
+            "--set", "sample_every=100", "--set", "checkpoint_every=5", "--out", run]
+    ok(torchrun(*args))
+    c = ckpt.load(run)
+    assert c.step == 10 and c.meta["progress"]["nimg"] == 320
+    assert_ranks_identical(c, 2)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "eval/nll" in r] == [5, 10] and not any("loss/D" in r for r in rows)
+    from ganvas.app.training import train
+
+    assert train(None, {"kimg": 0.48}, out=run, resume=True, progress=False).step == 15

@@ -3,8 +3,8 @@
 A character model of a few hundred poems reaches its best held-out likelihood within a few hundred
 steps and then memorises; an adversarial fine-tune can wreck the likelihood within a few dozen. Every
 ``eval_every`` steps this hook (a `ganvas.train.hooks.StepHook`) measures the held-out negative
-log-likelihood per token (``eval/nll``, and perplexity ``eval/ppl``) of the live G on the run's held-out
-texts (``holdout``), with every code given, and:
+log-likelihood per token (``eval/nll``, and perplexity ``eval/ppl``) of G (its weight average when the
+run keeps one, as sampling uses it) on the run's held-out texts (``holdout``), every code given, and:
 
 - keeps the best weights (in memory and in ``heldout-best.safetensors`` in the run folder, written
   atomically, so a resumed run can still roll back);
@@ -70,9 +70,13 @@ class HeldOutLikelihood:
             self._held = (x, y)
         return self._held
 
+    def generator(self, run: Run) -> torch.nn.Module:
+        """What is judged and kept: the weight average when the run keeps one (what sampling uses), else G."""
+        return run.ema_generator("G") if self.cfg.ema_kimg > 0 else run.model.G
+
     def nll(self, run: Run) -> float:
         x, y = self.held_out(run)
-        G = run.model.G
+        G = self.generator(run)
         was = G.training
         G.eval()
         try:
@@ -94,7 +98,7 @@ class HeldOutLikelihood:
             return
         if self.best is None or value < self.best:
             self.best, self.best_step, self.since_best = value, step, 0
-            self._weights = {k: v.detach().clone() for k, v in run.model.G.state_dict().items()}
+            self._weights = {k: v.detach().clone() for k, v in self.generator(run).state_dict().items()}
             if run.dist.is_main:
                 from safetensors.torch import save_file
 

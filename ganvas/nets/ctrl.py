@@ -43,6 +43,8 @@ class CtrlOptions:
     layers: int = option(2, "GRU layers of G; 1 to 4", min=1, max=4)
     dropout: float = option(0.3, "dropout on G's embeddings and GRU outputs while training; 0 to 0.9", min=0,
                             max=0.9)
+    tie: bool = option(True, "G's output layer reuses its input embedding (through a projection to its width): "
+                             "rare characters, seen a few times each, share what is learnt of them both ways")
     code_dropout: float = option(0.25, "share of training texts whose each code reads as unspecified, so any "
                                        "code may be left out when sampling; 0 to 1", min=0, max=1)
     d_width: int = option(128, "channels of D's convolutions (adversarial fine-tuning only); >= 8", min=8)
@@ -65,12 +67,18 @@ class CharLM(nn.Module):
                  hidden: int,           # H: GRU width
                  layers: int,           # GRU layers
                  dropout: float,        # dropout on embeddings and GRU outputs (training only)
+                 tie: bool = False,     # output scores through the input embedding (Press and Wolf 2017)
                  ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed)
         self.rnn = nn.GRU(embed, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden, vocab_size)
+        self.tie = tie
+        if tie:
+            self.proj = nn.Linear(hidden, embed)
+            self.bias = nn.Parameter(torch.zeros(vocab_size))
+        else:
+            self.out = nn.Linear(hidden, vocab_size)
 
     def forward(self, tokens: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [B, T, V] of the token after each of `tokens` [B, T]."""
@@ -79,7 +87,10 @@ class CharLM(nn.Module):
     def run(self, embedded: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits [B, T, V], state) of embedded inputs [B, T, E] (relaxed one-hots come in this way)."""
         h, state = self.rnn(self.drop(embedded), state)
-        return self.out(self.drop(h)), state
+        h = self.drop(h)
+        if self.tie:
+            return self.proj(h) @ self.embed.weight.t() + self.bias, state
+        return self.out(h), state
 
 
 class Stepper:
@@ -135,7 +146,7 @@ class Ctrl(GanModel):
         super().__init__(spec, options)
         self.vocab = Vocab.from_dict(spec.domain_args.get("vocab") or {})
         v = len(self.vocab)
-        self.G = CharLM(v, options.embed, options.hidden, options.layers, options.dropout)
+        self.G = CharLM(v, options.embed, options.hidden, options.layers, options.dropout, options.tie)
         self.D = TextCritic(v, options.embed, options.d_width)
         # per field: the code token ids of its values, then of "unspecified" (a dataset's −1)
         self._code_tables = [torch.tensor([self.vocab.code_ids[f][x] for x in [*vals, ANY]])
