@@ -5,7 +5,8 @@ Seed s names one text: its noise (one uniform number per character) comes from i
 Chinese model with a ``form`` code writes exact forms by default (lines × characters, punctuation,
 rhyme from the Pingshui tables, lenient tones: ganvas/text/decode.py); without a form code, seed s
 writes form s mod 4 (五绝, 七绝, 五律, 七律), asked for with the code as well. ``constrained=False``
-samples freely (what the metrics' temperature sweep compares against).
+samples freely (what the metrics' temperature sweep compares against), and refuses an acrostic, keywords
+or a first line rather than dropping them.
 """
 
 from __future__ import annotations
@@ -70,9 +71,20 @@ class Writer(LoadedModel):
                    acrostic: str | None = None, keywords: tuple[str, ...] = (), first_line: str | None = None,
                    temperature: float = DEFAULT_TEMPERATURE, constrained: bool = True) -> torch.Tensor:
         """Token ids [n, T] of seeds seed … seed+n−1 (see `sample`)."""
+        return self.seeds_ids(list(range(seed, seed + n)), codes, acrostic, keywords, first_line, temperature,
+                              constrained)
+
+    @torch.no_grad()
+    def seeds_ids(self, seeds: list[int], codes: dict[str, str] | str | None = None,
+                  acrostic: str | None = None, keywords: tuple[str, ...] = (), first_line: str | None = None,
+                  temperature: float = DEFAULT_TEMPERATURE, constrained: bool = True) -> torch.Tensor:
+        """Token ids [len(seeds), T], row i written by seed ``seeds[i]`` (any seeds, in any order: the studio
+        writes a page of seeds, or one kept seed again; a seed's text is the same in any batch)."""
         if not temperature > 0:
             raise GanvasError(f"temperature must be > 0, got {temperature}")
-        seeds = list(range(seed, seed + n))
+        if not constrained and (acrostic or keywords or first_line):    # reported, never silently dropped
+            raise GanvasError("an acrostic, keywords and a first line are constraints: they need constrained "
+                              "sampling (leave out --free / constrained=false)")
         rows = self.seed_codes(seeds, codes)
         tokens = torch.tensor([self.model.vocab.code_token_ids(r) for r in rows], dtype=torch.long)
         latent = self.model.latents_for_seeds(seeds, device=self.device, label=tokens)

@@ -3,10 +3,12 @@
     .venv/bin/python scripts/studio_screenshots.py runs --model emoji-dcgan-32 --out docs
     .venv/bin/python scripts/studio_screenshots.py runs --model emoji-dcgan-32 \
         --music chorales-musegan-hybrid --out docs
+    .venv/bin/python scripts/studio_screenshots.py runs --text tang-poems-ctrl --out docs
 
 Writes studio-explore.png (a seed grid, a chosen output moved along two directions, two kept
 outputs), studio-interpolate.png, studio-breed.png (after one generation) and, with --music,
-studio-music.png (a phrase playing). The browser is /usr/bin/chromium (Debian), launched headless
+studio-music.png (a phrase playing); with --text, studio-write.png (七绝 with the acrostic 春花秋月,
+two poems kept). The browser is /usr/bin/chromium (Debian), launched headless
 by Playwright; nothing is downloaded. The test suite drives the same page (tests/test_studio_browser.py).
 """
 
@@ -25,11 +27,29 @@ def quiet(page) -> None:
     page.wait_for_timeout(250)
 
 
+def write_shot(page, url: str, model: str, out: Path) -> None:
+    """The Write tab: 七绝 with the acrostic 春花秋月, four poems, the first and third kept."""
+    page.set_viewport_size({"width": 1360, "height": 1020})
+    page.goto(f"{url}/#model={model}")
+    page.wait_for_selector("#view-write:not([hidden])")
+    page.evaluate("localStorage.clear()")
+    page.select_option("#write-code-form", "七绝")
+    page.fill("#write-acrostic", "春花秋月")
+    page.click("#write-go")
+    page.wait_for_selector("#write-out .poem")
+    for i in (0, 2):
+        page.locator("#write-out .poem [data-act=keep]").nth(i).click()
+    quiet(page)
+    page.screenshot(path=str(out / "studio-write.png"))
+    page.set_viewport_size({"width": 1360, "height": 860})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", type=Path)
-    ap.add_argument("--model", required=True, help="an image model in RUNS")
+    ap.add_argument("--model", help="an image model in RUNS")
     ap.add_argument("--music", help="a music model in RUNS")
+    ap.add_argument("--text", help="a text model in RUNS (e.g. a tang-poems-ctrl run)")
     ap.add_argument("--seed-start", type=int, default=0)
     ap.add_argument("--out", type=Path, default=REPO / "docs")
     args = ap.parse_args()
@@ -43,6 +63,12 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1360, "height": 860}, bypass_csp=True)
+            if args.text:
+                write_shot(page, url, args.text, args.out)
+            if not args.model:
+                browser.close()
+                print(f"wrote studio-write.png to {args.out}")
+                return
             page.goto(f"{url}/#model={args.model}")
             page.wait_for_function("document.querySelectorAll('#seed-grid .tile').length === 16")
             if args.seed_start:

@@ -236,6 +236,19 @@ def studio_runs(tmp_path_factory: pytest.TempPathFactory, emoji_built, chorales_
 
 
 @pytest.fixture(scope="session")
+def text_run(tmp_path_factory: pytest.TempPathFactory, tang_poems_built) -> Path:
+    """A tiny `tang-poems-ctrl` run (a one-layer GRU of 64, 20 steps: about 15 s), read by the studio's text
+    tests and its fuzz; never modified (copy it into a runs folder)."""
+    from ganvas.app.training import train
+
+    out = tmp_path_factory.mktemp("text") / "poems"
+    train("tang-poems-ctrl", {"kimg": 0.64, "minutes": 0.0, "eval_every": 5, "sample_every": 10,
+                              "checkpoint_every": 10, "model_args.hidden": 64, "model_args.embed": 32,
+                              "model_args.layers": 1}, out=out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
 def sketch_built(ganvas_home: Path) -> Path:
     """`emoji-sketch` built with 48 emoji (edges → emoji pairs; a full build is 3,655)."""
     from ganvas.data import DATASETS

@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 
 from ganvas.studio.launch import StudioDidNotStart, running_studio
 
-MODELS = ["emoji-dcgan", "nested/emoji-stylegan", "chorales-musegan", "fonts-pix2pix"]
+MODELS = ["emoji-dcgan", "nested/emoji-stylegan", "chorales-musegan", "fonts-pix2pix", "poems"]
 # every operation of the API, with the examples tried for each (each kind of request, positive and negative)
 OPERATIONS = {
     "GET /api/health": 2,
@@ -51,6 +51,9 @@ OPERATIONS = {
     "POST /api/models/{model}/project": 12,
     "POST /api/models/{model}/translate": 12,
     "POST /api/models/{model}/sketch": 12,
+    "POST /api/models/{model}/write": 12,
+    "POST /api/models/{model}/write/export": 12,
+    "POST /api/models/{model}/write/download": 12,
 }
 # MuseGAN's activation directions take seconds per set of 2,000 samples on a slow CPU, and each new set
 # is computed: its direction sets are fuzzed with 32 samples, and its direction grids (2,000) not at all
@@ -59,11 +62,12 @@ TRACEBACK = re.compile(r'Traceback \(most recent call last\)|File "[^"\n]*", lin
 
 
 @pytest.fixture(scope="module")
-def live(studio_runs: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A studio of its own (on a copy: the fuzz fills the runs folder's direction caches)."""
+def live(studio_runs: Path, text_run: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A studio of its own (on a copy: the fuzz fills the runs folder's direction caches), with a text model."""
     tmp = tmp_path_factory.mktemp("fuzz")
     runs = tmp / "runs"
     shutil.copytree(studio_runs, runs, symlinks=True)
+    shutil.copytree(text_run, runs / "poems")
     log = tmp / "studio.log"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with open(log, "w") as out:
@@ -90,8 +94,16 @@ def no_traceback(ctx, response, case) -> bool:
 def meaningful(case):
     """A schema-valid case made likelier to get past ganvas's own checks, so outputs are made and their
     answers checked too: each code (a recipe, an end, a parent, an item) gets exactly one of a seed or a
-    latent, which the schema cannot say (and edits refer to the default direction set)."""
+    latent, which the schema cannot say (and edits refer to the default direction set); a text request asks
+    for no codes or constraints at a usual temperature."""
     body = case.body
+    if isinstance(body, dict) and "/write" in case.operation.path:      # texts: plain requests, so texts are written
+        for r in body.get("items") or [body]:
+            if isinstance(r, dict):
+                for key in ("codes", "acrostic", "keywords", "first_line"):
+                    r.pop(key, None)
+                r["temperature"] = 0.8
+        return case
     if isinstance(body, dict):
         ends = {"render": [body], "provenance": [body], "export": [body], "interpolate": [body.get("a"), body.get("b")],
                 "breed": body.get("parents"), "download": body.get("items")}.get(case.operation.path.rsplit("/")[-1])

@@ -23,7 +23,7 @@ class Loaded:
 
     def __init__(self, entry: Entry, model: Any) -> None:
         self.entry = entry                          # where it came from
-        self.model = model                          # a Generator or a Translator
+        self.model = model                          # a Generator, a Translator or a Writer
         self.directions: OrderedDict[tuple, Any] = OrderedDict()   # DirectionSet key → Directions, recent last
         self.lock = threading.Lock()                # guards `directions`
         self.computing = threading.Lock()           # held while its directions are being computed
@@ -31,8 +31,12 @@ class Loaded:
 
     @property
     def kind(self) -> str:
+        """generator (from codes), translator (pictures to pictures) or writer (a text model)."""
         from ganvas.translator import Translator
+        from ganvas.writer import Writer
 
+        if isinstance(self.model, Writer):
+            return "writer"
         return "translator" if isinstance(self.model, Translator) else "generator"
 
 

@@ -3,7 +3,7 @@
 What a file of one output holds is its domain's business (`Domain.encode`: a PNG, a MIDI file, a
 WAV); this module only packs those bytes. Interactive pictures are PNGs at the fastest compression
 level. Downloads are zipped in memory: per output its files, ``provenance.json`` and the code
-(``latent.safetensors``). Nothing here writes a file.
+(``latent.safetensors``; texts have none: a seed and its requests name one text). Nothing here writes a file.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import torch
 from ganvas.explore import provenance as P
 
 MEDIA = {"png": "image/png", "midi": "audio/midi", "wav": "audio/wav", "gif": "image/gif",
-         "webp": "image/webp", "zip": "application/zip", "json": "application/json"}
-SUFFIX = {"png": ".png", "midi": ".mid", "wav": ".wav"}
+         "webp": "image/webp", "zip": "application/zip", "json": "application/json",
+         "txt": "text/plain; charset=utf-8"}
+SUFFIX = {"png": ".png", "midi": ".mid", "wav": ".wav", "txt": ".txt", "json": ".json"}
 
 
 def data_url(data: bytes, fmt: str = "png") -> str:
@@ -59,25 +60,28 @@ class EncodedCache:
 
 @dataclass(frozen=True)
 class BundleEntry:
-    """One output of a zip: its files (name → bytes, in order), record, base and drawn codes, folder name."""
+    """One output of a zip: its files (name → bytes, in order), record, folder name, and its base and drawn
+    codes (None for a text, which its recipe names)."""
 
     files: dict[str, bytes]
     record: dict[str, Any]
-    base: torch.Tensor
-    final: torch.Tensor
+    base: torch.Tensor | None
+    final: torch.Tensor | None
     stem: str
 
 
 def bundle(entries: list[BundleEntry]) -> bytes:
-    """A zip of outputs: per entry its files, latent.safetensors and provenance.json (one folder each if several)."""
+    """A zip of outputs: per entry its files, latent.safetensors (when it has codes) and provenance.json (one
+    folder each if several)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
         for e in entries:
             folder = f"{e.stem}/" if len(entries) > 1 else ""
             for name, data in e.files.items():
                 zf.writestr(folder + name, data)
-            record = {**e.record, "files": [*e.files, "latent.safetensors"]}
-            zf.writestr(folder + "latent.safetensors", latent_file(e.base, e.final, record))
+            record = {**e.record, "files": [*e.files, *(["latent.safetensors"] if e.base is not None else [])]}
+            if e.base is not None:
+                zf.writestr(folder + "latent.safetensors", latent_file(e.base, e.final, record))
             zf.writestr(folder + "provenance.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return buf.getvalue()
 

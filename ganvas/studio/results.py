@@ -110,6 +110,21 @@ class Sketched:
 
 
 @dataclass(frozen=True)
+class Written:
+    """One text of a text model: what it says, its picture, the codes it was written with, its recipe."""
+
+    seed: int
+    codes: dict[str, str]               # the codes used (a Chinese model's unspecified form filled in by seed)
+    text: str
+    image: str                          # a data URL: the text in calligraphy (PNG)
+    recipe: dict[str, Any]              # what writes it again (POST …/write/export, …/write/download)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seed": self.seed, "codes": self.codes, "text": self.text, "image": self.image,
+                "recipe": self.recipe}
+
+
+@dataclass(frozen=True)
 class File:
     """A file to send: its bytes, media type and, for downloads, the name to save it as."""
 
@@ -127,7 +142,7 @@ class ModelSummary:
     step: int
     steps: list[int]
     model: str | None
-    kind: str                           # generator | translator | unknown
+    kind: str                           # generator | translator | writer (text) | unknown
     style: bool
     domain: str | None
     shape: list[int] | None
@@ -143,13 +158,15 @@ class ModelSummary:
 
 @dataclass(frozen=True)
 class ModelDetails:
-    """One loaded model: its summary plus what its page needs (spaces and formats, or directions of translation)."""
+    """One loaded model: its summary plus what its page needs (spaces and formats, directions of translation, or
+    a text model's codes)."""
 
     summary: ModelSummary
     explore: dict[str, Any] | None = None           # generators: space, code shape, default methods
     formats: list[str] | None = None                # generators: what its outputs export as
     layout: dict[str, dict[str, Any]] = field(default_factory=dict)   # domain name → Domain.describe(), if any
     translate: dict[str, Any] | None = None         # translators: directions, text support, resolution
+    write: dict[str, Any] | None = None             # text models: language, codes, forms, temperature
 
     def to_json(self) -> dict[str, Any]:
         out = self.summary.to_json()
@@ -160,4 +177,6 @@ class ModelDetails:
         out.update(self.layout)
         if self.translate is not None:
             out["translate"] = self.translate
+        if self.write is not None:
+            out["write"] = self.write
         return out

@@ -6,13 +6,15 @@ Types and ranges are checked here (a 422 names the field); meaning is checked by
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ganvas.explore.latent import MAX_SEED
 
 MAX_SAMPLES = 10_000    # codes sampled for a direction set: the default of w and z; more cost minutes and memory
+MAX_WRITE = 32          # texts written in one request (each is decoded a character at a time)
+MAX_TEMPERATURE = 5.0   # beyond this a character model's sampling is noise
 
 Seed = Field(None, ge=0, le=MAX_SEED, description="a seed: output i of `ganvas sample --seed S` is seed S+i")
 Latent = list[float] | list[list[float]]
@@ -111,6 +113,47 @@ class TextIn(Strict):
     direction: Literal["AtoB", "BtoA"] = "AtoB"
     font: str | None = Field(None, max_length=40, description="a cjk-fonts font name (kai, ming, zenhei, sans, "
                                                               "serif); default the font the model learned from")
+
+
+class WriteOptionsIn(Strict):
+    """What a text model is asked for (every text of a request the same); meaning is checked by the
+    model's vocabulary and the constrained decoder (ganvas.text.decode): a 400 names the value."""
+
+    codes: dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=dict, max_length=16,
+        description="control codes, field → value (GET /api/models/{m}: write.codes); a field left out or '' is "
+                    "unspecified (a Chinese model's form: seed s writes form s mod 4)")
+    acrostic: str | None = Field(None, max_length=16, description="the first character of each verse (藏头诗)")
+    keywords: list[Annotated[str, Field(max_length=16)]] = Field(default_factory=list, max_length=8,
+                                                                 description="words the text must hold")
+    first_line: str | None = Field(None, max_length=64, description="the first verse (or couplet), continued")
+    temperature: float = Field(0.8, allow_inf_nan=False, description=f"sampling temperature, > 0 and at most "
+                                                                     f"{MAX_TEMPERATURE:g} (lower: safer, higher: "
+                                                                     "wilder; out of range: 400)")
+    constrained: bool = Field(True, description="keep the form (verses, rhyme, tones) and the requests above; "
+                                                "false samples freely")
+
+
+class WriteIn(WriteOptionsIn):
+    """Texts of seeds: a seed, its codes, the requests and the temperature name one text."""
+
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] | None = Field(None, min_length=1, max_length=MAX_WRITE,
+                                                                          description="these seeds …")
+    start: int = Field(0, ge=0, le=MAX_SEED, description="… or `count` seeds from this one")
+    count: int = Field(4, ge=1, le=MAX_WRITE)
+
+
+class WriteRecipeIn(WriteOptionsIn):
+    """One text again (an item's `recipe`, as the write answer gives it)."""
+
+    seed: int = Field(ge=0, le=MAX_SEED)
+
+
+class WriteDownloadIn(Strict):
+    items: list[WriteRecipeIn] = Field(min_length=1, max_length=64)
+    names: list[Annotated[str, Field(max_length=200)]] | None = Field(None, max_length=64,
+                                                                      description="file stems, one per item "
+                                                                                  "(default seedS)")
 
 
 class ErrorOut(BaseModel):

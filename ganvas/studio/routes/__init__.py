@@ -1,10 +1,11 @@
 """The REST API, one router per area, each a thin layer: HTTP in (paths, queries, bodies, uploads), a
 service call, HTTP out. `ROUTERS` is the order `create_app` includes them in: model names may hold
-'/', so the route of a plain model path (`GET /api/models/{model}`) comes after every longer one."""
+'/', so the route of a plain model path (`GET /api/models/{model}`) comes after every longer one, and
+…/write/export and …/write/download come before …/export and …/download."""
 
 from __future__ import annotations
 
-from ganvas.studio.routes import export, generate, jobs, models, projection, sketch, translation
+from ganvas.studio.routes import export, generate, jobs, models, projection, sketch, text, translation
 
-ROUTERS = [models.router, jobs.router, generate.router, export.router, projection.router, translation.router,
-           sketch.router, models.details]
+ROUTERS = [models.router, jobs.router, text.router, generate.router, export.router, projection.router,
+           translation.router, sketch.router, models.details]

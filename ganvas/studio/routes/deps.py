@@ -15,6 +15,7 @@ from ganvas.studio.services.export import ExportService
 from ganvas.studio.services.generation import GenerationService
 from ganvas.studio.services.projection import ProjectionService
 from ganvas.studio.services.sketch import SketchService
+from ganvas.studio.services.text import TextService
 from ganvas.studio.services.translation import TranslationService
 from ganvas.studio.state import StudioState
 
@@ -42,3 +43,4 @@ Export = Annotated[ExportService, Depends(_service("export"))]
 Projection = Annotated[ProjectionService, Depends(_service("projection"))]
 Translation = Annotated[TranslationService, Depends(_service("translation"))]
 Sketch = Annotated[SketchService, Depends(_service("sketch"))]
+Text = Annotated[TextService, Depends(_service("text"))]

@@ -16,6 +16,7 @@ from ganvas.studio.services.export import ExportService
 from ganvas.studio.services.generation import GenerationService
 from ganvas.studio.services.projection import ProjectionService
 from ganvas.studio.services.sketch import SketchService
+from ganvas.studio.services.text import TextService
 from ganvas.studio.services.translation import TranslationService
 from ganvas.studio.state import StudioState
 
@@ -30,6 +31,7 @@ class Services:
     projection: ProjectionService
     translation: TranslationService
     sketch: SketchService
+    text: TextService
 
     @classmethod
     def over(cls, state: StudioState) -> Services:
@@ -38,4 +40,4 @@ class Services:
         generation = GenerationService(state, catalogue, directions)
         return cls(state, catalogue, directions, generation, ExportService(state, catalogue, generation),
                    ProjectionService(state, catalogue, generation), TranslationService(state, catalogue),
-                   SketchService(state, catalogue))
+                   SketchService(state, catalogue), TextService(state, catalogue))

@@ -51,6 +51,9 @@ export const api = {
     return response.json();
   },
   translateText: (m, text, direction) => post(`/api/models/${enc(m)}/translate`, { text, direction }),
+  write: (m, body) => post(`/api/models/${enc(m)}/write`, body),
+  writeExport: (m, recipe, format) => post(`/api/models/${enc(m)}/write/export?format=${format}`, recipe, { as: "blob" }),
+  writeDownload: (m, items, names) => post(`/api/models/${enc(m)}/write/download`, { items, names }, { as: "blob" }),
   async sketch(m, png, { download = false, signal } = {}) {
     const response = await check(await fetch(`/api/models/${enc(m)}/sketch${download ? "?download=true" : ""}`, {
       method: "POST", signal, headers: { "Content-Type": "image/png" }, body: png,

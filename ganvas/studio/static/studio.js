@@ -1,6 +1,7 @@
 // ganvas studio: a client of the REST API (api.js). Plain JavaScript, no build step, nothing from elsewhere.
 import { api, saveBlob } from "./api.js";
 import { Sketchpad } from "./draw.js";
+import { Writer } from "./write.js";
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_DIRECTIONS = 8;
@@ -15,6 +16,7 @@ const state = {
   population: [], parents: new Set(), generations: [], generation: 0,
   kept: [], view: "explore", job: null, projectFile: null, audioKey: null,
   pad: null, drawn: null,                     // Draw: the sketchpad; the last rendering {output, sketch, drawing}
+  writer: null,                               // Write: the text model's panel (write.js)
 };
 
 // --- status line -------------------------------------------------------------------------------------
@@ -162,14 +164,18 @@ async function selectModel(name) {
   const info = await api.model(name);
   state.info = info;
   const ds = info.dataset || {};
-  $("model-info").textContent = `${info.model} · ${info.domain} ${info.shape?.join("×")} · step ${info.step}` +
+  const writer = info.kind === "writer";
+  const what = writer ? `${info.write.language} text, codes ${Object.keys(info.write.codes).join(", ") || "none"}`
+                      : `${info.domain} ${info.shape?.join("×")}`;
+  $("model-info").textContent = `${info.model} · ${what} · step ${info.step}` +
     ` · trained on ${ds.name ?? "?"} (${ds.licence ?? "licence unknown"})`;
   const generator = info.kind === "generator";
+  const translator = !generator && !writer;
   const music = info.domain === "music";
   document.body.classList.toggle("music", music);
   for (const [view, shown] of [["explore", generator], ["interpolate", generator], ["breed", generator],
-                               ["project", generator && info.explore?.projection], ["translate", !generator],
-                               ["draw", !generator && info.translate?.sketch]]) {
+                               ["project", generator && info.explore?.projection], ["translate", translator],
+                               ["draw", translator && info.translate?.sketch], ["write", writer]]) {
     $(`tab-${view}`).hidden = !shown;
   }
   state.current = null; state.edits.clear(); state.A = state.B = null; state.directions = null;
@@ -196,6 +202,10 @@ async function selectModel(name) {
     await loadGrid();
     pick(state.grid[0]);
     loadDirections().catch(fail);
+  } else if (writer) {
+    state.grid = [];
+    state.writer.setup(info);
+    showView("write");
   } else {
     setupTranslate();
     resetDrawing();
@@ -355,10 +365,13 @@ function renderKept() {
       `<button type="button" data-act="rm" aria-label="Remove">✕</button></div></div>`;
     li.querySelector("img").src = k.image;
     li.querySelector("img").alt = k.label;
+    if (k.kind === "text") li.classList.add("text");          // calligraphy: drawn smooth, not pixelated
     li.querySelector(".meta").textContent = k.label;
     li.querySelector("[data-act=open]").addEventListener("click", () => openKept(k));
     li.querySelector("[data-act=get]").addEventListener("click", () => (k.kind === "sketch"
-      ? downloadDrawing(k.drawing, `kept-${i + 1}`) : download([k.recipe], [`kept-${i + 1}`])).catch(fail));
+      ? downloadDrawing(k.drawing, `kept-${i + 1}`)
+      : k.kind === "text" ? downloadTexts([k.recipe], [`kept-${i + 1}`])
+        : download([k.recipe], [`kept-${i + 1}`])).catch(fail));
     li.querySelector("[data-act=rm]").addEventListener("click", () => { state.kept.splice(i, 1); saveKept(); });
     return li;
   }));
@@ -366,6 +379,11 @@ function renderKept() {
   $("kept-download").disabled = $("kept-clear").disabled = !state.kept.length;
 }
 function openKept(k) {
+  if (k.kind === "text") {                 // a kept text: its card again in Write
+    showView("write");
+    state.writer.open(k);
+    return;
+  }
   if (k.kind === "sketch") {               // a drawing's output: shown in Draw (the drawing is in its download)
     showView("draw");
     $("draw-output").src = k.image;
@@ -386,6 +404,16 @@ async function download(recipes, names) {
   say("preparing the download…");
   const blob = await api.download(state.model, recipes, names);
   saveBlob(blob, `ganvas-${state.model.replaceAll("/", "_")}.zip`);
+}
+async function downloadTexts(recipes, names) {
+  say("preparing the download…");
+  const blob = await api.writeDownload(state.model, recipes, names);
+  saveBlob(blob, `ganvas-${state.model.replaceAll("/", "_")}-texts.zip`);
+}
+function keepText(entry) {
+  state.kept.unshift(entry);
+  saveKept();
+  say("kept");
 }
 
 // --- interpolate -------------------------------------------------------------------------------------
@@ -571,7 +599,7 @@ function syncDrawButtons() {
 let drawing = false;
 let drawAgain = false;
 async function renderDrawing() {
-  if (!state.model || state.info?.kind === "generator") return;
+  if (!state.model || state.info?.kind !== "translator") return;
   if (drawing) { drawAgain = true; return; }
   if (state.pad.empty) { resetDrawing(); return; }
   drawing = true;
@@ -641,8 +669,8 @@ function onKey(ev) {
     return run(() => (ev.shiftKey ? state.pad.redo() : state.pad.undo()));
   }
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-  const tabs = ["explore", "interpolate", "breed", "project", "translate", "draw"];
-  if (/^[1-6]$/.test(k) && !$(`tab-${tabs[k - 1]}`).hidden) return run(() => showView(tabs[k - 1]));
+  const tabs = ["explore", "interpolate", "breed", "project", "translate", "draw", "write"];
+  if (/^[1-7]$/.test(k) && !$(`tab-${tabs[k - 1]}`).hidden) return run(() => showView(tabs[k - 1]));
   if (k === "?") return run(() => $("help").showModal());
   if (state.view === "draw") {
     if (k === "k") return run(keepDrawing);
@@ -693,7 +721,9 @@ function wire() {
     try {
       const sketches = state.kept.filter((k) => k.kind === "sketch");
       for (const [i, k] of sketches.entries()) await downloadDrawing(k.drawing, `kept-${i + 1}`);
-      const recipes = state.kept.filter((k) => k.kind !== "sketch");
+      const texts = state.kept.filter((k) => k.kind === "text");
+      if (texts.length) await downloadTexts(texts.map((k) => k.recipe), texts.map((_, i) => `kept-${i + 1}`));
+      const recipes = state.kept.filter((k) => k.kind !== "sketch" && k.kind !== "text");
       if (recipes.length) await download(recipes.map((k) => k.recipe), recipes.map((_, i) => `kept-${i + 1}`));
     } catch (e) { fail(e); }
   });
@@ -724,6 +754,7 @@ function wire() {
   $("project-cancel").addEventListener("click", () => state.job && api.cancel(state.job).catch(fail));
   $("project-use").addEventListener("click", () => { pick(state.projected); showView("explore"); });
   $("translate-go").addEventListener("click", () => translate().catch(fail));
+  state.writer = new Writer({ model: () => state.model, keep: keepText, say });
   state.pad = new Sketchpad($("draw-canvas"), () => renderDrawing());
   state.pad.listeners.add(syncDrawButtons);
   state.pad.width = Number($("draw-width").value);
