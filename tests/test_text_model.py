@@ -197,3 +197,28 @@ def test_evaluate_a_text_run_reports_constrained_and_free_texts(poem_run: Path, 
     assert "NLL" in proc.stderr and "report.html" in proc.stderr
     bad = run_cli("evaluate", str(poem_run), "--n", "4", "--data", "emoji")
     assert_one_line_error(bad, "evaluated on the data it was trained on")
+
+
+def test_an_early_stop_rolls_back_and_the_final_checkpoint_holds_the_best_weights(tmp_path: Path) -> None:
+    """A run that stops early (patience 1 on a model that overfits at once) ends on its best held-out weights,
+    even when the step it stops at had already been checkpointed."""
+    from ganvas.eval.text_guard import BEST_FILE
+
+    out = tmp_path / "run"
+    train("tang-poems-ctrl", {"kimg": 6.4, "minutes": 0.0, "eval_every": 5, "checkpoint_every": 5, "sample_every": 1000,
+                              "lr_g": 0.05, "model_args.hidden": 32, "model_args.embed": 16, "model_args.layers": 1,
+                              "model_args.dropout": 0.0}, out=out, progress=False)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    nll = {r["step"]: r["eval/nll"] for r in rows if "eval/nll" in r}
+    assert max(nll) < 200                                   # stopped long before the 200 steps asked for
+    best_step = min(nll, key=nll.get)
+    from safetensors.torch import load_file
+
+    best = load_file(str(out / BEST_FILE))
+    final = ganvas.load(out).model.G.state_dict()
+    assert all(torch.equal(final[k], best[k]) for k in best)
+    W = ganvas.load(out)
+    from ganvas.eval.text_evaluate import heldout_nll, split_texts
+
+    split = split_texts(W)
+    assert heldout_nll(W, split["held_x"], split["held_y"]) == pytest.approx(nll[best_step], abs=1e-4)

@@ -258,8 +258,11 @@ class Trainer:
         return None
 
     def stop(self, reason: str) -> None:
-        """End the run after this step (a hook's early stop or collapse guard); `reason` is logged."""
+        """End the run after this step (a hook's early stop or collapse guard); `reason` is logged. The final
+        checkpoint is written after the hook ran, even if this step's was written before: a hook that stops
+        may have changed the weights (rolled back to the best)."""
         self.stop_reason = reason
+        self._saved_step = -1
 
     def done(self) -> bool:
         if self.stop_reason is not None:
