@@ -21,7 +21,7 @@ from ganvas.text.vocab import ANY, BOS_ID, EOS_ID, PAD_ID, Vocab
 POEMS = ["白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。",
          "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。",
          "春眠不觉晓，处处闻啼鸟。\n夜来风雨声，花落知多少。"]
-SMALL = {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0}
+SMALL = {"embed": 16, "hidden": 32, "layers": 1, "dropout": 0.0, "embed_dropout": 0.0, "prior": 0.0}
 
 
 def tiny_model(code_dropout: float = 0.0, **args):
@@ -69,6 +69,28 @@ def test_teacher_forcing_predicts_each_token_from_the_codes_and_the_text_before_
     manual = torch.nn.functional.cross_entropy(a[0, :count], x[0, :count], reduction="sum").item()
     assert total == pytest.approx(manual, rel=1e-5)
     assert BOS_ID not in x
+
+
+def test_the_frequency_prior_keeps_unseen_characters_possible_and_the_distribution_normalised() -> None:
+    """G's next-token distribution is (1 − λ)·softmax + λ·(add-½ training frequencies): a character the training
+    texts never hold keeps at least λ·½/Σ, specials and codes get nothing from the prior."""
+    model, vocab = tiny_model(prior=0.05)
+    model.eval()
+    seen = POEMS[:2]                                             # the third poem's own characters stay unseen
+    x = torch.tensor([vocab.encode(p) + [EOS_ID] + [PAD_ID] * (39 - len(p)) for p in seen])
+    model.prepare_data(x)
+    counts = model.G.counts
+    assert counts[EOS_ID] == 2 and counts[vocab.index["明"]] == 2 and counts[vocab.index["春"]] == 0
+    logp = model.teacher_logits(x, model.code_tokens(None, 2))
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(2, 40), atol=1e-5)
+    n = float(counts[vocab.first_char:].sum() + counts[EOS_ID])
+    singletons = int((counts[vocab.first_char:] == 1).sum() + (counts[EOS_ID] == 1))
+    unseen = int((counts[vocab.first_char:] == 0).sum())
+    floor = 0.05 * (singletons / n) / unseen                     # Good–Turing: the share of tokens seen once
+    assert (logp[..., vocab.index["春"]].exp() >= floor * 0.999).all()
+    prior = model.G.log_prior().exp()
+    assert prior[BOS_ID] == 0 and prior[PAD_ID] == 0 and prior[vocab.code_ids["form"]["五绝"]] == 0
+    assert float(prior.sum()) == pytest.approx(1.0) and prior[EOS_ID] > 0 and prior[vocab.index["春"]] > 0
 
 
 def test_the_likelihood_objective_skips_d_and_learns_a_tiny_corpus() -> None:

@@ -82,6 +82,8 @@ def build_model(cfg: TrainConfig, dataset: ArrayDataset, device: torch.device,
     torch.manual_seed(cfg.seed)                     # the initial weights come from the run's seed
     if resuming is None:
         model = model_cls.build(spec, cfg.model_args, tileable=cfg.tileable, conditional=cfg.conditional).to(device)
+        if type(model).prepare_data is not GanModel.prepare_data:     # statistics of the data (text: a
+            model.prepare_data(domain.to_tensor(dataset.arrays[dataset.sample_key]).to(device))   # prior)
     else:
         model = checkpoint_meta.build_saved(model_cls, spec, cfg.model_args, resuming, cfg.tileable,
                                             cfg.conditional).to(device)

@@ -313,6 +313,10 @@ class GanModel(nn.Module):
         """The class weights of a training batch's labels (None for an unconditional model)."""
         return one_hot(batch["y"], self.num_classes) if self.num_classes else None
 
+    def prepare_data(self, x: torch.Tensor) -> None:
+        """A new run's training samples ([N, …] tensors), shown once before the first step, for a model that
+        keeps statistics of its data in buffers (text: token frequencies); most models need nothing."""
+
     def class_scores(self) -> torch.Tensor | None:
         """D's score of every class (N×K) in its last forward pass, from its projection (None when D has none).
 

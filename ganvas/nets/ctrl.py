@@ -20,6 +20,7 @@ Text has no truncation (ψ): its dial is the sampling temperature.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,11 @@ class CtrlOptions:
     layers: int = option(2, "GRU layers of G; 1 to 4", min=1, max=4)
     dropout: float = option(0.3, "dropout on G's embeddings and GRU outputs while training; 0 to 0.9", min=0,
                             max=0.9)
+    embed_dropout: float = option(0.1, "share of characters whose whole embedding is dropped in a training batch "
+                                       "(Gal and Ghahramani's word dropout); 0 to 0.9", min=0, max=0.9)
+    prior: float = option(0.05, "weight of the training texts' token frequencies (Good–Turing smoothed) mixed into "
+                                "G's next-token distribution: a character never seen in training keeps a probability "
+                                "like an n-gram model's floor instead of a vanishing one; 0 to 0.5", min=0, max=0.5)
     tie: bool = option(True, "G's output layer reuses its input embedding (through a projection to its width): "
                              "rare characters, seen a few times each, share what is learnt of them both ways")
     code_dropout: float = option(0.25, "share of training texts whose each code reads as unspecified, so any "
@@ -68,8 +74,19 @@ class CharLM(nn.Module):
                  layers: int,           # GRU layers
                  dropout: float,        # dropout on embeddings and GRU outputs (training only)
                  tie: bool = False,     # output scores through the input embedding (Press and Wolf 2017)
+                 embed_dropout: float = 0.0,  # share of vocabulary rows dropped per training batch
+                 prior: float = 0.0,    # weight of the token-frequency prior in the next-token distribution
+                 first_char: int = 0,   # the first character id: ids below it (specials, codes) are never
+                                        # predicted by the prior, except <eos>
                  ) -> None:
         super().__init__()
+        self.embed_dropout = embed_dropout
+        self.prior = prior
+        self.register_buffer("counts", torch.zeros(vocab_size))     # training tokens per id (`fit_prior`)
+        predictable = torch.zeros(vocab_size, dtype=torch.bool)
+        predictable[first_char:] = True
+        predictable[EOS_ID] = True
+        self.register_buffer("predictable", predictable, persistent=False)
         self.embed = nn.Embedding(vocab_size, embed)
         self.rnn = nn.GRU(embed, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
@@ -81,16 +98,42 @@ class CharLM(nn.Module):
             self.out = nn.Linear(hidden, vocab_size)
 
     def forward(self, tokens: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits [B, T, V] of the token after each of `tokens` [B, T]."""
-        return self.run(self.embed(tokens), state)[0]
+        """Logits [B, T, V] of the token after each of `tokens` [B, T]; while training, every occurrence of a
+        dropped character reads as zeros (the same characters for the whole batch, AWD-LSTM's embedding
+        dropout), so the model cannot lean on any single rare character."""
+        weight = self.embed.weight
+        if self.training and self.embed_dropout > 0:
+            keep = torch.rand(weight.shape[0], 1, device=weight.device) >= self.embed_dropout
+            weight = weight * keep / (1 - self.embed_dropout)
+        return self.run(nn.functional.embedding(tokens, weight), state)[0]
 
     def run(self, embedded: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits [B, T, V], state) of embedded inputs [B, T, E] (relaxed one-hots come in this way)."""
         h, state = self.rnn(self.drop(embedded), state)
         h = self.drop(h)
-        if self.tie:
-            return self.proj(h) @ self.embed.weight.t() + self.bias, state
-        return self.out(h), state
+        logits = self.proj(h) @ self.embed.weight.t() + self.bias if self.tie else self.out(h)
+        if self.prior <= 0:
+            return logits, state
+        # log((1 − λ)·softmax + λ·prior): normalised log-probabilities, which serve as logits everywhere
+        return torch.logaddexp(torch.log_softmax(logits.float(), -1) + math.log1p(-self.prior),
+                               self.log_prior() + math.log(self.prior)).to(logits.dtype), state
+
+    def log_prior(self) -> torch.Tensor:
+        """log of the training tokens' frequencies (characters, punctuation, <eos>) with the Good–Turing share
+        of unseen ones: tokens seen once make up n₁/N of the training text, about how often a new character
+        turns up in new text, so that mass is spread evenly over the characters the training texts lack."""
+        c = torch.where(self.predictable, self.counts, torch.zeros_like(self.counts))
+        total = c.sum().clamp(min=1.0)
+        unseen = self.predictable & (c == 0)
+        novel = ((c == 1).sum() / total).clamp(min=1.0 / total, max=0.5) if bool(unseen.any()) else c.new_zeros(())
+        p = c / total * (1 - novel) + unseen.float() * novel / unseen.sum().clamp(min=1)
+        return torch.log(p)
+
+    @torch.no_grad()
+    def fit_prior(self, tokens: torch.Tensor) -> None:
+        """Count the training texts' tokens (ids [N, T], padding ignored) once, when a run starts."""
+        ids = tokens[tokens != PAD_ID].long().flatten()
+        self.counts.copy_(torch.bincount(ids, minlength=self.counts.numel())[: self.counts.numel()].float())
 
 
 class Stepper:
@@ -146,7 +189,8 @@ class Ctrl(GanModel):
         super().__init__(spec, options)
         self.vocab = Vocab.from_dict(spec.domain_args.get("vocab") or {})
         v = len(self.vocab)
-        self.G = CharLM(v, options.embed, options.hidden, options.layers, options.dropout, options.tie)
+        self.G = CharLM(v, options.embed, options.hidden, options.layers, options.dropout, options.tie,
+                        options.embed_dropout, options.prior, self.vocab.first_char)
         self.D = TextCritic(v, options.embed, options.d_width)
         # per field: the code token ids of its values, then of "unspecified" (a dataset's −1)
         self._code_tables = [torch.tensor([self.vocab.code_ids[f][x] for x in [*vals, ANY]])
@@ -207,6 +251,10 @@ class Ctrl(GanModel):
             total += float(nll)
             count += int((xb != PAD_ID).sum())
         return total, count
+
+    def prepare_data(self, x: torch.Tensor) -> None:
+        """A new run's training texts (token ids [N, T]), seen once before training: G's frequency prior."""
+        self.G.fit_prior(x)
 
     def objective(self, cfg: TrainConfig, latent_rng: torch.Generator) -> Objective:
         from ganvas.objectives.text import LikelihoodObjective, TextAdversarialObjective
