@@ -3,9 +3,9 @@
 Language GANs are usually reported without sweeping the maximum-likelihood model's temperature, which
 hides that the MLE model alone spans the quality/diversity trade-off (Caccia et al., "Language GANs
 Falling Short", 2018). This bench trains, for each seed, the ``tang-poems-ctrl`` preset by likelihood
-(early-stopped at its best held-out NLL, step S), then the same preset with ``--adversarial`` whose
-likelihood phase is those S steps (same seed: the same weights at the switch) followed by the
-Gumbel-softmax fine-tune with the collapse guard. Both are then sampled freely (codes only, seed s
+(early-stopped and rolled back to its best held-out NLL), then continues a copy of that run with
+``--adversarial`` (``ganvas train --resume --out COPY --adversarial``): the Gumbel-softmax fine-tune
+from the best likelihood weights, with the collapse guard. Both are then sampled freely (codes only, seed s
 asks for form s mod 4) at each temperature and scored: held-out NLL, BLEU-2/3 against the held-out
 poems, self-BLEU-2/3, form pass rate and control accuracy. Medians over seeds are printed side by side.
 
@@ -53,6 +53,18 @@ def train_logged(preset: str, overrides: dict, out: Path) -> None:
     (out / "train.log").write_text(buf.getvalue(), encoding="utf-8")
 
 
+def resume_logged(overrides: dict, out: Path) -> None:
+    import contextlib
+    import io
+
+    from ganvas.app.training import train
+
+    buf = io.StringIO()
+    with contextlib.redirect_stderr(buf):
+        train(None, overrides, out=out, resume=True, progress=False)
+    (out / "train.log").write_text(buf.getvalue(), encoding="utf-8")
+
+
 def score(run: Path, temperatures: list[float], n: int) -> dict[float, dict[str, float]]:
     import ganvas
     from ganvas.eval.text_evaluate import heldout_nll, split_texts
@@ -93,15 +105,23 @@ def main() -> None:
         train_logged(args.preset, {"seed": seed}, mle)
         step, nll = best_step(mle)
         adv = args.out / f"adv-s{seed}"
-        # the likelihood phase ends where the MLE run was best; then up to `adv-steps` adversarial steps
+        # the fine-tune continues the MLE run's final checkpoint (its best held-out weights, rolled back to):
+        # `ganvas train --resume --adversarial`, up to `adv-steps` steps, guarded against its best NLL
         from ganvas.train import checkpoint as ckpt
 
-        batch = json.loads((mle / "config.json").read_text(encoding="utf-8"))["config"]["batch_size"]
-        train_logged(args.preset, {"seed": seed, "model_args.adversarial": True, "model_args.mle_steps": step,
-                                   "minutes": 0.0, "kimg": (step + args.adv_steps) * batch / 1000}, adv)
+        if not (adv / "final.png").exists():
+            import shutil
+
+            shutil.rmtree(adv, ignore_errors=True)
+            shutil.copytree(mle, adv)
+            (adv / "final.png").unlink()
+            done = ckpt.load(adv).step
+            batch = json.loads((mle / "config.json").read_text(encoding="utf-8"))["config"]["batch_size"]
+            resume_logged({"model_args.adversarial": True, "model_args.mle_steps": 0, "minutes": 0.0,
+                           "kimg": (done + args.adv_steps) * batch / 1000}, adv)
         fired = guard_events(adv / "train.log")
-        notes.append(f"seed {seed}: MLE best at step {step} (held-out NLL {nll:.4f}); adversarial run "
-                     f"{ckpt.step_dirs(adv / 'checkpoints')[-1][0] if (adv / 'checkpoints').exists() else '?'} steps"
+        notes.append(f"seed {seed}: MLE best at step {step} (held-out NLL {nll:.4f}); the fine-tune ran from step "
+                     f"{ckpt.load(mle).step} to {ckpt.load(adv).step}"
                      + (f"; {fired}" if fired else "; the collapse guard did not fire"))
         for name, run in (("MLE", mle), ("adversarial", adv)):
             for t, figures in score(run, args.temperatures, args.n).items():

@@ -244,3 +244,74 @@ def test_an_early_stop_rolls_back_and_the_final_checkpoint_holds_the_best_weight
 
     split = split_texts(W)
     assert heldout_nll(W, split["held_x"], split["held_y"]) == pytest.approx(nll[best_step], abs=1e-4)
+
+
+def test_a_text_run_continues_as_an_adversarial_fine_tune(poem_run: Path, tmp_path: Path) -> None:
+    """`ganvas train --resume --adversarial`: the same networks, now with D steps, guarded against the run's best."""
+    import shutil
+
+    copy = tmp_path / "adv"
+    shutil.copytree(poem_run, copy)
+    before = ganvas.load(copy).model.G.state_dict()
+    result = train(None, {"model_args.adversarial": True, "model_args.mle_steps": 0, "kimg": 0.8}, out=copy,
+                   resume=True, progress=False)
+    assert result.step == 25
+    rows = [json.loads(line) for line in (copy / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert any("loss/D" in r for r in rows if r["step"] > 20) and not any("loss/D" in r for r in rows if r["step"] <= 20)
+    meta = json.loads((copy / "checkpoints" / "step-0000025" / "checkpoint.json").read_text(encoding="utf-8"))
+    assert meta["config"]["model_args"]["adversarial"] is True
+    after = ganvas.load(copy).model.G.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert_one_line_error(run_cli("train", "--resume", "--out", str(copy), "--set", "model_args.hidden=8"),
+                          "cannot resume with model_args.hidden=8")
+
+
+class FakeRun:
+    """What the held-out hook uses of a run, with the NLL it will measure scripted."""
+
+    def __init__(self, model, adversarial: bool) -> None:
+        self.model, self.stopped = model, None
+        self.objective = type("O", (), {"trains_discriminator": adversarial})()
+        self.dist = type("D", (), {"enabled": False, "is_main": False})()
+        self.cfg = type("C", (), {"ema_kimg": 0.0})()
+        self.logged: list[dict] = []
+        self.run_dir = Path("/nonexistent")
+
+    def log_scalars(self, values: dict) -> None:
+        self.logged.append(values)
+
+    def stop(self, reason: str) -> None:
+        self.stopped = reason
+
+    def ema_generator(self, name: str = "G"):
+        return self.model.G
+
+
+@pytest.mark.parametrize("adversarial, values, stops_at, says", [
+    (False, [5.0, 4.8, 4.9, 4.95], 3, "early stop"),                 # patience 2: two evaluations without a best
+    (True, [5.0, 4.8, 4.83, 4.9], 3, "collapse guard"),              # margin 0.05 above the best 4.8
+    (True, [5.0, 4.8, 4.84, 4.82, 4.79], None, None),                # a fine-tune that never hurts runs on
+])
+def test_the_held_out_hook_stops_early_or_rolls_back_a_collapse(adversarial, values, stops_at, says,
+                                                                 monkeypatch) -> None:
+    from ganvas.config import TrainConfig
+    from ganvas.eval.text_guard import HeldOutLikelihood
+
+    model, _ = tiny_model(adversarial=adversarial)
+    hook = HeldOutLikelihood(TrainConfig(model="ctrl", holdout=0.1, eval_every=5), patience=2, collapse_margin=0.05)
+    run = FakeRun(model, adversarial)
+    scripted = iter(values)
+    monkeypatch.setattr(hook, "nll", lambda r: next(scripted))
+    snapshots = []
+    for i in range(len(values)):
+        with torch.no_grad():
+            model.G.bias.add_(1.0)                             # the weights move between evaluations
+        snapshots.append(model.G.bias.clone())
+        hook.on_step(run, 5 * (i + 1))
+        if run.stopped:
+            break
+    if stops_at is None:
+        assert run.stopped is None and hook.best == min(values)
+        return
+    assert i == stops_at and says in run.stopped and "rolled back to step 10" in run.stopped
+    assert torch.equal(model.G.bias, snapshots[1])              # the weights of the best evaluation

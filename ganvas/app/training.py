@@ -35,6 +35,10 @@ from ganvas.train.loop import RunResult, Trainer
 # Fields a resumed run may change: how long and how often, not what is trained or how.
 RESUMABLE = {"kimg", "minutes", "checkpoint_every", "keep_checkpoints", "sample_every", "log_every", "threads",
              "device", "data", "eval_every", "precision", "compile"}
+# a text run may be continued as an adversarial fine-tune: `ganvas train --resume --out RUN --adversarial`
+# (the networks are the same; the collapse guard measures against the run's best held-out likelihood)
+RESUMABLE_MODEL_ARGS = {"model_args.adversarial", "model_args.mle_steps", "model_args.mle_weight",
+                        "model_args.gumbel_tau"}
 DRY_RUN_STEPS = 3
 
 
@@ -99,10 +103,11 @@ def check_resume(saved: TrainConfig, overrides: dict[str, Any], where: Path) -> 
         old = saved.to_dict().get(base)
         if key.startswith(("model_args.", "data_args.")):
             old = getattr(saved, base).get(key.split(".", 1)[1])
-        if base not in RESUMABLE and old != value:
+        if base not in RESUMABLE and key not in RESUMABLE_MODEL_ARGS and old != value:
             raise GanvasError(f"the run in {where} was trained with {key}={old!r}; it cannot resume with "
                               f"{key}={value!r} (start a new run with another --out instead)")
-    return saved.with_overrides({k: v for k, v in overrides.items() if k in RESUMABLE}).validate()
+    return saved.with_overrides({k: v for k, v in overrides.items()
+                                 if k in RESUMABLE or k in RESUMABLE_MODEL_ARGS}).validate()
 
 
 def find_resume_dir(out: Path | None, name_hint: str) -> Path:
