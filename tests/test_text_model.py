@@ -315,3 +315,26 @@ def test_the_held_out_hook_stops_early_or_rolls_back_a_collapse(adversarial, val
         return
     assert i == stops_at and says in run.stopped and "rolled back to step 10" in run.stopped
     assert torch.equal(model.G.bias, snapshots[1])              # the weights of the best evaluation
+
+
+def test_stepping_gives_the_teacher_forced_predictions_with_the_verse_layout() -> None:
+    """The decoder's one-token-at-a-time path sees the same place-in-verse and verse numbers as training."""
+    from ganvas.nets.ctrl import Stepper
+
+    model, vocab = tiny_model()
+    model.eval()
+    with torch.no_grad():
+        model.G.place.weight.normal_()
+        model.G.verse.weight.normal_()
+    x = torch.tensor([vocab.encode(POEMS[1]) + [EOS_ID]])
+    codes = model.code_tokens(torch.tensor([[1, 0]]), 1)
+    place, verse = model.G.layout(torch.cat([codes, torch.tensor([[BOS_ID]]), x], dim=1))
+    assert place[0, 3:10].tolist() == [1, 2, 3, 4, 5, 0, 1] and verse[0, 3:10].tolist() == [0] * 5 + [1, 1]
+    teacher = model.teacher_logits(x, codes)
+    stepper = Stepper(model.G)
+    logits, state = stepper.start(codes)
+    steps = [logits]
+    for t in range(x.shape[1] - 1):
+        logits, state = stepper.step(x[:, t], state)
+        steps.append(logits)
+    assert torch.allclose(torch.stack(steps, 1), teacher, atol=1e-5)

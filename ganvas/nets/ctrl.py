@@ -30,7 +30,11 @@ from torch import nn
 from ganvas.config import option
 from ganvas.errors import GanvasError
 from ganvas.nets.base import DataSpec, GanModel
+from ganvas.text.forms import PUNCTUATION
 from ganvas.text.vocab import ANY, BOS_ID, EOS_ID, PAD_ID, Vocab
+
+MAX_PLACE = 16      # places in a verse told apart by the format embedding (a longer verse shares the last)
+MAX_VERSE = 16      # verse numbers told apart (a longer text shares the last)
 
 if TYPE_CHECKING:
     from ganvas.config import TrainConfig
@@ -78,8 +82,21 @@ class CharLM(nn.Module):
                  prior: float = 0.0,    # weight of the token-frequency prior in the next-token distribution
                  first_char: int = 0,   # the first character id: ids below it (specials, codes) are never
                                         # predicted by the prior, except <eos>
+                 breaks: tuple[int, ...] = (),     # ids after which a verse starts (punctuation, line breaks)
+                 verse_ends: tuple[int, ...] = (),  # ids that end a verse (punctuation)
                  ) -> None:
         super().__init__()
+        # format embeddings (as poetry models since Yi et al. 2018 and Jiuge use): each input also carries
+        # its place in its verse and its verse's number, so counting characters is not left to the GRU
+        is_break = torch.zeros(vocab_size, dtype=torch.bool)
+        is_break[list(breaks)] = True
+        is_break[:first_char] = True                                # specials and codes start a verse too
+        is_end = torch.zeros(vocab_size, dtype=torch.long)
+        is_end[list(verse_ends)] = 1
+        self.register_buffer("is_break", is_break, persistent=False)
+        self.register_buffer("is_end", is_end, persistent=False)
+        self.place = nn.Embedding(MAX_PLACE, embed)
+        self.verse = nn.Embedding(MAX_VERSE, embed)
         self.embed_dropout = embed_dropout
         self.prior = prior
         self.register_buffer("counts", torch.zeros(vocab_size))     # training tokens per id (`fit_prior`)
@@ -105,7 +122,24 @@ class CharLM(nn.Module):
         if self.training and self.embed_dropout > 0:
             keep = torch.rand(weight.shape[0], 1, device=weight.device) >= self.embed_dropout
             weight = weight * keep / (1 - self.embed_dropout)
-        return self.run(nn.functional.embedding(tokens, weight), state)[0]
+        place, verse = self.layout(tokens)
+        return self.run(nn.functional.embedding(tokens, weight) + self.format(place, verse), state)[0]
+
+    def layout(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(place in verse, verse number) of each token of `tokens` [B, T]: a break (punctuation, line break,
+        <bos>, a code) is place 0, the characters after it 1, 2, …; verses are counted by their end marks."""
+        idx = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
+        last = torch.cummax(torch.where(self.is_break[tokens], idx, torch.full_like(idx, -1)), dim=1).values
+        return (idx - last).clamp(max=MAX_PLACE - 1), self.is_end[tokens].cumsum(1).clamp(max=MAX_VERSE - 1)
+
+    def next_layout(self, tokens: torch.Tensor, place: torch.Tensor, verse: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layout of one more token [B] after a token at (`place`, `verse`)."""
+        place = torch.where(self.is_break[tokens], torch.zeros_like(place), (place + 1).clamp(max=MAX_PLACE - 1))
+        return place, (verse + self.is_end[tokens]).clamp(max=MAX_VERSE - 1)
+
+    def format(self, place: torch.Tensor, verse: torch.Tensor) -> torch.Tensor:
+        return self.place(place) + self.verse(verse)
 
     def run(self, embedded: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits [B, T, V], state) of embedded inputs [B, T, E] (relaxed one-hots come in this way)."""
@@ -138,19 +172,24 @@ class CharLM(nn.Module):
 
 class Stepper:
     """A `CharLM` as the decoder's StepModel (ganvas/text/decode.py): start from the codes, then one token
-    at a time, keeping the GRU state."""
+    at a time, keeping the GRU state and the last token's place in its verse and verse number."""
 
     def __init__(self, net: CharLM) -> None:
         self.net = net
 
     def start(self, codes: torch.Tensor) -> tuple[torch.Tensor, Any]:
         bos = torch.full((codes.shape[0], 1), BOS_ID, dtype=torch.long, device=codes.device)
-        logits, state = self.net.run(self.net.embed(torch.cat([codes.long(), bos], dim=1)))
-        return logits[:, -1], state
+        tokens = torch.cat([codes.long(), bos], dim=1)
+        place, verse = self.net.layout(tokens)
+        logits, state = self.net.run(self.net.embed(tokens) + self.net.format(place, verse))
+        return logits[:, -1], (state, place[:, -1], verse[:, -1])
 
     def step(self, tokens: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-        logits, state = self.net.run(self.net.embed(tokens.long()[:, None]), state)
-        return logits[:, -1], state
+        h, place, verse = state
+        tokens = tokens.long()
+        place, verse = self.net.next_layout(tokens, place, verse)
+        logits, h = self.net.run((self.net.embed(tokens) + self.net.format(place, verse))[:, None], h)
+        return logits[:, -1], (h, place, verse)
 
 
 class TextCritic(nn.Module):
@@ -189,8 +228,10 @@ class Ctrl(GanModel):
         super().__init__(spec, options)
         self.vocab = Vocab.from_dict(spec.domain_args.get("vocab") or {})
         v = len(self.vocab)
+        marks = [self.vocab.index[c] for c in PUNCTUATION if c in self.vocab.index]
+        breaks = marks + [self.vocab.index[c] for c in "\n" if c in self.vocab.index]
         self.G = CharLM(v, options.embed, options.hidden, options.layers, options.dropout, options.tie,
-                        options.embed_dropout, options.prior, self.vocab.first_char)
+                        options.embed_dropout, options.prior, self.vocab.first_char, tuple(breaks), tuple(marks))
         self.D = TextCritic(v, options.embed, options.d_width)
         # per field: the code token ids of its values, then of "unspecified" (a dataset's −1)
         self._code_tables = [torch.tensor([self.vocab.code_ids[f][x] for x in [*vals, ANY]])
@@ -348,7 +389,10 @@ class Ctrl(GanModel):
         <eos> is the zero vector, like padding."""
         net = self.G
         bos = torch.full((codes.shape[0], 1), BOS_ID, dtype=torch.long, device=codes.device)
-        logits, state = net.run(net.embed(torch.cat([codes, bos], dim=1)))
+        start = torch.cat([codes, bos], dim=1)
+        place, verse = net.layout(start)
+        logits, state = net.run(net.embed(start) + net.format(place, verse))
+        place, verse = place[:, -1], verse[:, -1]
         step_logits = logits[:, -1]
         alive = torch.ones(codes.shape[0], 1, device=codes.device)
         out = []
@@ -360,7 +404,8 @@ class Ctrl(GanModel):
             y = (hard - soft.detach() + soft) * alive
             out.append(y)
             alive = alive * (1 - hard[:, EOS_ID:EOS_ID + 1])
-            logits, state = net.run((y @ net.embed.weight)[:, None], state)
+            place, verse = net.next_layout(hard.argmax(-1), place, verse)
+            logits, state = net.run((y @ net.embed.weight + net.format(place, verse))[:, None], state)
             step_logits = logits[:, -1]
         return torch.stack(out, dim=1)
 
