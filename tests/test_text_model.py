@@ -72,8 +72,9 @@ def test_teacher_forcing_predicts_each_token_from_the_codes_and_the_text_before_
 
 
 def test_the_frequency_prior_keeps_unseen_characters_possible_and_the_distribution_normalised() -> None:
-    """G's next-token distribution is (1 − λ)·softmax + λ·(add-½ training frequencies): a character the training
-    texts never hold keeps at least λ·½/Σ, specials and codes get nothing from the prior."""
+    """G's next-token distribution is (1 − λ)·softmax + λ·prior, the prior the training characters' frequencies
+    with the Good–Turing share of unseen ones: a character the training texts never hold keeps a floor; marks,
+    line breaks, specials and codes get nothing from the prior (the format decides them)."""
     model, vocab = tiny_model(prior=0.05)
     model.eval()
     seen = POEMS[:2]                                             # the third poem's own characters stay unseen
@@ -83,14 +84,17 @@ def test_the_frequency_prior_keeps_unseen_characters_possible_and_the_distributi
     assert counts[EOS_ID] == 2 and counts[vocab.index["明"]] == 2 and counts[vocab.index["春"]] == 0
     logp = model.teacher_logits(x, model.code_tokens(None, 2))
     assert torch.allclose(logp.exp().sum(-1), torch.ones(2, 40), atol=1e-5)
-    n = float(counts[vocab.first_char:].sum() + counts[EOS_ID])
-    singletons = int((counts[vocab.first_char:] == 1).sum() + (counts[EOS_ID] == 1))
-    unseen = int((counts[vocab.first_char:] == 0).sum())
-    floor = 0.05 * (singletons / n) / unseen                     # Good–Turing: the share of tokens seen once
+    chars = model.G.predictable
+    assert not chars[vocab.index["，"]] and not chars[vocab.index["\n"]] and not chars[EOS_ID]
+    assert chars[vocab.index["春"]]
+    n = float(counts[chars].sum())
+    singletons = int((counts[chars] == 1).sum())
+    unseen = int((counts[chars] == 0).sum())
+    floor = 0.05 * (singletons / n) / unseen                     # Good–Turing: the share of characters seen once
     assert (logp[..., vocab.index["春"]].exp() >= floor * 0.999).all()
     prior = model.G.log_prior().exp()
     assert prior[BOS_ID] == 0 and prior[PAD_ID] == 0 and prior[vocab.code_ids["form"]["五绝"]] == 0
-    assert float(prior.sum()) == pytest.approx(1.0) and prior[EOS_ID] > 0 and prior[vocab.index["春"]] > 0
+    assert float(prior.sum()) == pytest.approx(1.0) and prior[EOS_ID] == 0 and prior[vocab.index["春"]] > 0
 
 
 def test_the_likelihood_objective_skips_d_and_learns_a_tiny_corpus() -> None:
@@ -257,7 +261,8 @@ def test_a_text_run_continues_as_an_adversarial_fine_tune(poem_run: Path, tmp_pa
                    resume=True, progress=False)
     assert result.step == 25
     rows = [json.loads(line) for line in (copy / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert any("loss/D" in r for r in rows if r["step"] > 20) and not any("loss/D" in r for r in rows if r["step"] <= 20)
+    assert any("loss/D" in r for r in rows if r["step"] > 20)
+    assert not any("loss/D" in r for r in rows if r["step"] <= 20)
     meta = json.loads((copy / "checkpoints" / "step-0000025" / "checkpoint.json").read_text(encoding="utf-8"))
     assert meta["config"]["model_args"]["adversarial"] is True
     after = ganvas.load(copy).model.G.state_dict()

@@ -80,8 +80,8 @@ class CharLM(nn.Module):
                  tie: bool = False,     # output scores through the input embedding (Press and Wolf 2017)
                  embed_dropout: float = 0.0,  # share of vocabulary rows dropped per training batch
                  prior: float = 0.0,    # weight of the token-frequency prior in the next-token distribution
-                 first_char: int = 0,   # the first character id: ids below it (specials, codes) are never
-                                        # predicted by the prior, except <eos>
+                 first_char: int = 0,   # the first character id: the prior never predicts ids below it
+                                        # (specials, codes, <eos>) nor `breaks`
                  breaks: tuple[int, ...] = (),     # ids after which a verse starts (punctuation, line breaks)
                  verse_ends: tuple[int, ...] = (),  # ids that end a verse (punctuation)
                  ) -> None:
@@ -100,9 +100,9 @@ class CharLM(nn.Module):
         self.embed_dropout = embed_dropout
         self.prior = prior
         self.register_buffer("counts", torch.zeros(vocab_size))     # training tokens per id (`fit_prior`)
-        predictable = torch.zeros(vocab_size, dtype=torch.bool)
-        predictable[first_char:] = True
-        predictable[EOS_ID] = True
+        predictable = torch.zeros(vocab_size, dtype=torch.bool)   # what the prior covers: characters, not the
+        predictable[first_char:] = True                           # marks and line breaks the format decides
+        predictable[list(breaks)] = False
         self.register_buffer("predictable", predictable, persistent=False)
         self.embed = nn.Embedding(vocab_size, embed)
         self.rnn = nn.GRU(embed, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
@@ -153,9 +153,9 @@ class CharLM(nn.Module):
                                self.log_prior() + math.log(self.prior)).to(logits.dtype), state
 
     def log_prior(self) -> torch.Tensor:
-        """log of the training tokens' frequencies (characters, punctuation, <eos>) with the Good–Turing share
-        of unseen ones: tokens seen once make up n₁/N of the training text, about how often a new character
-        turns up in new text, so that mass is spread evenly over the characters the training texts lack."""
+        """log of the training characters' frequencies (not punctuation, line breaks or <eos>) with the
+        Good–Turing share of unseen ones: characters seen once make up n₁/N of the training text, about how
+        often a new character turns up in new text, so that mass is spread evenly over those never seen."""
         c = torch.where(self.predictable, self.counts, torch.zeros_like(self.counts))
         total = c.sum().clamp(min=1.0)
         unseen = self.predictable & (c == 0)
