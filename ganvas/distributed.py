@@ -183,8 +183,11 @@ class Context:
         """The module's buffers averaged over the ranks (BatchNorm statistics of each rank's share of the
         batch, StyleGAN's average w), as new tensors: the live ones keep following their own rank."""
         out = {}
+        saved = set(module.state_dict())            # non-persistent buffers (lookup tables) are no state
         with torch.no_grad():
             for name, b in module.named_buffers():
+                if name not in saved:
+                    continue
                 t = b.detach().clone()
                 if self.enabled and t.is_floating_point():
                     self.all_reduce_(t).div_(self.world)

@@ -43,7 +43,7 @@ def rank_state(t: Trainer) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     tensors = {f"{OBJECTIVE}{k}": v.detach().cpu().contiguous() for k, v in t.objective.tensor_state().items()}
     if t.dist.enabled:
         tensors.update({f"{BUFFERS}{n}/{k}": b.detach().cpu().clone() for n, m in {**t.G_nets, **t.D_nets}.items()
-                        for k, b in m.named_buffers()})
+                        for k, b in m.named_buffers() if k in m.state_dict()})
     return {"rng": rng, "objective": t.objective.state_dict()}, tensors
 
 
@@ -77,7 +77,8 @@ def settle(t: Trainer) -> dict[str, dict[str, torch.Tensor]]:
         with torch.no_grad():               # the average's buffers follow G's (EMA.copy_buffers), here the mean
             for name, avg in t.ema.averaged.items():
                 for key, b in avg.named_buffers():
-                    b.copy_(nets[name][key])
+                    if key in nets[name]:       # non-persistent buffers (lookup tables) never change
+                        b.copy_(nets[name][key])
     t.ema_generator()
     if ctx.enabled:
         for net in t.ema.averaged.values():
