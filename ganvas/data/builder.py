@@ -34,6 +34,14 @@ def package_version(package: str) -> str | None:
     return version if out.returncode == 0 and status.endswith("installed") else None
 
 
+def missing_packages(name: str, packages: tuple[str, ...], paths: tuple[str, ...]) -> str | None:
+    """None when every path a built-in dataset is read from exists, else a one-line instruction to install."""
+    if all(Path(p).exists() for p in paths):
+        return None
+    return (f"dataset '{name}' is built from the Debian package(s) {', '.join(packages)}; "
+            f"install them with: sudo apt-get install -y {' '.join(packages)}")
+
+
 class DatasetBuilder:
     """One built-in dataset: where its files are, how to read each, and what its card says."""
 
@@ -54,10 +62,7 @@ class DatasetBuilder:
 
     def missing(self) -> str | None:
         """None when buildable, else a one-line instruction naming what to install."""
-        if all(Path(p).exists() for p in self.required_paths):
-            return None
-        return (f"dataset '{self.name}' is built from the Debian package(s) {', '.join(self.packages)}; "
-                f"install them with: sudo apt-get install -y {' '.join(self.packages)}")
+        return missing_packages(self.name, self.packages, self.required_paths)
 
     def build(self, root: Path, progress: bool | None = None, limit: int | None = None) -> Path:
         """Decode every item into one uint8 array and write it with its card, atomically.

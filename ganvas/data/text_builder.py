@@ -171,10 +171,9 @@ class TextDatasetBuilder:
 
     def missing(self) -> str | None:
         """None when buildable, else a one-line instruction naming what to install."""
-        if all(Path(p).exists() for p in self.required_paths):
-            return None
-        return (f"dataset '{self.name}' is built from the Debian package(s) {', '.join(self.packages)}; "
-                f"install them with: sudo apt-get install -y {' '.join(self.packages)}")
+        from ganvas.data.builder import missing_packages
+
+        return missing_packages(self.name, self.packages, self.required_paths)
 
     def extra_card(self, texts: list[Text]) -> dict[str, Any]:
         """What a builder adds to its card (the files read, the rules it kept texts by)."""
