@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ganvas", "__main__", "cli", "commands"),      # the command line and the public facade
     ("app",),                                        # presets and options → prepared runs
     ("studio",),                                     # the web studio: routers over services
-    ("explore", "eval"),                             # steering and judging trained models
+    ("explore", "eval", "publish"),                  # steering, judging and publishing trained models' outputs
     ("api", "translator", "writer", "style", "loaded"),  # trained models loaded from checkpoints
     ("train",),                                      # the loop, checkpoints, logs
     ("nets",),                                       # generator/discriminator pairs
@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
 SIDEWAYS = {
     ("__main__", "cli"), ("cli", "commands"), ("ganvas", "api"), ("ganvas", "version"),
     ("explore", "eval"),            # projection's feature loss uses eval's random CNN
+    ("publish", "eval"),            # the memorization guard finds neighbours in eval's features
     ("api", "translator"), ("api", "style"), ("api", "loaded"), ("translator", "loaded"),
     ("api", "writer"), ("writer", "loaded"),
     ("data", "music"), ("domains", "music"), ("data", "text"), ("domains", "text"),
