@@ -199,3 +199,18 @@ def test_signing_again_replaces_the_manifest(keys):
     twice = cc.sign(once, "image/png", {**CLAIM, "seed": 99}, keys)
     found = cc.read(twice, "image/png", keys)
     assert found.valid and found.claim["seed"] == 99
+
+
+def test_two_processes_creating_the_chain_at_once_share_the_first(keys):
+    first = cc.ensure_chain(keys)
+    cc._create_chain(keys, keys / cc.FOLDER)        # a second creator that lost the race
+    assert cc.ensure_chain(keys).root_pem == first.root_pem
+    assert [p.name for p in keys.iterdir()] == [cc.FOLDER]       # its temporary folder is gone
+
+
+def test_c2pa_that_cannot_load_is_one_line(keys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "c2pa", None)      # import c2pa now raises ImportError
+    with pytest.raises(GanvasError, match="need c2pa-python, which cannot be loaded here"):
+        cc.sign(png_bytes(), "image/png", CLAIM, keys)
+    with pytest.raises(GanvasError, match="need c2pa-python"):
+        cc.read(png_bytes(), "image/png")
