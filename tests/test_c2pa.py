@@ -164,6 +164,13 @@ def test_audio_edited_after_signing_is_a_hash_mismatch(keys):
     assert not found.valid and "assertion.dataHash.mismatch" in found.status
 
 
+def test_jpeg_edited_after_signing_is_a_hash_mismatch(keys):
+    signed = bytearray(cc.sign(jpeg_bytes(), "image/jpeg", CLAIM, keys))
+    signed[-100] ^= 0x01                        # inside the entropy-coded picture data, before EOI
+    found = cc.read(bytes(signed), "image/jpeg", keys)
+    assert not found.valid and "assertion.dataHash.mismatch" in found.status
+
+
 def test_another_installs_root_does_not_trust_our_outputs(keys, tmp_path):
     signed = cc.sign(png_bytes(), "image/png", CLAIM, keys)
     cc.ensure_chain(tmp_path / "other")

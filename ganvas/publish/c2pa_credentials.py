@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -138,10 +139,7 @@ def _create_chain(key_dir: Path, folder: Path) -> None:
     except OSError as exc:
         raise files.write_error(folder, exc) from exc
     finally:
-        if tmp.exists():
-            for child in tmp.iterdir():
-                child.unlink()
-            tmp.rmdir()
+        shutil.rmtree(tmp, ignore_errors=True)     # gone already when the rename succeeded
 
 
 def _issue() -> tuple[str, str, str]:
