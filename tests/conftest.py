@@ -57,6 +57,7 @@ def ganvas_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private data home for the session; also inherited by CLI subprocesses."""
     home = Path(os.environ.get("GANVAS_TEST_HOME") or tmp_path_factory.mktemp("ganvas-home"))
     os.environ["GANVAS_HOME"] = str(home)
+    os.environ["GANVAS_KEY_DIR"] = str(home / "keys")      # outputs are signed: never with the person's own key
     return home
 
 
@@ -133,16 +134,54 @@ def chorales_built(ganvas_home: Path) -> Path:
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
-            env_path: str | None = None) -> subprocess.CompletedProcess:
-    """Run the real `ganvas` command (python -m ganvas) in a subprocess (`env_path`: its PATH).
+            env_path: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the real `ganvas` command (python -m ganvas) in a subprocess (`env_path`: its PATH; `env`: more
+    variables).
 
     It inherits the pinned threads: OMP_NUM_THREADS and the rest are in os.environ.
     """
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(TEST_THREADS)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(TEST_THREADS), **(env or {})}
     if env_path is not None:
         env["PATH"] = env_path
     return subprocess.run([sys.executable, "-m", "ganvas", *args], capture_output=True, text=True,
                           cwd=cwd or REPO, timeout=timeout, env=env)
+
+
+def content_digest(folder: Path) -> dict[str, str]:
+    """Each file's content (pixels, audio, notes: what `ganvas verify` checks) and its signed claim, without the
+    time it was made (the manifest's time and C2PA's instance id are the only bytes that differ)."""
+    import hashlib
+    import json
+
+    from ganvas.publish import containers
+
+    out = {}
+    for p in sorted(folder.iterdir()):
+        data = p.read_bytes()
+        fmt = containers.sniff(data)
+        claim = json.loads(containers.extract(data, fmt))["claim"]
+        claim["provenance"].pop("made")
+        out[p.name] = containers.content_hash(data, fmt)[0] + hashlib.sha256(json.dumps(claim, sort_keys=True)
+                                                                             .encode()).hexdigest()
+    return out
+
+
+def assert_marked_copy(published: bytes, want, min_psnr: float = 30.0) -> None:
+    """`published` (a PNG ganvas wrote) is `want` (uint8 pixels) with an invisible watermark in it: signed and
+    verified, the mark found, and no more than a watermark's change (PSNR above `min_psnr`)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ganvas.publish.verify import VERIFIED, verify_bytes
+
+    got = np.asarray(Image.open(io.BytesIO(published))).astype(np.float64)
+    want = np.asarray(want, np.float64).reshape(got.shape)
+    mse = ((got - want) ** 2).mean()
+    assert mse == 0 or 10 * np.log10(255**2 / mse) > min_psnr, f"PSNR {10 * np.log10(255**2 / mse):.1f} dB"
+    v = verify_bytes(published, "published.png")
+    assert v.status == VERIFIED and v.watermark["found"], (v.problems, v.watermark)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:

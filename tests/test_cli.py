@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 from pathlib import Path
 
 import pytest
 from conftest import assert_one_line_error, run_cli
+from conftest import content_digest as digest
 
 from ganvas.cli import main
 from ganvas.config import load_preset, preset_names
@@ -52,18 +52,14 @@ def trained_run(tmp_path_factory, emoji_built) -> Path:
     return out
 
 
-def digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
-
-
 def test_sample_twice_gives_identical_files(trained_run: Path, tmp_path: Path) -> None:
     for run in ("a", "b"):
         proc = run_cli("sample", str(trained_run), "--n", "6", "--seed", "5", "--truncation", "0.8",
-                       "--grid", str(tmp_path / run / "grid.png"), "--out-dir", str(tmp_path / run / "each"))
+                       "--grid", str(tmp_path / run / "grid" / "grid.png"), "--out-dir", str(tmp_path / run / "each"))
         assert proc.returncode == 0, proc.stderr
     a, b = digest(tmp_path / "a" / "each"), digest(tmp_path / "b" / "each")
     assert len(a) == 6 and a == b
-    assert (tmp_path / "a" / "grid.png").read_bytes() == (tmp_path / "b" / "grid.png").read_bytes()
+    assert digest(tmp_path / "a" / "grid") == digest(tmp_path / "b" / "grid")
     proc = run_cli("sample", str(trained_run), "--n", "6", "--seed", "6", "--out-dir", str(tmp_path / "c"))
     assert digest(tmp_path / "c") != a                                     # another seed, other images
 

@@ -312,15 +312,16 @@ def test_cli_directions_interpolate_breed_project_render(studio_runs: Path, tmp_
     codes, meta = P.read_latent(tmp_path / "k2.safetensors")
     assert codes.shape == (4, 8, 32) and meta["pick"] == "0,5"
     out = tmp_path / "proj"
-    assert main(["explore", "project", dcrun, str(tmp_path / "k.png"), "--steps", "15", "--out-dir", str(out)]) == 0
+    assert main(["explore", "project", dcrun, str(tmp_path / "k.png"), "--steps", "15", "--out-dir", str(out),
+                 "--no-watermark"]) == 0                     # exact pixels compared below
     for name in ("target.png", "reconstruction.png", "compare.png", "latent.safetensors", "provenance.json"):
         assert (out / name).is_file(), name
     assert main(["explore", "render", dcrun, "--latent", str(out / "latent.safetensors"),
-                 "--out", str(tmp_path / "again.png")]) == 0
+                 "--out", str(tmp_path / "again.png"), "--no-watermark"]) == 0
     again, recon = Image.open(tmp_path / "again.png"), Image.open(out / "reconstruction.png")
     assert np.array_equal(np.asarray(again), np.asarray(recon))
     assert main(["explore", "render", sgrun, "--seed", "4", "--truncation", "0.7", "--edit", "0:1.5:0-3",
-                 "--out", str(tmp_path / "r.png")]) == 0
+                 "--out", str(tmp_path / "r.png"), "--no-watermark"]) == 0
     G = ganvas.load(sgrun)
     want = G.domain.to_array(X.render(G, seed=4, truncation=0.7, edits=[(0, 1.5, [0, 1, 2, 3])]))[0]
     assert np.array_equal(np.asarray(Image.open(tmp_path / "r.png")), want)

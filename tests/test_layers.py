@@ -32,6 +32,7 @@ SIDEWAYS = {
     ("__main__", "cli"), ("cli", "commands"), ("ganvas", "api"), ("ganvas", "version"),
     ("explore", "eval"),            # projection's feature loss uses eval's random CNN
     ("publish", "eval"),            # the memorization guard finds neighbours in eval's features
+    ("publish", "explore"),         # an output's manifest signs explore's provenance record
     ("api", "translator"), ("api", "style"), ("api", "loaded"), ("translator", "loaded"),
     ("api", "writer"), ("writer", "loaded"),
     ("data", "music"), ("domains", "music"), ("data", "text"), ("domains", "text"),

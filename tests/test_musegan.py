@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_line_error, run_cli
+from conftest import assert_one_line_error, content_digest, run_cli
 
 from ganvas.cli import main
 from ganvas.errors import GanvasError
@@ -98,8 +97,7 @@ def music_run(tmp_path_factory, chorales_built) -> Path:
 
 
 def test_sample_writes_midi_wav_and_png_the_same_twice(music_run: Path, tmp_path: Path) -> None:
-    def digest(folder: Path) -> dict[str, str]:
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    digest = content_digest                             # content and signed claim, without the time
 
     for run in ("a", "b"):
         proc = run_cli("sample", str(music_run), "--n", "2", "--seed", "3", "--format", "midi,wav,png",

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import assert_marked_copy
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -99,7 +100,8 @@ def test_a_seed_grid_is_what_ganvas_sample_makes(client: TestClient, studio_runs
     # a latent sent back draws the same picture as its seed; PNG directly for fast clients
     again = client.post(f"/api/models/{name}/render?format=png",
                         json={"latent": items[5]["latent"], "truncation": 0.7})
-    assert again.headers["content-type"] == "image/png" and np.array_equal(pixels(again.content), want[5])
+    assert again.headers["content-type"] == "image/png"
+    assert_marked_copy(again.content, want[5])                          # a file: watermarked and signed
 
 
 def test_direction_edits_change_the_output_and_are_listed(client: TestClient) -> None:
@@ -172,16 +174,17 @@ def test_a_download_carries_provenance_and_codes_that_make_it_again(client: Test
     png.write_bytes(zf.read("my-favourite.png"))
     assert P.read_png(png)["recipe"] == prov["recipe"]
     shown = client.post(f"/api/models/{SG}/render", json=recipe).json()
-    assert np.array_equal(pixels(png.read_bytes()), pixels(shown["image"]))
+    assert_marked_copy(png.read_bytes(), pixels(shown["image"]))
     # the code file reproduces it: through ganvas explore render, and through ganvas sample --from-w
     (tmp_path / "latent.safetensors").write_bytes(zf.read("latent.safetensors"))
     run = str(studio_runs / SG)
     assert main(["explore", "render", run, "--latent", str(tmp_path / "latent.safetensors"),
-                 "--out", str(tmp_path / "again.png")]) == 0
-    assert np.array_equal(pixels((tmp_path / "again.png").read_bytes()), pixels(png.read_bytes()))
+                 "--out", str(tmp_path / "again.png"), "--no-watermark"]) == 0
+    assert_marked_copy(png.read_bytes(), pixels((tmp_path / "again.png").read_bytes()))   # the same, + the mark
     assert main(["sample", run, "--from-w", str(tmp_path / "latent.safetensors"),
-                 "--grid", str(tmp_path / "fromw.png")]) == 0
-    assert np.array_equal(pixels((tmp_path / "fromw.png").read_bytes())[2:-2, 2:-2], pixels(png.read_bytes()))
+                 "--grid", str(tmp_path / "fromw.png"), "--no-watermark"]) == 0
+    assert np.array_equal(pixels((tmp_path / "fromw.png").read_bytes())[2:-2, 2:-2],
+                          pixels((tmp_path / "again.png").read_bytes()))
     many = client.post("/api/models/emoji-dcgan/download", json={"items": [{"seed": 1}, {"seed": 1}, {"seed": 2}]})
     names = zipfile.ZipFile(io.BytesIO(many.content)).namelist()
     assert {n.split("/")[0] for n in names} == {"seed1", "seed1-02", "seed2"} and len(names) == 9

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import studio_at
+from conftest import assert_marked_copy, studio_at
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -181,8 +181,9 @@ def test_one_text_as_txt_png_and_json_and_kept_texts_as_a_zip(client: TestClient
     assert txt.headers["content-disposition"] == 'attachment; filename="seed3.txt"'
     assert txt.content.decode("utf-8") == items[0]["text"] + "\n"
     png = client.post(f"/api/models/{TEXT}/write/export?format=png", json=recipe)
-    assert png.headers["content-type"] == "image/png" and np.array_equal(pixels(png.content), pixels(items[0]["image"]))
-    record = json.loads(Image.open(io.BytesIO(png.content)).text[P.PNG_KEY])
+    assert png.headers["content-type"] == "image/png"
+    assert_marked_copy(png.content, pixels(items[0]["image"]))          # the picture shown, watermarked and signed
+    record = P.read_png(io.BytesIO(png.content))
     assert record["recipe"] == recipe and record["model"]["name"] == TEXT and record["model"]["model"] == "ctrl"
     assert record["model"]["checkpoint"].startswith(f"{TEXT}/checkpoints/step-")   # inside the runs folder
     assert record["dataset"]["name"] == "tang-poems"
@@ -198,12 +199,14 @@ def test_one_text_as_txt_png_and_json_and_kept_texts_as_a_zip(client: TestClient
     assert 'filename="ganvas-poems-texts.zip"' in z.headers["content-disposition"]
     with zipfile.ZipFile(io.BytesIO(z.content)) as zf:
         assert sorted(zf.namelist()) == sorted(f"kept-{i}/{f}" for i in (1, 2) for f in (
-            f"kept-{i}.txt", f"kept-{i}.png", f"kept-{i}.json", "provenance.json"))
+            f"kept-{i}.txt", f"kept-{i}.png", f"kept-{i}.json", "provenance.json",
+            f"kept-{i}.txt.ganvas.json", f"kept-{i}.json.ganvas.json"))         # text files' signed manifests
         assert zf.read("kept-1/kept-1.txt").decode() == items[0]["text"] + "\n"
         assert zf.read("kept-2/kept-2.txt").decode() == other["text"] + "\n"
         prov = json.loads(zf.read("kept-2/provenance.json"))
-        assert prov["recipe"] == other["recipe"] and prov["files"] == ["kept-2.txt", "kept-2.png", "kept-2.json"]
-        assert json.loads(Image.open(io.BytesIO(zf.read("kept-1/kept-1.png"))).text[P.PNG_KEY])["recipe"] == recipe
+        assert prov["recipe"] == other["recipe"] and prov["files"] == [
+            "kept-2.txt", "kept-2.txt.ganvas.json", "kept-2.png", "kept-2.json", "kept-2.json.ganvas.json"]
+        assert P.read_png(io.BytesIO(zf.read("kept-1/kept-1.png")))["recipe"] == recipe
 
 
 # --- a real browser ------------------------------------------------------------------------------------

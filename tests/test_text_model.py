@@ -191,8 +191,8 @@ def test_sample_writes_text_pictures_and_json(poem_run: Path, tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert "— seed 0 (form=五绝)" in proc.stdout
     files = sorted(p.name for p in (tmp_path / "poems").iterdir())
-    assert files == ["seed0000.json", "seed0000.png", "seed0000.txt", "seed0001.json", "seed0001.png",
-                     "seed0001.txt"]
+    assert files == sorted(f"seed000{i}.{f}" for i in (0, 1) for f in ("json", "png", "txt", "json.ganvas.json",
+                                                                       "txt.ganvas.json"))   # text: signed sidecars
     record = json.loads((tmp_path / "poems" / "seed0000.json").read_text(encoding="utf-8"))
     assert form_of(record["text"]) == "五绝"
     text = (tmp_path / "poems" / "seed0000.txt").read_text(encoding="utf-8")

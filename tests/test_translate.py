@@ -117,7 +117,8 @@ def test_translate_evaluate_writes_metrics_triptychs_and_html(font_run: Path, tm
 
 
 def test_a_typed_line_is_drawn_in_the_source_font_and_translated(font_run: Path, tmp_path: Path) -> None:
-    proc = run_cli("translate", str(font_run), "--text", "春眠 不觉晓𠀀", "--out-dir", str(tmp_path))
+    proc = run_cli("translate", str(font_run), "--text", "春眠 不觉晓𠀀", "--out-dir", str(tmp_path),
+                   "--no-watermark")                   # blank cells compared exactly below
     assert proc.returncode == 0, proc.stderr
     assert "ming → kai" in proc.stdout
     assert proc.stderr.strip() == "the font lacks 1 of 7 characters (𠀀): left blank"
@@ -185,7 +186,7 @@ def test_translate_image_files_both_ways(shapes_run: Path, translation_folder: P
                    "--sheet", str(tmp_path / "sheet.png"))
     assert proc.returncode == 0, proc.stderr
     assert "wrote 4 translated images (A → B)" in proc.stdout
-    assert proc.stderr.strip() == "skipped 2 of 6 files in the inputs: 1 not an image, 1 unreadable"
+    assert proc.stderr.strip().splitlines()[-1] == "skipped 2 of 6 files in the inputs: 1 not an image, 1 unreadable"
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["icon0-2.png", "icon0.png", "icon1.png", "icon2.png"]
     assert Image.open(tmp_path / "out" / "icon1.png").size == (32, 32)

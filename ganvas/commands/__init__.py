@@ -39,3 +39,19 @@ class ListedOption(click.Option):
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
         self.help = self.help_template.replace("{choices}", " | ".join(self.listed))
         return super().get_help_record(ctx)
+
+
+def publish_options(f: Any) -> Any:
+    """--no-watermark and --guard, for every command that writes outputs of a model."""
+    f = click.option("--guard", type=click.Choice(["flag", "strict", "off"]), default="flag", show_default=True,
+                     help="memorization guard: flag near-copies of training items in their manifests, withhold "
+                          "them (strict), or skip the check (off)")(f)
+    return click.option("--no-watermark", is_flag=True,
+                        help="do not watermark pictures (the signed manifest records that you chose this)")(f)
+
+
+def make_publisher(model: Any, no_watermark: bool, guard: str) -> Any:
+    """The Publisher every output of a command goes through (ganvas.publish.publisher)."""
+    from ganvas.publish.publisher import Publisher
+
+    return Publisher(model, watermark=not no_watermark, guard=guard)

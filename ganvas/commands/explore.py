@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ganvas.commands import PathArg
+from ganvas.commands import PathArg, make_publisher, publish_options
 
 common_truncation = click.option("--truncation", type=float, help="ψ in [0, 1]: 1 = none, 0 = the average")
 
@@ -55,18 +55,20 @@ def _codes_file(G, path: Path):
     return L.to_space(G, L.from_batch(G, codes, space, f"codes in '{path}'"), space, L.edit_space(G))
 
 
-def _save_outputs(G, outputs, grid: Path | None, out_dir: Path | None, stems: list[str], default_grid: str) -> None:
-    from ganvas.files import save_image
+def _save_outputs(G, pub, outputs, grid: Path | None, out_dir: Path | None, stems: list[str], default_grid: str,
+                  recipes: list[dict], codes=None, formats: tuple[str, ...] | None = None) -> None:
+    """Each output as its own file(s) in `out_dir` and/or all in one picture, published (see ganvas.publish)."""
+    from ganvas.publish.publisher import report
 
     if out_dir is not None:
-        paths = G.domain.save(outputs, out_dir, stems)
-        print(f"wrote {len(paths)} files to {out_dir}")
+        print(report(pub.save(outputs, out_dir, stems, formats, recipes, codes), out_dir))
     if grid is None and out_dir is None:
         grid = Path(default_grid)
     if grid is not None:
         one = outputs.shape[0] == 1
-        save_image(grid, G.domain.to_pil(outputs)[0] if one else
-                   G.domain.preview(outputs, nrow=len(stems) if len(stems) <= 16 else None))
+        pub.save_picture(grid, G.domain.to_pil(outputs)[0] if one else
+                         G.domain.preview(outputs, nrow=len(stems) if len(stems) <= 16 else None),
+                         recipes[0] if one else {"grid": recipes}, outputs)
         print(f"wrote {grid}")
 
 
@@ -89,36 +91,53 @@ def _save_outputs(G, outputs, grid: Path | None, out_dir: Path | None, stems: li
 @click.option("--format", "formats", metavar="LIST", help="file formats for --out-dir, as the domain allows "
               "(images: png; music: midi,wav,png — the default is all of them)")
 @click.option("--device", default="cpu", show_default=True)
+@publish_options
 def interpolate(checkpoint, a, b, steps, space, method, truncation, strip, animation, fps, boomerang, scale,
-                out_dir, formats, device) -> None:
+                out_dir, formats, device, no_watermark, guard) -> None:
     """Frames from A to B: each a seed number or a latent file (FILE or FILE#INDEX)."""
     from ganvas import explore as X
     from ganvas.errors import GanvasError
-    from ganvas.files import save_image
 
     G = _load(checkpoint, device)
+    pub = make_publisher(G, no_watermark, guard)
     wanted = G.domain.check_formats(tuple(f.strip().lower() for f in formats.split(",") if f.strip())
                                     if formats else None)
     ends = [int(t) if t.isdigit() else _end(G, t, what) for t, what in ((a, "A"), (b, "B"))]
     codes, frames = X.interpolate(G, ends[0], ends[1], steps, truncation, space, method)
+    recipe = {"interpolate": {"a": a, "b": b, "steps": steps, "space": space, "method": method},
+              "truncation": truncation}
     if animation is not None:
         if G.domain.name != "image":
             raise GanvasError(f"--animation makes a moving picture; '{G.name}' makes {G.domain.name}: use --out-dir "
                               "(music: morph.mid and morph.wav)")
-        X.save_animation(animation, G.domain.to_pil(frames), fps, boomerang, scale)
-        print(f"wrote {animation}")
+        import io
+
+        from ganvas.explore.interpolation import ANIMATION_FORMATS, animation_frames, write_animation
+
+        fmt = Path(animation).suffix.lower().lstrip(".")
+        if fmt not in ANIMATION_FORMATS:
+            raise GanvasError(f"animation '{animation}' must end in .gif or .webp")
+        record = pub.record({**recipe, "animation": {"fps": fps, "boomerang": boomerang, "scale": scale}})
+        buf = io.BytesIO()
+        write_animation(buf, pub.mark_frames(animation_frames(G.domain.to_pil(frames), boomerang, scale), record),
+                        fmt, fps)
+        pub.write_file(animation, buf.getvalue(), record, frames_marked=True)
+        print(f"wrote {animation} (its signed manifest beside it: {Path(animation).name}.ganvas.json)")
     if out_dir is not None:
-        G.domain.save(frames, out_dir, [f"frame{i:03d}" for i in range(steps)], wanted)
-        print(f"wrote {steps} frames to {out_dir}")
+        from ganvas.publish.publisher import report
+
+        recipes = [{**recipe, "frame": i} for i in range(steps)]
+        print(report(pub.save(frames, out_dir, [f"frame{i:03d}" for i in range(steps)], wanted, recipes, codes),
+                     out_dir, "frame files"))
         if G.domain.name == "music":
-            _morph(G, frames, Path(out_dir), tuple(f for f in wanted if f != "png") or ("midi",))
+            _morph(G, pub, frames, Path(out_dir), tuple(f for f in wanted if f != "png") or ("midi",), recipe)
     if strip is not None or (animation is None and out_dir is None):
         strip = strip or Path(f"interpolate-{Path(a).stem}-{Path(b).stem}.png")
-        save_image(strip, G.domain.preview(frames, nrow=steps))
+        pub.save_picture(strip, G.domain.preview(frames, nrow=steps), recipe, frames)
         print(f"wrote {strip}")
 
 
-def _morph(G, frames, out_dir: Path, formats: tuple[str, ...]) -> None:
+def _morph(G, pub, frames, out_dir: Path, formats: tuple[str, ...], recipe: dict) -> None:
     """Music frames one after another as one piece: phrase A turning into phrase B."""
     import numpy as np
     import torch
@@ -127,8 +146,8 @@ def _morph(G, frames, out_dir: Path, formats: tuple[str, ...]) -> None:
     whole = np.concatenate(list(rolls), axis=1)[None]
     x = G.domain.to_tensor(whole)
     x = torch.where(x > 0, x, torch.full_like(x, -1.0))
-    paths = G.domain.save(x, out_dir, ["morph"], formats)
-    print(f"wrote {', '.join(str(p) for p in paths)}")
+    done = pub.save(x, out_dir, ["morph"], formats, [{**recipe, "morph": True}])
+    print(f"wrote {', '.join(str(p) for p in done[0].paths)}")
 
 
 @explore.command()
@@ -148,15 +167,16 @@ def _morph(G, frames, out_dir: Path, formats: tuple[str, ...]) -> None:
 @click.option("--grid", type=PathArg, help="where to write the picture (default directions-METHOD.png)")
 @click.option("--no-cache", is_flag=True, help="recompute even if the run folder has them")
 @click.option("--device", default="cpu", show_default=True)
+@publish_options
 def directions(checkpoint, method, components, samples, layer, count, steps, span, seed, truncation, layers, grid,
-               no_cache, device) -> None:
+               no_cache, device, no_watermark, guard) -> None:
     """GANSpace: principal directions of CHECKPOINT's latent space, as a grid (−σ … +σ per row)."""
     from ganvas import explore as X
     from ganvas.explore import ganspace
     from ganvas.explore.recipe import _layers
-    from ganvas.files import save_image
 
     G = _load(checkpoint, device)
+    pub = make_publisher(G, no_watermark, guard)
     d = X.directions(G, method, components, samples, 0, layer, cache=not no_cache)
     where = f", layer {d.layer}" if d.layer else ""
     print(f"{len(d)} directions ({d.method}{where}, {d.n_samples} samples); cached in {ganspace.cache_dir(G)}")
@@ -164,7 +184,8 @@ def directions(checkpoint, method, components, samples, layer, count, steps, spa
         print(f"  {row['index']:2d}  σ = {row['sigma']:.4g}  variance share {100 * row['explained']:.2f}%")
     pic = ganspace.picture(G, d, count, steps, span, seed, truncation, _layers(layers, G))
     grid = grid or Path(f"directions-{d.method}.png")
-    save_image(grid, pic)
+    pub.save_picture(grid, pic, {"directions": {"method": d.method, "count": count, "steps": steps, "span": span,
+                                                "layers": layers}, "seed": seed, "truncation": truncation})
     print(f"wrote {grid}: rows = directions 0-{min(count, len(d)) - 1}, "
           f"columns = −{span:g}σ … +{span:g}σ of seed {seed}")
 
@@ -186,7 +207,9 @@ def directions(checkpoint, method, components, samples, layer, count, steps, spa
 @click.option("--grid", type=PathArg, help="the children side by side (default children.png)")
 @click.option("--out-dir", type=PathArg, help="each child as its own file(s)")
 @click.option("--device", default="cpu", show_default=True)
-def breed(checkpoint, parents, pick, count, mutation, mode, seed, truncation, save, grid, out_dir, device) -> None:
+@publish_options
+def breed(checkpoint, parents, pick, count, mutation, mode, seed, truncation, save, grid, out_dir, device,
+          no_watermark, guard) -> None:
     """Children of PARENTS (seed numbers or latent files) by crossover and mutation; pick, breed again."""
     import torch
 
@@ -197,6 +220,7 @@ def breed(checkpoint, parents, pick, count, mutation, mode, seed, truncation, sa
     from ganvas.style import parse_int_list
 
     G = _load(checkpoint, device)
+    pub = make_publisher(G, no_watermark, guard)
     codes = []
     for p in parents:
         if p.isdigit():
@@ -217,7 +241,11 @@ def breed(checkpoint, parents, pick, count, mutation, mode, seed, truncation, sa
                                                     "mode": mode or breeding.default_mode(G), "mutation": mutation,
                                                     "parents": list(parents), "pick": pick})
     print(f"wrote {save}: breed again with `ganvas explore breed {checkpoint} {save} --pick 0,3`")
-    _save_outputs(G, outputs, grid, out_dir, [f"child{i:02d}" for i in range(count)], "children.png")
+    how = {"seed": seed, "mode": mode or breeding.default_mode(G), "mutation": mutation, "parents": list(parents),
+           "pick": pick}
+    recipes = [{"breed": {**how, "child": i}, "truncation": truncation, "space": L.edit_space(G)} for i in range(count)]
+    _save_outputs(G, pub, outputs, grid, out_dir, [f"child{i:02d}" for i in range(count)], "children.png", recipes,
+                  children)
 
 
 @explore.command()
@@ -233,7 +261,9 @@ def breed(checkpoint, parents, pick, count, mutation, mode, seed, truncation, sa
 @click.option("--out-dir", type=PathArg, default=Path("projection"), show_default=True,
               help="target.png, reconstruction.png, compare.png, latent.safetensors")
 @click.option("--device", default="cpu", show_default=True)
-def project(checkpoint, image, steps, space, features, feature_weight, lr, seed, out_dir, device) -> None:
+@publish_options
+def project(checkpoint, image, steps, space, features, feature_weight, lr, seed, out_dir, device, no_watermark,
+            guard) -> None:
     """Find the code whose output reproduces IMAGE (an image file)."""
     import torch
     from tqdm import tqdm
@@ -248,6 +278,7 @@ def project(checkpoint, image, steps, space, features, feature_weight, lr, seed,
     if not Path(image).is_file():
         raise GanvasError(f"image '{image}' does not exist")
     G = _load(checkpoint, device)
+    pub = make_publisher(G, no_watermark, guard)
     try:
         picture = open_image(Path(image))
     except SkipFile as exc:
@@ -262,13 +293,15 @@ def project(checkpoint, image, steps, space, features, feature_weight, lr, seed,
         p = projection.project(G, picture, steps, space, features, feature_weight, lr, seed, callback=progress)
     out_dir = Path(out_dir)
     recipe = {"latent": L.compact(G, p.code[0]), "space": L.edit_space(G), "truncation": 1.0, "edits": []}
-    record = provenance(G, recipe, p.code)
-    record["projection"] = {"image": str(image), "steps": p.steps, "space": p.space, "features": p.features,
+    recipe["projection"] = {"image": Path(image).name, "steps": p.steps, "space": p.space, "features": p.features,
                             "pixel_error": round(p.pixel_error, 5), "loss": round(p.losses[-1], 6)}
+    record = provenance(G, recipe, p.code)
+    record["projection"] = recipe["projection"]
     pics = G.domain.to_pil(torch.cat([p.target, p.output]))
     save_image(out_dir / "target.png", pics[0])
-    save_image(out_dir / "reconstruction.png", pics[1])
-    save_image(out_dir / "compare.png", G.domain.preview(torch.cat([p.target, p.output]), nrow=2))
+    pub.save_picture(out_dir / "reconstruction.png", pics[1], recipe, p.output)
+    pub.save_picture(out_dir / "compare.png", G.domain.preview(torch.cat([p.target, p.output]), nrow=2),
+                     {**recipe, "picture": "target beside reconstruction"})
     save_latent(out_dir / "latent.safetensors", p.code, L.edit_space(G), {"provenance": record})
     write_json(out_dir / "provenance.json", record)
     print(f"projected in {p.steps} steps ({p.space}, {p.features} features): mean pixel error {p.pixel_error:.4f} "
@@ -288,7 +321,9 @@ def project(checkpoint, image, steps, space, features, feature_weight, lr, seed,
 @click.option("--out", type=PathArg, help="a grid picture (default render.png)")
 @click.option("--out-dir", type=PathArg, help="each output as its own file(s) (music: midi, wav, png)")
 @click.option("--device", default="cpu", show_default=True)
-def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, method, out, out_dir, device) -> None:
+@publish_options
+def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, method, out, out_dir, device, no_watermark,
+           guard) -> None:
     """Draw a recipe: a seed or latent file, truncation and direction edits (what the studio downloads)."""
     import torch
 
@@ -300,6 +335,7 @@ def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, metho
     if (seed is None) == (latent is None):
         raise GanvasError("give --seed or --latent (one of them)")
     G = _load(checkpoint, device)
+    pub = make_publisher(G, no_watermark, guard)
     stored: dict = {}
     if latent is not None:
         _, meta = read_latent(latent)
@@ -321,7 +357,11 @@ def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, metho
     stems = [f"seed{seed}" if seed is not None else f"{Path(latent).stem}-{i:02d}" for i in range(base.shape[0])]
     if dirs is not None:
         print(f"edits along {dirs.method} directions: {', '.join(edits) or 'from the file'}")
-    _save_outputs(G, outputs, out, out_dir, stems, "render.png")
+    drawn = {k: v for k, v in recipe.to_dict(G, dirs, latent=False).items() if k != "seed"}
+    recipes = [{**drawn, **({"seed": seed} if seed is not None else {"latent_file": Path(latent).name,
+                                                                                 "index": i})}
+               for i in range(base.shape[0])]
+    _save_outputs(G, pub, outputs, out, out_dir, stems, "render.png", recipes, final)
 
 
 def _edit(text: str) -> dict:

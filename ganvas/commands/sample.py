@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ganvas.commands import PathArg
+from ganvas.commands import PathArg, make_publisher, publish_options
 
 if TYPE_CHECKING:
+    from typing import Any
+
     import numpy as np
     import torch
 
@@ -60,19 +62,20 @@ if TYPE_CHECKING:
               help="text models: sampling temperature (lower: safer, higher: wilder)")
 @click.option("--free", is_flag=True, help="text models: sample freely, without the form, rhyme and tone constraints")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto")
+@publish_options
 def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cutoff, style_mix, layers, save_w, from_w,
            grid, out_dir, formats, set_, tile_preview, palette, colours, pixel_scale, sheet, codes, acrostic, keywords,
-           first_line, temperature, free, device) -> None:
+           first_line, temperature, free, device, no_watermark, guard) -> None:
     """Generate from a trained model; the same command gives the same files.
 
     A conditional model makes the class given by --class; without it, seed s makes class s mod K, so a
-    grid cycles through the classes (a wrong --class name prints them all); --grid-by-class gives a row each."""
+    grid cycles through the classes (a wrong --class name prints them all); --grid-by-class gives a row each.
+    Every file is watermarked (pictures) and carries a signed manifest; `ganvas verify FILE` checks it."""
     from ganvas.accel import pick_device
     from ganvas.api import load
     from ganvas.config import parse_assignment
     from ganvas.domains import get_domain
     from ganvas.errors import GanvasError, unknown_name
-    from ganvas.files import save_image
 
     if layers is not None and style_mix is None:
         raise GanvasError("--layers chooses the layers of a style mix: give --style-mix ROWS COLS too")
@@ -88,6 +91,7 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
         raise GanvasError("--style-mix draws its own grid: it cannot be combined with --tile-preview, --palette, "
                           "--pixel-scale or --sheet")
     G = load(checkpoint, pick_device(device))
+    pub = make_publisher(G, no_watermark, guard)
     if set_:
         changes = dict(parse_assignment(s) for s in set_)
         for key in changes:
@@ -113,7 +117,8 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
         if given:
             raise GanvasError(f"{', '.join(given)} apply to image and music models; {checkpoint} writes text "
                               "(use --code, --acrostic, --keywords, --first-line, --temperature)")
-        sample_text(G, n, seed, codes, acrostic, keywords, first_line, temperature, not free, grid, out_dir, wanted)
+        sample_text(G, pub, n, seed, codes, acrostic, keywords, first_line, temperature, not free, grid, out_dir,
+                    wanted)
         return
     used = [f"--{k.replace('_', '-')}" for k, v in text_options.items() if v is not None]
     if used:
@@ -122,7 +127,7 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
         raise GanvasError(f"{checkpoint} is not conditional: it takes no --class (train with --conditional on "
                           "labelled data to choose classes)")
     if style_mix is not None:
-        style_mix_grid(G, style_mix, layers, truncation, truncation_cutoff, grid, out_dir)
+        style_mix_grid(G, pub, style_mix, layers, truncation, truncation_cutoff, grid, out_dir)
         return
     import torch
 
@@ -132,9 +137,14 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
     rows = [label] if not grid_by_class else G.classes
     if grid_by_class:
         stems = [f"{slug(name)}-seed{seed + i:04d}" for name in rows for i in range(n)]
+    classes = getattr(G, "classes", None)
+    recipes = [{"seed": seed + i, "truncation": truncation, "truncation_cutoff": truncation_cutoff,
+                "class": row if row is not None else (classes[(seed + i) % len(classes)] if classes else None)}
+               for row in rows for i in range(n)]
     if from_w is not None:
         ws = style.load_ws(from_w, G)
         outputs, stems = G.synthesize(ws), [f"w{i:04d}" for i in range(ws.shape[0])]
+        recipes = [{"from_w": Path(from_w).name, "index": i, "space": "w"} for i in range(ws.shape[0])]
     elif truncation_cutoff is not None or save_w is not None:
         ws = torch.cat([G.ws(n, seed, truncation, truncation_cutoff, row) for row in rows])
         outputs = G.synthesize(ws)
@@ -144,15 +154,24 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
             print(f"wrote {save_w}")
     else:
         outputs = torch.cat([G.sample(n, seed=seed, truncation=truncation, label=row) for row in rows])
+    if assets.palette is not None or assets.pixel_scale != 1:
+        # pixel art keeps its exact palette and its hard pixel edges: a watermark would add colours and blur
+        # the blocks, so these outputs carry the signed manifest only (and it says why)
+        pub.watermark = False
+        pub.unmarked_because = "pixel art (--palette, --pixel-scale): a watermark would add colours"
     if assets.wanted:
-        outputs = assets.apply(G, outputs, stems, out_dir or Path(f"tiles-seed{seed}"))
+        outputs = assets.apply(G, pub, outputs, stems, recipes, out_dir or Path(f"tiles-seed{seed}"))
+        for r in recipes:
+            r.update(assets.recipe())
     if grid is None and out_dir is None and sheet is None:
         grid = Path(f"samples-seed{seed}.png" if from_w is None else f"samples-{Path(from_w).stem}.png")
     if out_dir is not None:
-        paths = G.domain.save(outputs, out_dir, stems, wanted)
-        print(f"wrote {len(paths)} files to {out_dir}")
+        from ganvas.publish.publisher import report
+
+        print(report(pub.save(outputs, out_dir, stems, wanted, recipes), out_dir))
     if grid is not None:
-        save_image(grid, G.domain.preview(outputs, nrow=n if grid_by_class else None))
+        pub.save_picture(grid, G.domain.preview(outputs, nrow=n if grid_by_class else None),
+                         {"grid": recipes}, outputs)
         print(f"wrote {grid}" + (f": one row per class ({', '.join(rows)})" if grid_by_class else ""))
 
 
@@ -161,9 +180,8 @@ def slug(name: str) -> str:
     return "-".join("".join(ch if ch.isalnum() else " " for ch in name.lower()).split()) or "class"
 
 
-def style_mix_grid(G, spec, layers, truncation, cutoff, grid, out_dir) -> None:
+def style_mix_grid(G, pub, spec, layers, truncation, cutoff, grid, out_dir) -> None:
     from ganvas import style
-    from ganvas.files import save_image
 
     model = style.require_style(G)
     rows = style.parse_int_list(spec[0], "--style-mix row seeds")
@@ -176,12 +194,18 @@ def style_mix_grid(G, spec, layers, truncation, cutoff, grid, out_dir) -> None:
         mixed = [images[(i + 1) * nrow + 1 + j] for i in range(len(rows)) for j in range(len(cols))]
         import torch
 
-        paths = G.domain.save(torch.stack(mixed), out_dir, [f"mix-row{r}-col{c}" for r, c in cells])
-        print(f"wrote {len(paths)} files to {out_dir}")
+        from ganvas.publish.publisher import report
+
+        recipes = [{"style_mix": {"row_seed": r, "column_seed": c, "layers": list(idx)}, "truncation": truncation,
+                    "truncation_cutoff": cutoff} for r, c in cells]
+        written = pub.save(torch.stack(mixed), out_dir, [f"mix-row{r}-col{c}" for r, c in cells], None, recipes)
+        print(report(written, out_dir))
     if grid is None and out_dir is None:
         grid = Path(f"style-mix-{spec[0]}-{spec[1]}.png".replace(",", "_"))
     if grid is not None:
-        save_image(grid, G.domain.preview(images, nrow=nrow))
+        pub.save_picture(grid, G.domain.preview(images, nrow=nrow),
+                         {"style_mix": {"rows": spec[0], "columns": spec[1], "layers": list(idx)},
+                          "truncation": truncation, "truncation_cutoff": cutoff})
         span = ",".join(map(str, idx))
         print(f"wrote {grid}: rows = seeds {spec[0]}, columns = seeds {spec[1]}, layers {span} from the columns")
 
@@ -224,7 +248,14 @@ class AssetOptions:
             raise GanvasError(f"--sheet writes a PNG file: give a name ending in .png, got '{sheet}'")
         return cls(tile_preview, choice, colours, pixel_scale, sheet)
 
-    def apply(self, G: Generator, outputs: torch.Tensor, stems: list[str], tiles_dir: Path) -> torch.Tensor:
+    def recipe(self) -> dict:
+        """What the asset options changed, for each output's record."""
+        return {k: v for k, v in {"palette": self.palette, "colours": self.colours if self.palette else None,
+                                   "pixel_scale": self.pixel_scale if self.pixel_scale != 1 else None}.items()
+                if v is not None}
+
+    def apply(self, G: Generator, pub: Any, outputs: torch.Tensor, stems: list[str], recipes: list[dict],
+              tiles_dir: Path) -> torch.Tensor:
         """The outputs quantised and upscaled as asked, with the tilings, seam scores and sheet written."""
         from ganvas.errors import GanvasError
 
@@ -246,15 +277,20 @@ class AssetOptions:
             from PIL import Image
 
             from ganvas.eval.seams import tile_3x3
-            from ganvas.files import save_image
 
-            for image, stem in zip(arrays, stems, strict=True):
-                save_image(tiles_dir / f"{stem}-3x3.png", Image.fromarray(tile_3x3(image).squeeze()))
+            for image, stem, recipe in zip(arrays, stems, recipes, strict=True):
+                pub.save_picture(tiles_dir / f"{stem}-3x3.png", Image.fromarray(tile_3x3(image).squeeze()),
+                                 {**recipe, **self.recipe(), "tiled": "3x3"})
             print(f"wrote {len(stems)} 3×3 tilings to {tiles_dir}")
         if self.sheet is not None:
-            from ganvas.domains.pixelart import save_sprite_sheet
+            from ganvas.domains.pixelart import sprite_sheet
+            from ganvas.files import write_json
 
-            boxes = save_sprite_sheet(self.sheet, arrays, stems)
+            picture, boxes_json = sprite_sheet(arrays, stems)
+            boxes_json["meta"]["image"] = Path(self.sheet).name
+            pub.save_picture(self.sheet, picture, {"sheet": recipes, **self.recipe()})
+            boxes = Path(self.sheet).with_suffix(".json")
+            write_json(boxes, boxes_json)
             print(f"wrote {self.sheet} ({len(stems)} frames; boxes in {boxes})")
         return outputs
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ganvas.commands import PathArg
+from ganvas.commands import PathArg, publish_options
 
 
 @click.command()
@@ -29,13 +29,15 @@ from ganvas.commands import PathArg
               help="ask for the token on loopback too (always asked for when bound beyond loopback)")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="another name the studio answers to in the Host header (e.g. behind a proxy); '*' for any")
+@publish_options
 def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upload_megapixels, device,
-           threads, token, require_token, allow_hosts) -> None:
+           threads, token, require_token, allow_hosts, no_watermark, guard) -> None:
     """Open the studio on every model in RUNS (default ./runs): http://HOST:PORT/ in a browser.
 
     On loopback (the default) it answers only to this machine's names and takes changes only from its
     own page; bound beyond loopback, or with --token or --require-token, every request needs a token,
-    printed as a URL to open (as Jupyter does).
+    printed as a URL to open (as Jupyter does). Downloads are watermarked and signed, and checked by the
+    memorization guard (--guard), as the command line's outputs are.
     """
     import socket
 
@@ -45,15 +47,17 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
     from ganvas.console import info
     from ganvas.studio.app import create_app
     from ganvas.studio.guard import Guard, check_token, is_loopback, new_token
+    from ganvas.studio.publishing import Publishing
 
     set_threads(threads)
     if token is not None:
         check_token(token)
     elif require_token or not is_loopback(host):
         token = new_token()
-    guard = Guard(host, token, allow_hosts)
+    callers = Guard(host, token, allow_hosts)
     app = create_app(runs, max_models, str(pick_device(device)), max_projections,
-                     int(max_upload_mb * 1024 * 1024), int(max_upload_megapixels * 1_000_000), guard)
+                     int(max_upload_mb * 1024 * 1024), int(max_upload_megapixels * 1_000_000), callers,
+                     Publishing(not no_watermark, guard))
     count = len(app.state.studio.index.models())
     if not is_loopback(host):
         info(f"listening on {host}: anyone who can reach this address and has the token can use the studio")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ganvas.commands import PathArg
+from ganvas.commands import PathArg, make_publisher, publish_options
 
 TEXT_PER_LINE = 16         # glyphs per line of a --text strip before it wraps
 
@@ -28,7 +28,9 @@ TEXT_PER_LINE = 16         # glyphs per line of a --text strip before it wraps
 @click.option("--count", type=click.IntRange(1, 1000), default=24, show_default=True,
               help="triptychs in each --evaluate picture")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto")
-def translate(checkpoint, inputs, out_dir, direction, text, font, sheet, evaluate, count, device) -> None:
+@publish_options
+def translate(checkpoint, inputs, out_dir, direction, text, font, sheet, evaluate, count, device, no_watermark,
+              guard) -> None:
     """Translate images (INPUT files or folders), a typed --text line, or --evaluate on held-out data."""
     from ganvas.accel import pick_device
     from ganvas.api import load
@@ -48,15 +50,16 @@ def translate(checkpoint, inputs, out_dir, direction, text, font, sheet, evaluat
     if sheet is not None and not inputs:
         raise GanvasError("--sheet is for INPUT files: it shows each input beside its translation")
     T.generator(direction)                      # refuse a direction the model cannot translate, before any work
+    pub = make_publisher(T, no_watermark, guard)
     if text is not None:
-        _text(T, text, font, direction, out_dir)
+        _text(T, pub, text, font, direction, out_dir)
     elif evaluate:
         _evaluate(T, out_dir, count)
     else:
-        _images(T, inputs, direction, out_dir, sheet)
+        _images(T, pub, inputs, direction, out_dir, sheet)
 
 
-def _text(T, text: str, font: str | None, direction: str, out_dir: Path) -> None:
+def _text(T, pub, text: str, font: str | None, direction: str, out_dir: Path) -> None:
     import numpy as np
 
     from ganvas.console import info
@@ -70,9 +73,9 @@ def _text(T, text: str, font: str | None, direction: str, out_dir: Path) -> None
     per_line = min(TEXT_PER_LINE, len(glyphs))
     lines = math.ceil(len(glyphs) / per_line)
     pad = np.full((lines * per_line - len(glyphs), *glyphs.shape[1:]), 255, np.uint8)
-    paths = {"text-input.png": glyphs, "text.png": out}
-    for name, images in paths.items():
-        save_image(out_dir / name, make_grid(np.concatenate([images, pad]), nrow=per_line, pad=0))
+    save_image(out_dir / "text-input.png", make_grid(np.concatenate([glyphs, pad]), nrow=per_line, pad=0))
+    recipe = {"translate": {"text": text, "font": font, "direction": direction}}
+    pub.save_picture(out_dir / "text.png", make_grid(np.concatenate([out, pad]), nrow=per_line, pad=0), recipe)
     if missing:
         info(f"the font lacks {len(missing)} of {len(glyphs)} characters ({''.join(dict.fromkeys(missing))}): "
              "left blank")
@@ -80,7 +83,7 @@ def _text(T, text: str, font: str | None, direction: str, out_dir: Path) -> None
           f"{out_dir / 'text-input.png'})")
 
 
-def _images(T, inputs: tuple[Path, ...], direction: str, out_dir: Path, sheet: Path | None) -> None:
+def _images(T, pub, inputs: tuple[Path, ...], direction: str, out_dir: Path, sheet: Path | None) -> None:
     import numpy as np
 
     from ganvas.console import skipped_summary
@@ -88,7 +91,7 @@ def _images(T, inputs: tuple[Path, ...], direction: str, out_dir: Path, sheet: P
     from ganvas.data.imageprep import IMAGE_SUFFIXES, SkipFile, open_image
     from ganvas.errors import GanvasError
     from ganvas.eval.translation import triptych_sheet
-    from ganvas.files import save_image
+    from ganvas.publish.publisher import guard_note
 
     files: list[Path] = []
     skipped: dict[str, int] = {}
@@ -103,9 +106,9 @@ def _images(T, inputs: tuple[Path, ...], direction: str, out_dir: Path, sheet: P
             else:
                 skipped["not an image"] = skipped.get("not an image", 0) + 1
     used: set[str] = set()
-    written, pairs_in, pairs_out = 0, [], []
+    written, pairs_in, pairs_out, results = 0, [], [], []
     for start in range(0, len(files), 32):
-        pictures, stems = [], []
+        pictures, stems, recipes = [], [], []
         for f in files[start:start + 32]:
             try:
                 pictures.append(open_image(f))
@@ -118,11 +121,14 @@ def _images(T, inputs: tuple[Path, ...], direction: str, out_dir: Path, sheet: P
                 stem = f"{f.stem}-{n}"
             used.add(stem)
             stems.append(stem)
+            recipes.append({"translate": {"input": f.name, "input_sha256": file_sha256(f), "direction": direction}})
         if not pictures:
             continue
         x = T.prepare(pictures)
         y = T.translate(x, direction)
-        written += len(T.domain.save(y, out_dir, stems))
+        done = pub.save(y, out_dir, stems, None, recipes)
+        results += done
+        written += sum(not d.withheld for d in done)
         if sheet is not None:
             pairs_in.append(T.domain.to_array(x))
             pairs_out.append(T.domain.to_array(y))
@@ -134,11 +140,19 @@ def _images(T, inputs: tuple[Path, ...], direction: str, out_dir: Path, sheet: P
         from ganvas.console import info
 
         info(note)
-    print(f"wrote {written} translated images ({T.describe(direction)}) to {out_dir}")
+    print(f"wrote {written} translated images ({T.describe(direction)}) to {out_dir}, watermarked and signed"
+          + guard_note(results))
     if sheet is not None:
-        save_image(sheet, triptych_sheet([np.concatenate(pairs_in), np.concatenate(pairs_out)], ["input", "output"],
-                                         per_row=6))
+        pub.save_picture(sheet, triptych_sheet([np.concatenate(pairs_in), np.concatenate(pairs_out)],
+                                               ["input", "output"], per_row=6),
+                         {"translate": {"sheet": [f.name for f in files], "direction": direction}})
         print(f"wrote {sheet}")
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _evaluate(T, out_dir: Path, count: int) -> None:

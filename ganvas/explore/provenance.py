@@ -26,20 +26,40 @@ if TYPE_CHECKING:
 
 FORMAT = "ganvas-provenance"
 PNG_KEY = "ganvas:provenance"
+MANIFEST_KEY = "ganvas:manifest"        # the signed manifest's PNG chunk (ganvas.publish.containers)
 LATENT_FORMAT = "ganvas-latent"
 
 
 def dataset_info(G: Any) -> dict[str, Any]:
     d = G.meta.get("dataset", {}) or {}
-    keep = ("name", "fingerprint", "licence", "count", "source")
-    return {k: d[k] for k in keep if k in d}
+    keep = ("name", "fingerprint", "licence", "spdx", "attribution", "count", "source")
+    out = {k: d[k] for k in keep if k in d}
+    if d.get("excluded"):
+        out["excluded"] = len(d["excluded"])            # how many items were opted out (their hashes stay private)
+    return out
+
+
+def checkpoint_digest(G: Any) -> str | None:
+    """The SHA-256 of the checkpoint's weights (``nets.safetensors``), computed once per loaded model."""
+    cached = getattr(G, "_checkpoint_sha256", None)
+    if cached is None:
+        try:
+            h = hashlib.sha256()
+            with open(Path(G.path) / "nets.safetensors", "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        except (OSError, TypeError, AttributeError):
+            return None
+        cached = "sha256:" + h.hexdigest()
+        G._checkpoint_sha256 = cached
+    return cached
 
 
 def model_info(G: Any, name: str | None = None, checkpoint: str | None = None) -> dict[str, Any]:
     progress = G.meta.get("progress", {})
     info = {"name": name or G.path.parent.parent.name, "model": G.name,
             "checkpoint": checkpoint or str(G.path), "step": int(progress.get("step", 0)),
-            "kimg": progress.get("kimg"), "created": G.meta.get("created")}
+            "kimg": progress.get("kimg"), "created": G.meta.get("created"), "sha256": checkpoint_digest(G)}
     options = G.meta.get("model", {}).get("options")
     if options is not None:
         info["options"] = options
@@ -83,12 +103,17 @@ def png_bytes(image: Image.Image, record: dict[str, Any] | None = None, compress
     return encode(image, None if record is None else png_text(record), compress_level)
 
 
-def read_png(path: str | Path) -> dict[str, Any] | None:
-    """The provenance embedded in a PNG written by ganvas, or None."""
+def read_png(path: Any) -> dict[str, Any] | None:
+    """The provenance embedded in a PNG written by ganvas (a path or file object), or None: the record of its
+    signed manifest (``ganvas:manifest``, see ganvas.publish; not checked here: `ganvas verify` does that),
+    or of a plain provenance chunk (pictures shown on the studio's page)."""
     from PIL import Image
 
     with Image.open(path) as im:
-        text = getattr(im, "text", {}).get(PNG_KEY)
+        texts = getattr(im, "text", {})
+        text, signed = texts.get(PNG_KEY), texts.get(MANIFEST_KEY)
+    if signed:
+        return json.loads(signed).get("claim", {}).get("provenance")
     return json.loads(text) if text else None
 
 

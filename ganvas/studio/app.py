@@ -21,6 +21,7 @@ from starlette.datastructures import MutableHeaders
 from ganvas.studio import schemas as S
 from ganvas.studio.errors import install_errors
 from ganvas.studio.guard import BodyLimit, Checks, Guard
+from ganvas.studio.publishing import Publishing
 from ganvas.studio.routes import ROUTERS
 from ganvas.studio.services import Services
 from ganvas.studio.state import StudioState
@@ -62,13 +63,14 @@ class Headers:
 
 def create_app(runs: str | Path, max_models: int = 4, device: str = "cpu", max_projections: int = 1,
                max_upload_bytes: int = 8 * 1024 * 1024, max_upload_pixels: int = 16_000_000,
-               guard: Guard | None = None) -> FastAPI:
+               guard: Guard | None = None, publishing: Publishing | None = None) -> FastAPI:
     """The studio for the runs folder `runs` (every checkpoint under it is a model).
 
     `guard` says which Host headers, origins and token it accepts (default: a studio on loopback
-    without a token, answering to localhost, 127.0.0.1 and ::1 only).
+    without a token, answering to localhost, 127.0.0.1 and ::1 only). `publishing`: how downloads are
+    watermarked, signed and guarded (default: watermark on, the memorization guard flags near-copies).
     """
-    state = StudioState(runs, max_models, device, max_projections, max_upload_bytes, max_upload_pixels)
+    state = StudioState(runs, max_models, device, max_projections, max_upload_bytes, max_upload_pixels, publishing)
     app = FastAPI(title="ganvas studio", version=__version__, docs_url=None, redoc_url=None,   # those load CDNs
                   description="Explore and make things with the GANs in a runs folder: seeds, truncation, "
                               "GANSpace directions, interpolation, breeding, projection, translation; "

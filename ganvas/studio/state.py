@@ -15,6 +15,7 @@ from pathlib import Path
 from ganvas.studio.jobs import Jobs
 from ganvas.studio.models import ModelCache
 from ganvas.studio.outputs import EncodedCache
+from ganvas.studio.publishing import Publishing
 from ganvas.studio.runs import RunIndex
 
 STUDIO_DIR = ".studio"                  # the studio's own folder inside the runs folder (scratch files)
@@ -22,7 +23,8 @@ STUDIO_DIR = ".studio"                  # the studio's own folder inside the run
 
 class StudioState:
     def __init__(self, runs: str | Path, max_models: int = 4, device: str = "cpu", max_projections: int = 1,
-                 max_upload_bytes: int = 8 * 1024 * 1024, max_upload_pixels: int = 16_000_000) -> None:
+                 max_upload_bytes: int = 8 * 1024 * 1024, max_upload_pixels: int = 16_000_000,
+                 publishing: Publishing | None = None) -> None:
         self.index = RunIndex(runs)                         # the models: every checkpoint under `runs`
         self.cache = ModelCache(max_models, device)         # loaded models, least recently used dropped
         self.jobs = Jobs(max_projections)                   # projections running in the background
@@ -31,6 +33,7 @@ class StudioState:
         self.compute = threading.Lock()                     # one model computation at a time
         self.scratch = scratch_dir(self.index.root)         # encoders' scratch files (inside the runs folder)
         self.encoded = EncodedCache()                       # encoded files (WAVs), so a replay or download is instant
+        self.publishing = publishing or Publishing()        # watermark, signed manifests, the memorization guard
 
 
 def scratch_dir(root: Path) -> Path | None:

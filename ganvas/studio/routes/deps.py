@@ -14,6 +14,7 @@ from ganvas.studio.services.directions import DirectionService
 from ganvas.studio.services.export import ExportService
 from ganvas.studio.services.generation import GenerationService
 from ganvas.studio.services.projection import ProjectionService
+from ganvas.studio.services.publish import PublishService
 from ganvas.studio.services.sketch import SketchService
 from ganvas.studio.services.text import TextService
 from ganvas.studio.services.translation import TranslationService
@@ -44,3 +45,4 @@ Projection = Annotated[ProjectionService, Depends(_service("projection"))]
 Translation = Annotated[TranslationService, Depends(_service("translation"))]
 Sketch = Annotated[SketchService, Depends(_service("sketch"))]
 Text = Annotated[TextService, Depends(_service("text"))]
+Publish = Annotated[PublishService, Depends(_service("publish"))]

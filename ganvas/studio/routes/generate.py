@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from ganvas.explore.recipe import DirectionSet
 from ganvas.studio import schemas as S
-from ganvas.studio.routes.deps import MODEL_ERRORS, Directions, Generation
+from ganvas.studio.routes.deps import MODEL_ERRORS, Directions, Export, Generation
 from ganvas.studio.services.directions import GridRequest
 
 router = APIRouter()
@@ -50,10 +50,10 @@ def seeds(model: str, body: S.SeedsIn, generation: Generation) -> dict[str, Any]
 @router.post("/api/models/{model:path}/render", tags=["generate"],
              summary="One output of a recipe (seed or latent, truncation, direction edits)",
              responses={200: {"content": {"image/png": {}}}, **MODEL_ERRORS})
-def render(model: str, body: S.RecipeIn, generation: Generation,
+def render(model: str, body: S.RecipeIn, generation: Generation, export: Export,
            format: str = Query("json", pattern="^(json|png)$")) -> Any:
     if format == "png":
-        picture = generation.render_png(model, body)
+        picture = export.render_png(model, body)
         return Response(picture.data, media_type=picture.media_type)
     return generation.render(model, body).to_json()
 

@@ -15,6 +15,7 @@ from ganvas.studio.services.directions import DirectionService
 from ganvas.studio.services.export import ExportService
 from ganvas.studio.services.generation import GenerationService
 from ganvas.studio.services.projection import ProjectionService
+from ganvas.studio.services.publish import PublishService
 from ganvas.studio.services.sketch import SketchService
 from ganvas.studio.services.text import TextService
 from ganvas.studio.services.translation import TranslationService
@@ -32,12 +33,15 @@ class Services:
     translation: TranslationService
     sketch: SketchService
     text: TextService
+    publish: PublishService
 
     @classmethod
     def over(cls, state: StudioState) -> Services:
         catalogue = Catalogue(state)
         directions = DirectionService(state, catalogue)
         generation = GenerationService(state, catalogue, directions)
-        return cls(state, catalogue, directions, generation, ExportService(state, catalogue, generation),
+        export = ExportService(state, catalogue, generation)
+        return cls(state, catalogue, directions, generation, export,
                    ProjectionService(state, catalogue, generation), TranslationService(state, catalogue),
-                   SketchService(state, catalogue), TextService(state, catalogue))
+                   SketchService(state, catalogue), TextService(state, catalogue),
+                   PublishService(state, catalogue, generation, export))

@@ -19,7 +19,7 @@ from ganvas.explore.recipe import Recipe
 from ganvas.studio import outputs as O
 from ganvas.studio import schemas as S
 from ganvas.studio.models import Loaded
-from ganvas.studio.results import Children, File, Interpolation, Item
+from ganvas.studio.results import Children, Interpolation, Item
 from ganvas.studio.services.catalogue import Catalogue
 from ganvas.studio.services.directions import DirectionService
 from ganvas.studio.state import StudioState
@@ -107,12 +107,6 @@ class GenerationService:
     def render(self, model: str, body: S.RecipeIn) -> Item:
         item = self.catalogue.generator(model)
         return self.items(item, self.draw(item, [recipe_of(item.model, body)]))[0]
-
-    def render_png(self, model: str, body: S.RecipeIn) -> File:
-        """The picture alone, for clients that want no JSON."""
-        item = self.catalogue.generator(model)
-        drawn = self.draw(item, [recipe_of(item.model, body)])
-        return File(item.model.domain.encode(drawn.outputs, "png"), O.MEDIA["png"])
 
     def interpolate(self, model: str, req: S.InterpolateIn) -> Interpolation:
         item = self.catalogue.generator(model)

@@ -84,14 +84,17 @@ class SketchService:
                         T.resolution)
 
     def download(self, model: str, req: SketchRequest) -> File:
-        """A zip: output.png (provenance inside), sketch.png (the drawing as the model saw it), provenance.json."""
+        """A zip: output.png (watermarked, its signed manifest inside), sketch.png (the drawing as the model saw
+        it), provenance.json."""
         from PIL import Image
 
-        _, drawing, record, out = self._make(model, req)
+        T, drawing, record, out = self._make(model, req)
         record = {**record, "files": ["output.png", "sketch.png"]}
+        item = self.catalogue.translator(model)
+        pub = self.state.publishing.publisher(T, item.entry.name, self.catalogue.checkpoint_name(item))
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("output.png", O.png(out, record))
+            zf.writestr("output.png", pub.publish(O.png(out), "png", record).data)
             zf.writestr("sketch.png", O.png(Image.fromarray(drawing[..., 0])))
             zf.writestr("provenance.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         return File(buf.getvalue(), O.MEDIA["zip"], f"ganvas-sketch-{model.replace('/', '_')}.zip")

@@ -20,9 +20,11 @@ import torch
 
 from ganvas.errors import GanvasError
 from ganvas.explore import provenance as P
+from ganvas.publish.publisher import Publisher
 from ganvas.studio import outputs as O
 from ganvas.studio import schemas as S
 from ganvas.studio.models import Loaded
+from ganvas.studio.publishing import withheld, zip_files
 from ganvas.studio.results import File, Written
 from ganvas.studio.services.catalogue import Catalogue
 from ganvas.studio.state import StudioState
@@ -102,30 +104,42 @@ class TextService:
 
     def files(self, item: Loaded, made: Texts, i: int, formats: tuple[str, ...], record: dict[str, Any]
               ) -> dict[str, bytes]:
-        """Text i as a file per format: txt (the text), png (the picture, the record inside), json (the text,
-        its codes and the record)."""
+        """Text i as a file per format: txt (the text), png (the picture), json (the text, its codes and the
+        record), as the domain encodes them (the Publisher signs them)."""
         domain = item.model.domain
         x = made.ids[i:i + 1]
         r = made.recipes[i]
         out = {}
         for fmt in formats:
-            if fmt == "png":
-                out[fmt] = domain.encode(x, fmt, text=P.png_text(record))
-            elif fmt == "json":
+            if fmt == "json":
                 out[fmt] = domain.encode(x, fmt, text={"codes": json.dumps(r.codes, ensure_ascii=False),
                                                        "provenance": json.dumps(record, ensure_ascii=False)})
             else:
                 out[fmt] = domain.encode(x, fmt)
         return out
 
+    def publisher(self, item: Loaded) -> Publisher:
+        return self.state.publishing.publisher(item.model, item.entry.name, self.catalogue.checkpoint_name(item))
+
+    def judged(self, pub: Publisher, made: Texts, records: list[dict[str, Any]]) -> None:
+        """The memorization guard's verdicts (copied lines) into `records`; strict mode refuses the download."""
+        verdicts = pub.check(made.ids)
+        self.state.publishing.keep(pub)
+        notes = [d.note for d in (pub.judge(r, v) for r, v in zip(records, verdicts, strict=True)) if d.withheld]
+        withheld(pub, pub.name or "", notes)
+
     def export(self, model: str, body: S.WriteRecipeIn, fmt: str) -> File:
-        """One text as a file (txt, png or json), named by its seed."""
+        """One text as a file (txt, png or json), named by its seed; a png carries its signed manifest inside,
+        a txt or json file has no room for one (downloads put it beside them: NAME.ganvas.json)."""
         item = self.catalogue.writer(model)
         if fmt not in item.model.domain.formats:
             raise GanvasError(f"texts are files of {', '.join(item.model.domain.formats)}, not {fmt}")
         made = self.texts(item, [body.seed], body)
         name = f"seed{body.seed}{O.SUFFIX[fmt]}"
-        data = self.files(item, made, 0, (fmt,), self.record(item, made.recipes[0], [name]))[fmt]
+        record = self.record(item, made.recipes[0], [name])
+        pub = self.publisher(item)
+        self.judged(pub, made, [record])
+        data = pub.publish(self.files(item, made, 0, (fmt,), record)[fmt], fmt, record).data
         return File(data, O.MEDIA[fmt], name)
 
     def download(self, model: str, req: S.WriteDownloadIn) -> File:
@@ -145,6 +159,7 @@ class TextService:
         by_item = dict(zip(order, made, strict=True))
         entries, used = [], set()
         formats = tuple(item.model.domain.formats)
+        pub = self.publisher(item)
         for i in range(len(req.items)):
             texts, j = by_item[i]
             stem = _stem(names[i] if i < len(names) else "", texts.recipes[j].seed)
@@ -152,9 +167,11 @@ class TextService:
             used.add(stem)
             files = [f"{stem}{O.SUFFIX[f]}" for f in formats]
             record = self.record(item, texts.recipes[j])
+            one = Texts(texts.recipes[j:j + 1], texts.ids[j:j + 1])
+            self.judged(pub, one, [record])
             data = self.files(item, texts, j, formats, {**record, "files": files})
-            entries.append(O.BundleEntry({name: data[f] for name, f in zip(files, formats, strict=True)},
-                                         record, None, None, stem))
+            published = zip_files(pub, {name: data[f] for name, f in zip(files, formats, strict=True)}, record)
+            entries.append(O.BundleEntry(published, record, None, None, stem))
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", model.replace("@", "-step"))      # a header: ASCII only
         return File(O.bundle(entries), O.MEDIA["zip"], f"ganvas-{name}-texts.zip")
 

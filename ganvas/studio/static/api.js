@@ -54,6 +54,13 @@ export const api = {
   write: (m, body) => post(`/api/models/${enc(m)}/write`, body),
   writeExport: (m, recipe, format) => post(`/api/models/${enc(m)}/write/export?format=${format}`, recipe, { as: "blob" }),
   writeDownload: (m, items, names) => post(`/api/models/${enc(m)}/write/download`, { items, names }, { as: "blob" }),
+  guard: (m, recipe) => post(`/api/models/${enc(m)}/guard`, recipe),
+  async verify(file) {
+    const response = await check(await fetch(`/api/verify?filename=${encodeURIComponent(file.name || "upload")}`, {
+      method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: file,
+    }));
+    return response.json();
+  },
   async sketch(m, png, { download = false, signal } = {}) {
     const response = await check(await fetch(`/api/models/${enc(m)}/sketch${download ? "?download=true" : ""}`, {
       method: "POST", signal, headers: { "Content-Type": "image/png" }, body: png,

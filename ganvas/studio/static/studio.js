@@ -190,6 +190,7 @@ async function selectModel(name) {
   state.population = []; state.parents.clear(); state.generations = []; state.generation = 0;
   $("current-img").removeAttribute("src");
   $("current-caption").textContent = "Pick a seed on the left.";
+  $("guard-box").hidden = true;
   $("audio-row").hidden = true;
   $("layers-row").hidden = !info.explore?.style;
   setupClasses(info.explore?.classes || []);
@@ -246,6 +247,7 @@ function pick(item) {
   if (edits().length || (item.truncation ?? 1) !== state.truncation) renderCurrent();
 }
 function showCurrent(image, r) {
+  $("guard-box").hidden = true;
   const img = $("current-img");
   img.src = image;
   img.alt = `The chosen output: ${describe(r)}`;
@@ -649,6 +651,28 @@ function traceFile(file) {
   say(`${file.name}: trace it (it is not sent, only your lines are)`);
 }
 
+// --- publishing: near-copies of training items, and verifying a file -----------------------------------
+async function checkCopies() {
+  if (!state.current) return;
+  say("looking for the nearest training item…");
+  const v = await api.guard(state.model, recipe());
+  $("guard-box").hidden = false;
+  $("guard-box").classList.toggle("flagged", Boolean(v.flagged));
+  $("guard-text").textContent = v.describe;
+  if (v.picture) $("guard-img").src = v.picture; else $("guard-img").removeAttribute("src");
+  say(v.flagged ? "a near-copy of a training item: see beside the output" : "not a near-copy");
+}
+
+async function verifyFile(file) {
+  say(`verifying ${file.name}…`);
+  $("verify-out").textContent = "";
+  const v = await api.verify(file);
+  $("verify-status").textContent = `${file.name}: ${v.status}`;
+  $("verify-status").dataset.status = v.status;
+  $("verify-out").textContent = v.lines.slice(1).join("\n") + (v.problems.length ? `\n\n${v.problems.join("\n")}` : "");
+  say(`${file.name}: ${v.status}`);
+}
+
 // --- views and keys ----------------------------------------------------------------------------------
 function showView(view) {
   state.view = view;
@@ -669,8 +693,8 @@ function onKey(ev) {
     return run(() => (ev.shiftKey ? state.pad.redo() : state.pad.undo()));
   }
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-  const tabs = ["explore", "interpolate", "breed", "project", "translate", "draw", "write"];
-  if (/^[1-7]$/.test(k) && !$(`tab-${tabs[k - 1]}`).hidden) return run(() => showView(tabs[k - 1]));
+  const tabs = ["explore", "interpolate", "breed", "project", "translate", "draw", "write", "verify"];
+  if (/^[1-8]$/.test(k) && !$(`tab-${tabs[k - 1]}`).hidden) return run(() => showView(tabs[k - 1]));
   if (k === "?") return run(() => $("help").showModal());
   if (state.view === "draw") {
     if (k === "k") return run(keepDrawing);
@@ -680,7 +704,7 @@ function onKey(ev) {
   if (state.info?.kind !== "generator") return;
   const onTile = ev.target.closest?.(".tile");
   if (k === "e" && onTile && onTile.closest("#population")) return run(() => { pick(state.population[Number(onTile.dataset.index)]); showView("explore"); });
-  const actions = { k: keep, d: () => state.current && download([recipe()], [describe(recipe())]),
+  const actions = { k: keep, d: () => state.current && download([recipe()], [describe(recipe())]), c: checkCopies,
                     a: () => setEnd("A"), b: () => setEnd("B"), m: addParent, r: reset,
                     n: () => page(1), p: () => page(-1), N: () => page(0, true) };
   if (actions[k]) run(actions[k]);
@@ -716,6 +740,8 @@ function wire() {
   $("set-b").addEventListener("click", () => setEnd("B"));
   $("to-parents").addEventListener("click", addParent);
   $("reset").addEventListener("click", reset);
+  $("check-copies").addEventListener("click", () => checkCopies().catch(fail));
+  $("verify-file").addEventListener("change", (e) => e.target.files[0] && verifyFile(e.target.files[0]).catch(fail));
   $("play").addEventListener("click", () => play().catch(fail));
   $("kept-download").addEventListener("click", async () => {
     try {
