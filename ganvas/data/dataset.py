@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from ganvas.data import DATASETS, data_home
+from ganvas.data.licences import fields_of
 from ganvas.errors import GanvasError, unknown_name
 from ganvas.files import load_npy, save_npy, write_text
 
@@ -89,7 +90,8 @@ class ArrayDataset:
             "fingerprint": self.fingerprint,
             "count": len(self),
             "shape": list(self.arrays[self.sample_key].shape[1:]),
-            "licence": self.card.get("licence", "unknown (user data)"),
+            **fields_of({**self.card, "name": self.card.get("name", self.name)}),
+            "excluded": list(self.card.get("excluded", [])),
             "source": self.card.get("source", {}),
             **({"translation": {"layout": self.layout, **self.card.get("translation", {}),
                                 "counts": {k: len(v) for k, v in self.arrays.items()}}}

@@ -24,6 +24,7 @@ from ganvas.console import info, skipped_summary
 from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
 from ganvas.data.imageprep import FITS, IMAGE_SUFFIXES, SkipFile, fit_square, open_image
 from ganvas.data.labelfile import content_digest, find_label_file, labels_for, read_label_file
+from ganvas.data.licences import user_fields
 from ganvas.data.listing import (
     CACHE_FORMAT,
     FolderListing,
@@ -104,7 +105,7 @@ def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | N
         "count": len(kept), "native_size": resolution, "fit": fit,
         "labels": ({"names": label_names, "counts": np.bincount(arrays["y"], minlength=len(label_names)).tolist(),
                     "source": source} if label_names else None),
-        "licence": "unknown (the user's own images)",
+        **user_fields("images"),
         "source": {"folder": str(folder)},
         "skipped": dict(skipped), "listing": listing.digest, "format": CACHE_FORMAT,
         "fingerprint": fingerprint_arrays(arrays),

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from ganvas.console import info, skipped_summary
 from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
 from ganvas.data.imageprep import IMAGE_SUFFIXES
+from ganvas.data.licences import user_fields
 from ganvas.data.listing import (
     CACHE_FORMAT,
     FolderListing,
@@ -182,7 +183,7 @@ def _build(listing: FolderListing, opts: FolderOptions, progress: bool | None) -
                    f"(MIDI {opts.low}–{opts.high}), {'velocity' if opts.velocity else 'binary'}"),
         "domain_args": domain_args, "options": dataclasses.asdict(opts),
         "pieces": {"available": len(files), "read": len(read), "used": len(tempi)},
-        "labels": None, "licence": "unknown (the user's own MIDI files)", "source": {"folder": str(folder)},
+        "labels": None, **user_fields("MIDI files"), "source": {"folder": str(folder)},
         "skipped": dict(skipped), "notes": dict(counts), "listing": listing.digest, "format": CACHE_FORMAT,
         "fingerprint": fingerprint_arrays({"x": x}),
     }
