@@ -174,7 +174,8 @@ def training_data(cfg: TrainConfig, progress: bool | None) -> ArrayDataset:
     model_cls = MODELS.get(cfg.model)
     layout = model_cls.data_layout
     dataset = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit, layout=layout, domain=model_cls.domain,
-                           data_args=cfg.data_args, progress=progress).for_layout(layout, cfg.model)
+                           data_args=cfg.data_args, progress=progress, exclude=cfg.exclude or None
+                           ).for_layout(layout, cfg.model)
     if cfg.conditional:
         dataset = conditional_data(dataset, cfg)
     if layout == "single":

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ganvas.console import info
-from ganvas.data.dataset import ArrayDataset
+from ganvas.data.dataset import ArrayDataset, ItemIndex
 from ganvas.data.labelfile import LABEL_FILES, find_label_file, read_label_file
 from ganvas.data.licences import user_fields
 from ganvas.data.listing import shown, walk
@@ -202,4 +202,5 @@ def load_text_data(path: Path, home: Path | None = None, progress: bool | None =
     if len(texts) < FEW:
         info(f"warning: '{where}' holds only {len(texts)} text(s); a model trained on so few can at best copy "
              "them: add more (thousands of lines)")
-    return ArrayDataset(str(path), "text", arrays, card, card["fingerprint"])
+    return ArrayDataset(str(path), "text", arrays, card, card["fingerprint"],
+                        index={"x": ItemIndex([t.key for t in texts])})

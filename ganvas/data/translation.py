@@ -28,7 +28,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from ganvas.data.builder import DatasetBuilder, Item, package_version
-from ganvas.data.dataset import ArrayDataset, fingerprint_arrays, resize_images, split_spec
+from ganvas.data.dataset import (
+    ArrayDataset,
+    ItemIndex,
+    fingerprint_arrays,
+    read_keys,
+    resize_images,
+    split_spec,
+)
 from ganvas.data.imageprep import SkipFile, fit_square
 from ganvas.data.licences import card_fields
 from ganvas.errors import GanvasError, unknown_name
@@ -212,11 +219,14 @@ def load_translation(root: Path, spec: str, resolution: int) -> ArrayDataset:
             raise unknown_name(f"domain of dataset '{name}'", d, domains)
     if pair[0] == pair[1]:
         raise GanvasError(f"dataset '{spec}': A and B are both '{pair[0]}'; choose two different domains")
-    arrays, fps = {}, {}
+    arrays, fps, index = {}, {}, {}
     for role, stem in zip(ROLES, (pair[0], pair[1], f"{pair[0]}.test", f"{pair[1]}.test"), strict=True):
         arrays[role], fps[role] = _stored(root, stem, card, resolution)
+        keys = read_keys(root / f"{stem}.keys.txt", len(arrays[role]))
+        if keys is not None:
+            index[role] = ItemIndex(keys, None, None if resolution == native else root / f"{stem}.npy")
     fingerprint = "sha256:" + hashlib.sha256(json.dumps(fps, sort_keys=True).encode()).hexdigest()
     card = {**card, "translation": {"a": {"name": pair[0], **card["domains"][pair[0]]},
                                     "b": {"name": pair[1], **card["domains"][pair[1]]}}}
     return ArrayDataset(spec, card.get("domain", "image"), arrays, card, fingerprint,
-                        streams=streams_for(card["layout"]))
+                        streams=streams_for(card["layout"]), index=index)

@@ -35,7 +35,8 @@ def texts_of(codepoints: np.ndarray) -> list[str]:
 def split_texts(W: Any) -> dict[str, Any]:
     """The run's data as texts: training and held-out texts with their codes, and per-text titles/authors."""
     cfg = W.meta["config"]
-    data = load_dataset(cfg["data"], 0, domain="text", data_args=cfg.get("data_args") or None, progress=False)
+    data = load_dataset(cfg["data"], 0, domain="text", data_args=cfg.get("data_args") or None, progress=False,
+                        exclude=cfg.get("exclude") or None)
     holdout = float(cfg.get("holdout", 0.0))
     train_idx, held_idx = (holdout_indices(data, holdout) if holdout else (np.arange(len(data)), np.empty(0, int)))
     texts = texts_of(data.arrays["x"])
