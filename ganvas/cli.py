@@ -13,7 +13,7 @@ import time
 
 import click
 
-from ganvas.commands import data, evaluate, explore, inspect, sample, studio, train, translate
+from ganvas.commands import credits, data, evaluate, explore, inspect, sample, studio, train, translate
 from ganvas.console import is_secondary_rank
 from ganvas.errors import GanvasError
 
@@ -38,6 +38,7 @@ app.add_command(inspect.config)
 app.add_command(translate.translate)
 app.add_command(explore.explore)
 app.add_command(studio.studio)
+app.add_command(credits.credits)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -129,6 +129,14 @@ class ArrayDataset:
         labels = self.card.get("labels") or {}
         return list(labels.get("names", []))
 
+    def licence_warnings(self) -> list[str]:
+        """Licence conflicts of the data trained on (a translation pair's two domains), unknown licences."""
+        from ganvas.data.licences import compatibility, run_licences
+
+        return compatibility(run_licences({**self.card, "name": self.name,
+                                           **({"translation": self.card["translation"]}
+                                              if "translation" in self.card else {})}))
+
     def summary(self) -> dict:
         """What a checkpoint records about its training data."""
         return {
@@ -138,6 +146,7 @@ class ArrayDataset:
             "shape": list(self.arrays[self.sample_key].shape[1:]),
             **fields_of({**self.card, "name": self.card.get("name", self.name)}),
             "excluded": list(self.card.get("excluded", [])),
+            "licence_warnings": self.licence_warnings(),
             "source": self.card.get("source", {}),
             **({"translation": {"layout": self.layout, **self.card.get("translation", {}),
                                 "counts": {k: len(v) for k, v in self.arrays.items()}}}

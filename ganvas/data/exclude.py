@@ -14,6 +14,7 @@ of excluded items as matches.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -234,3 +235,27 @@ def unmatched_entries(ds: ArrayDataset, exclusions: Exclusions) -> list[Entry]:
         for role in group:
             _match(ds, role, exclusions, hits)
     return [e for e in exclusions.entries if e.line not in hits]
+
+
+def exclude_from_build(name: str, root: Path, exclusions: Exclusions) -> ArrayDataset:
+    """Make a built-in set's build leave out `exclusions` from now on (`ganvas data build NAME --exclude FILE`).
+
+    The arrays stay as built (their fingerprint keys the resized caches); the entries are kept beside
+    them (``exclude.txt``, replacing an earlier list) and applied on every load, and ``card.json``
+    records what they removed. Returns the set as loaded at its stored size, without those items.
+    """
+    from ganvas.data.dataset import EXCLUDE_FILE, load_dataset
+    from ganvas.files import write_json, write_text
+
+    kept = root / EXCLUDE_FILE
+    if kept.exists():
+        kept.unlink()                                     # the new list replaces the old one
+    card = json.loads((root / "card.json").read_text(encoding="utf-8"))
+    card.pop("excluded", None)
+    size = int(card.get("native_size") or 0)
+    full = load_dataset(name, size, progress=False)
+    dataset = apply(replace(full, card={**full.card, "excluded": []}), exclusions)
+    write_text(kept, f"# entries of {exclusions.source}, applied whenever '{name}' is loaded\n"
+               + "".join(f"{e.text}\n" for e in exclusions.entries))
+    write_json(root / "card.json", {**card, "excluded": dataset.card.get("excluded", [])})
+    return dataset

@@ -17,6 +17,7 @@ own data, is "unknown": always a warning to check. This is guidance for people, 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 PERMISSIVE = "permissive"
@@ -29,6 +30,7 @@ FONT = "font licence (copyleft for fonts)"
 CC_BY_SA = "CC-BY-SA (share-alike)"
 UNKNOWN = "unknown"
 
+COPYRIGHT = "/usr/share/doc/{}/copyright"          # every Debian package's copyright and licence file
 USER = "LicenseRef-user"          # the user's own folder: ganvas cannot know its licence
 
 # SPDX id → family. An id with " WITH <exception>" is looked up by its licence part.
@@ -141,12 +143,22 @@ def attribution_text(card_or_summary: Mapping[str, Any]) -> str:
              f"Licence: {f['licence']}",
              f"SPDX: {' AND '.join(f['spdx'])}",
              f"Notice: {f['attribution']}"]
-    texts = [f"{i}: {FULL_TEXT[base_id(i)]}" for i in f["spdx"] if base_id(i) in FULL_TEXT]
-    copyright = (card_or_summary.get("source") or {}).get("copyright") or {}
-    texts += [f"{pkg}: {path}" for pkg, path in copyright.items()]
+    texts = full_text_locations(card_or_summary)
     if texts:
         lines.append("Full licence text: " + "; ".join(texts))
     return "\n".join(lines)
+
+
+def full_text_locations(card_or_summary: Mapping[str, Any]) -> list[str]:
+    """Where the whole licences are: "ID: path, URL" per known id, and each source package's copyright file."""
+    f = fields_of(card_or_summary)
+    texts = [f"{i}: {FULL_TEXT[base_id(i)]}" for i in f["spdx"] if base_id(i) in FULL_TEXT]
+    source = card_or_summary.get("source") or {}
+    copyright = source.get("copyright") if isinstance(source, Mapping) else None
+    if not copyright and isinstance(source, Mapping):       # sets whose card names no copyright files
+        copyright = {p: COPYRIGHT.format(p) for p in (source.get("packages") or {})
+                     if Path(COPYRIGHT.format(p)).is_file()}
+    return texts + [f"{pkg}: {path}" for pkg, path in (copyright or {}).items()]
 
 
 def _entries(spdx_lists: Mapping[str, Sequence[str]] | Iterable[tuple[str, Sequence[str]]]
@@ -175,8 +187,8 @@ def compatibility(spdx_lists: Mapping[str, Sequence[str]] | Iterable[tuple[str, 
     for label, i in entries:
         if family(i) == UNKNOWN:
             what = "the user's own data" if base_id(i) == USER else f"licence '{i}' is not one ganvas knows"
-            warnings.append(f"licence unknown for '{label}' ({what}): check you may use these items to train "
-                            "and publish outputs, and credit their makers (ganvas credits RUN)")
+            warnings.append(f"licence unknown: check you may use these items ('{label}': {what}) to train and "
+                            "publish outputs, and credit their makers (ganvas credits RUN)")
     seen: set[frozenset[str]] = set()
     for n, (la, a) in enumerate(entries):
         for lb, b in entries[n + 1:]:
