@@ -64,6 +64,20 @@ TARGETS: dict[str, frozenset[str]] = {
 # pairs that conflict although one side is permissive (the GPL v2 forbids Apache's patent terms)
 EXTRA_CONFLICTS: frozenset[frozenset[str]] = frozenset({frozenset({"Apache-2.0", "GPL-2.0-only"})})
 
+# SPDX id → how a notice names it (any one of these): a dataset's attribution must name each of its licences
+NOTICE_NAMES: dict[str, tuple[str, ...]] = {
+    "OFL-1.1": ("Open Font License",), "Unicode-DFS-2016": ("Unicode License",),
+    "CC-PDDC": ("Public Domain Dedication",), "CC0-1.0": ("CC0",), "LicenseRef-PublicDomain": ("public domain",),
+    "LicenseRef-music21-corpus": ("music21",), "BSD-3-Clause": ("BSD",), "mplus": ("M+ FONTS License",),
+    "Arphic-1999": ("Arphic Public License",), "LicenseRef-Arphic-Public-License": ("Arphic Public License",),
+    "GPL-2.0-only": ("General Public License version 2", "GPL version 2"),
+    "GPL-2.0-or-later": ("version 2 or later",),
+    "GPL-3.0-only": ("General Public License version 3", "GPL version 3"),
+    "GPL-3.0-or-later": ("version 3 or later",),
+    "Apache-2.0": ("Apache License",), "MIT": ("MIT",),
+    "CC-BY-SA-3.0": ("Attribution-ShareAlike 3.0",), "CC-BY-SA-4.0": ("Attribution-ShareAlike 4.0",),
+}
+
 FULL_TEXT: dict[str, str] = {       # where a person reads the whole licence
     "GPL-2.0-only": "/usr/share/common-licenses/GPL-2, https://www.gnu.org/licenses/old-licenses/gpl-2.0.html",
     "GPL-2.0-or-later": "/usr/share/common-licenses/GPL-2, https://www.gnu.org/licenses/old-licenses/gpl-2.0.html",
