@@ -45,7 +45,7 @@ def data_list() -> None:
 @click.argument("name")
 @click.option("--force", is_flag=True, help="rebuild even if already built")
 @click.option("--limit", type=click.IntRange(1), help="build only this many items, evenly spaced (a quick look)")
-@click.option("--exclude", "exclude", type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("--exclude", "exclude", type=click.Path(), metavar="FILE",
               help="leave out the items FILE lists (one per line: sha256:<hex> of the stored item or its source "
                    "file, or a path/file name/key); kept with the set and applied on every use")
 def data_build(name, force, limit, exclude) -> None:

@@ -35,7 +35,7 @@ from ganvas.registry import LOSSES, Choices
 @click.option("--out", type=PathArg, help="run folder (default runs/<preset or data-model-res>)")
 @click.option("--resume", is_flag=True, help="continue the run in --out (or the newest matching one)")
 @click.option("--dry-run", is_flag=True, help="run the whole path for a few steps, in seconds")
-@click.option("--exclude", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+@click.option("--exclude", type=click.Path(path_type=Path), metavar="FILE",
               help="leave out of the data the items FILE lists (one per line: sha256:<hex> of the stored item or "
                    "its source file, or a path/file name/key)")
 @click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="set any config field")
