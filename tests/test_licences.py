@@ -196,3 +196,33 @@ def test_credits_of_a_bad_run_is_one_line(make, needle: str, tmp_path: Path, cap
     assert main(["credits", str(target)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0] and str(target) in err[0]
+
+
+# (dataset, Debian package, what its /usr/share/doc/PACKAGE/copyright says, the SPDX id that means)
+DEBIAN = [
+    ("emoji", "fonts-noto-color-emoji", "License:   SIL-1.1", "OFL-1.1"),
+    ("emoji", "unicode-data", "UNICODE, INC. LICENSE AGREEMENT - DATA FILES AND SOFTWARE", "Unicode-DFS-2016"),
+    ("openclipart", "openclipart-png", "creative commons Public Domain Dedication", "CC-PDDC"),
+    ("papirus", "papirus-icon-theme", "License: GPL-3\n", "GPL-3.0-only"),
+    ("icons-papirus-numix", "numix-icon-theme-circle", "License: GPL-3.0+", "GPL-3.0-or-later"),
+    ("crawl-tiles", "crawl-tiles-data", "Public Domain|CC0: most of tiles", "CC0-1.0"),
+    ("crawl-tiles", "crawl-tiles-data", "either version 2 of the License, or\n(at your option) any later version",
+     "GPL-2.0-or-later"),
+    ("wesnoth-units", "wesnoth-1.16-data", "version 2\n        or at your option any later version", "GPL-2.0-or-later"),
+    ("cjk-fonts", "fonts-arphic-ukai", "ARPHIC PUBLIC LICENSE", "Arphic-1999"),
+    ("cjk-fonts", "fonts-wqy-zenhei", "License: GPL-2 with Font embedding exception",
+     "GPL-2.0-only WITH Font-exception-2.0"),
+    ("cjk-fonts", "fonts-wqy-zenhei", "M+ FONTS License", "mplus"),
+    ("cjk-fonts", "fonts-noto-cjk", "License: SIL-1.1", "OFL-1.1"),
+    ("tang-poems", "fortunes-zh", "License: GPL-3.0+", "GPL-3.0-or-later"),
+    ("fortunes-en", "fortunes", "Neither the name of the University", "BSD-3-Clause"),
+]
+
+
+@pytest.mark.parametrize(("name", "package", "says", "spdx"), DEBIAN)
+def test_spdx_ids_agree_with_the_debian_copyright_files(name: str, package: str, says: str, spdx: str) -> None:
+    path = Path(f"/usr/share/doc/{package}/copyright")
+    if not path.is_file():
+        pytest.skip(f"{package} is not installed")
+    assert says in path.read_text(encoding="utf-8", errors="replace"), (package, says)
+    assert spdx in DATASETS.get(name).spdx

@@ -174,6 +174,8 @@ def apply(ds: ArrayDataset, exclusions: Exclusions, report: bool = True) -> Arra
     ``excluded`` list grows by one record per removed item, and the fingerprint is that of what is left.
     """
     if not exclusions:
+        if report:
+            info(f"exclude file '{exclusions.source}' lists no items: nothing excluded from '{ds.name}'")
         return ds
     hits: set[int] = set()
     arrays, index, records = dict(ds.arrays), dict(ds.index), []
@@ -226,15 +228,6 @@ def _kept_index(index: ItemIndex, keep: np.ndarray) -> ItemIndex:
     kept_sources = (lambda: [sources()[i] for i in keep]) if sources is not None else None
     stored_rows = [_stored_row(index, int(i)) for i in keep] if index.stored is not None else None
     return ItemIndex([index.keys[i] for i in keep], kept_sources, index.stored, stored_rows)
-
-
-def unmatched_entries(ds: ArrayDataset, exclusions: Exclusions) -> list[Entry]:
-    """The entries that name nothing in `ds` (for callers that report on their own)."""
-    hits: set[int] = set()
-    for group in _groups(ds):
-        for role in group:
-            _match(ds, role, exclusions, hits)
-    return [e for e in exclusions.entries if e.line not in hits]
 
 
 def exclude_from_build(name: str, root: Path, exclusions: Exclusions) -> ArrayDataset:

@@ -242,6 +242,8 @@ def music_card_markdown(card: dict) -> str:
              f"- Piano-roll: {card['roll']}",
              "- Tracks: " + ", ".join(f"{t['name']} (program {t['program']})" for t in card["domain_args"]["tracks"]),
              f"- Licence: {card['licence']}"]
+    if card.get("attribution"):
+        lines.append(f"- Attribution: {card['attribution']}")
     for pkg, version in card["source"]["pypi"].items():
         lines.append(f"- Source: PyPI package `{pkg}` {version or '(version unknown)'}")
     if card.get("skipped"):

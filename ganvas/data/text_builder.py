@@ -232,6 +232,8 @@ def text_card_markdown(card: dict) -> str:
         lines.append(f"- Split: {card['split']}")
     if card.get("licence"):
         lines.append(f"- Licence: {card['licence']}")
+    if card.get("attribution"):
+        lines.append(f"- Attribution: {card['attribution']}")
     source = card.get("source") or {}
     copyright = source.get("copyright", {})
     for pkg, version in source.get("packages", {}).items():
