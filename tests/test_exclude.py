@@ -168,3 +168,15 @@ def test_exclude_is_a_config_field(folder: Path) -> None:
     cfg = TrainConfig().with_overrides({"exclude": "some/file.txt"})
     assert cfg.to_dict()["exclude"] == "some/file.txt" and TrainConfig().exclude == ""
     assert dataclasses.replace(cfg, exclude="").exclude == ""
+
+
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_every_builtin_set_indexes_its_rows(name: str, tmp_path: Path) -> None:
+    """Keys and (lazily) source files of a built set's rows, whatever its builder's paths are made of."""
+    from ganvas.data.dataset import builtin_index
+
+    (tmp_path / "keys.txt").write_text("first\tbar 1\nsecond\n", encoding="utf-8")
+    index = builtin_index(name, tmp_path, "keys.txt", 2, None)["x"]
+    assert index.keys == ["first\tbar 1", "second"]
+    assert index.sources is None or index.sources() == [None, None]
+    assert builtin_index(name, tmp_path, "keys.txt", 3, None) == {}      # not one key per row: no index

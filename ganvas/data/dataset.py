@@ -51,7 +51,8 @@ def builtin_index(name: str, root: Path, keys_file: str, rows: int, stored: Path
     if keys is None:
         return {}
     builder = DATASETS.get(split_spec(name)[0]) if split_spec(name)[0] in DATASETS else None
-    bases = [Path(p) for p in getattr(builder, "required_paths", ()) if Path(p).is_dir()]
+    paths = getattr(builder(), "required_paths", ()) if builder is not None else ()   # a property in some
+    bases = [Path(p) for p in paths if Path(p).is_dir()]
 
     def sources() -> list[str | None]:
         found = []
