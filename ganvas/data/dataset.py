@@ -41,7 +41,8 @@ def read_keys(path: Path, rows: int) -> list[str] | None:
     """The keys of a built set's rows (``keys.txt``: one per line), or None when absent or not one per row."""
     if not path.is_file():
         return None
-    keys = path.read_text(encoding="utf-8").split("\n")[:rows]
+    text = path.read_text(encoding="utf-8")
+    keys = text.removesuffix("\n").split("\n") if text else []     # written one per line, each ending in \n
     return keys if len(keys) == rows else None
 
 
