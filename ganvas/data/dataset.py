@@ -135,9 +135,7 @@ class ArrayDataset:
         """Licence conflicts of the data trained on (a translation pair's two domains), unknown licences."""
         from ganvas.data.licences import compatibility, run_licences
 
-        return compatibility(run_licences({**self.card, "name": self.name,
-                                           **({"translation": self.card["translation"]}
-                                              if "translation" in self.card else {})}))
+        return compatibility(run_licences({**self.card, "name": self.name}))
 
     def summary(self) -> dict:
         """What a checkpoint records about its training data."""
