@@ -180,3 +180,17 @@ def test_every_builtin_set_indexes_its_rows(name: str, tmp_path: Path) -> None:
     assert index.keys == ["first\tbar 1", "second"]
     assert index.sources is None or index.sources() == [None, None]
     assert builtin_index(name, tmp_path, "keys.txt", 3, None) == {}      # not one key per row: no index
+
+
+def test_a_built_text_sets_titles_follow_its_texts(tang_poems_built: Path, tmp_path: Path) -> None:
+    """The evaluation page names each text by meta.json's row: rows left out must not shift the titles."""
+    from types import SimpleNamespace
+
+    from ganvas.eval.text_evaluate import split_texts
+
+    meta = json.loads((tang_poems_built / "meta.json").read_text(encoding="utf-8"))
+    first = (tang_poems_built / "keys.txt").read_text(encoding="utf-8").split("\n")[0]
+    W = SimpleNamespace(meta={"config": {"data": "tang-poems", "holdout": 0.0,
+                                         "exclude": str(write(tmp_path / "ex.txt", first))}})
+    split = split_texts(W)
+    assert len(split["meta"]) == len(meta) - 1 and split["meta"][0] == meta[1]

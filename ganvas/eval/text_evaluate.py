@@ -43,6 +43,12 @@ def split_texts(W: Any) -> dict[str, Any]:
     meta = None
     if is_builtin(cfg["data"]) and (builtin_root(split_spec(cfg["data"])[0]) / "meta.json").exists():
         meta = json.loads((builtin_root(split_spec(cfg["data"])[0]) / "meta.json").read_text(encoding="utf-8"))
+        if data.card.get("excluded") and "x" in data.index:      # rows left out: each text's meta by its key
+            from ganvas.data.dataset import read_keys
+
+            keys = read_keys(builtin_root(split_spec(cfg["data"])[0]) / "keys.txt", len(meta)) or []
+            row = {k: i for i, k in enumerate(keys)}
+            meta = [meta[row[k]] if k in row else {} for k in data.index["x"].keys]
     y = data.arrays.get("y")
     return {"data": data, "train": [texts[i] for i in train_idx], "held": [texts[i] for i in held_idx],
             "held_x": data.arrays["x"][held_idx], "held_y": None if y is None else y[held_idx],
