@@ -13,7 +13,7 @@ import time
 
 import click
 
-from ganvas.commands import data, evaluate, explore, inspect, keys, sample, studio, train, translate, verify
+from ganvas.commands import credits, data, evaluate, explore, inspect, keys, sample, studio, train, translate, verify
 from ganvas.console import is_secondary_rank
 from ganvas.errors import GanvasError
 
@@ -40,6 +40,7 @@ app.add_command(explore.explore)
 app.add_command(studio.studio)
 app.add_command(keys.keys)
 app.add_command(verify.verify)
+app.add_command(credits.credits)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,9 @@ class TrainConfig:
                                     "G is pushed to make the class asked for; 0 = off (projection alone)", min=0)
     min_class_count: int = option(0, "conditional runs: classes with fewer examples are merged into one class "
                                      "'other' (0 = keep every class)", min=0)
+    exclude: str = option("", "a text file of items to leave out of the data (training set and held-out split): one "
+                              "per line, a content hash sha256:<hex> of the item's stored array or source file, or "
+                              "its path, file name or key; # comments; '' = none (ganvas/data/exclude.py)")
     holdout: float = option(0.0, "share of the data kept out of training for evaluation (held-out FD, "
                                  "data-copying C_T); 0 to 0.5", min=0)
     # How long.

@@ -17,6 +17,11 @@ def info(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def warning(message: str) -> None:
+    """A warning for people: one line on stderr, starting ``warning:`` (rank 0 only, as `info`)."""
+    info(f"warning: {message}")
+
+
 def skipped_summary(skipped: dict[str, int], total: int, where: str) -> str:
     """'skipped 3 of 40 files in X: 1 zero-byte, 2 unreadable' (empty when nothing was skipped)."""
     n = sum(skipped.values())

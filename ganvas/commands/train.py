@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ganvas.commands import ListedOption, PathArg
@@ -33,9 +35,12 @@ from ganvas.registry import LOSSES, Choices
 @click.option("--out", type=PathArg, help="run folder (default runs/<preset or data-model-res>)")
 @click.option("--resume", is_flag=True, help="continue the run in --out (or the newest matching one)")
 @click.option("--dry-run", is_flag=True, help="run the whole path for a few steps, in seconds")
+@click.option("--exclude", type=click.Path(path_type=Path), metavar="FILE",
+              help="leave out of the data the items FILE lists (one per line: sha256:<hex> of the stored item or "
+                   "its source file, or a path/file name/key)")
 @click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="set any config field")
 def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed, threads, device, precision, compile_,
-          tileable, conditional, adversarial, eval_every, out, resume, dry_run, set_) -> None:
+          tileable, conditional, adversarial, eval_every, out, resume, dry_run, exclude, set_) -> None:
     """Train a GAN on a built-in dataset or a folder of images or MIDI files.
 
     Under torchrun (`torchrun --nproc_per_node=N -m ganvas train ...`) the N processes train one model
@@ -48,7 +53,7 @@ def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed
         "model": model, "data": data, "resolution": resolution, "kimg": kimg, "minutes": minutes,
         "batch_size": batch_size, "loss": loss, "seed": seed, "threads": threads, "device": device,
         "precision": precision, "compile": compile_, "tileable": tileable, "conditional": conditional,
-        "eval_every": eval_every,
+        "eval_every": eval_every, "exclude": str(exclude.expanduser().resolve()) if exclude else None,
     }.items() if v is not None}
     if adversarial:
         overrides["model_args.adversarial"] = True

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from ganvas.data.dataset import fingerprint_arrays
 from ganvas.data.imageprep import SkipFile, fit_square
+from ganvas.data.licences import card_fields
 from ganvas.errors import GanvasError
 from ganvas.files import atomic_dir, save_npy, write_json, write_text
 
@@ -50,7 +51,9 @@ class DatasetBuilder:
     description: ClassVar[str]
     packages: ClassVar[tuple[str, ...]]     # Debian packages the files come from
     required_paths: ClassVar[tuple[str, ...]]  # files/folders that must exist to build
-    licence: ClassVar[str]
+    licence: ClassVar[str]                  # for people: the licence(s) and where they are stated
+    spdx: ClassVar[tuple[str, ...]]         # SPDX ids of every licence covering some items (ganvas.data.licences)
+    attribution: ClassVar[str]              # the notice to publish with outputs: makers, licence, full text
     native_size: ClassVar[int] = 128        # stored side in pixels; smaller resolutions derive from it
     fit: ClassVar[str] = "pad"              # icons and clip art are padded, never cropped
     labelled: ClassVar[bool] = True
@@ -128,7 +131,7 @@ class DatasetBuilder:
             "count": int(len(arrays["x"])),
             "native_size": self.native_size,
             "labels": {"names": label_names, "counts": counts} if self.labelled else None,
-            "licence": self.licence,
+            **card_fields(self),
             "source": {"packages": {p: package_version(p) for p in self.packages},
                        "paths": list(self.required_paths),
                        "copyright": {p: str(COPYRIGHT.format(p)) for p in self.packages
@@ -146,6 +149,8 @@ def card_markdown(card: dict) -> str:
              f"- Images: {card['count']} of {card.get('available', card['count'])} in the source, "
              f"stored at {card['native_size']}×{card['native_size']} RGB",
              f"- Licence: {card['licence']}"]
+    if card.get("attribution"):
+        lines.append(f"- Attribution: {card['attribution']}")
     copyright = card["source"].get("copyright", {})
     for pkg, version in card["source"]["packages"].items():
         lines.append(f"- Source: Debian package `{pkg}` {version or '(version unknown)'}"

@@ -96,6 +96,11 @@ class ChoralesBuilder(MusicDatasetBuilder):
                    "key analysis).")
     licence = ("Compositions public domain (J. S. Bach, 1685–1750); encodings distributed in the music21 corpus "
                "with the encoders' permission (music21/corpus/license.txt; BSD-licensed software)")
+    spdx = ("LicenseRef-PublicDomain", "LicenseRef-music21-corpus")
+    attribution = ("Chorales by Johann Sebastian Bach (1685-1750), in the public domain; encodings from the "
+                   "music21 corpus (music21, BSD-3-Clause software by Michael Scott Asato Cuthbert and "
+                   "contributors), distributed with the encoders' permission: see music21/corpus/license.txt "
+                   "for its terms (some corpus encodings restrict commercial use).")
     pypi = ("music21",)
     track_specs = tuple({"name": v, "program": ORGAN, "is_drum": False} for v in VOICES)
     tempo = 80.0

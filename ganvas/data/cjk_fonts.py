@@ -57,6 +57,18 @@ class CJKFontsBuilder(TranslationBuilder):
     required_paths = tuple(dict.fromkeys(f[1] for f in FONTS.values()))
     licence = ("Arphic Public License (AR PL UKai, UMing); GPL-2 with font embedding exception (WenQuanYi Zen "
                "Hei); SIL Open Font License 1.1 (Noto CJK)")
+    spdx = ("Arphic-1999", "GPL-2.0-only WITH Font-exception-2.0", "mplus", "OFL-1.1")
+    attribution = ("Glyphs drawn from AR PL UKai and AR PL UMing (copyright 1999 Arphic Technology Co., Ltd., "
+                   "modified by Arne Goetje; Arphic Public License: /usr/share/doc/fonts-arphic-ukai/copyright), "
+                   "WenQuanYi Zen Hei (copyright 2007-2009 Qianqian Fang and The WenQuanYi Project; GNU GPL "
+                   "version 2 with a font embedding exception, parts under the M+ FONTS License: "
+                   "/usr/share/doc/fonts-wqy-zenhei/copyright, /usr/share/common-licenses/GPL-2) and Noto Sans / "
+                   "Serif CJK (copyright 2010-2012 Google; SIL Open Font License 1.1: "
+                   "/usr/share/doc/fonts-noto-cjk/copyright, https://openfontlicense.org). Publish the notice "
+                   "of each font a model was trained on with its outputs.")
+    domain_spdx = {"kai": ("Arphic-1999",), "ming": ("Arphic-1999",),
+                   "zenhei": ("GPL-2.0-only WITH Font-exception-2.0", "mplus"),
+                   "sans": ("OFL-1.1",), "serif": ("OFL-1.1",)}
     layout = "paired"
     domain_names = {d: f[0] for d, f in FONTS.items()}
     default_pair = ("ming", "kai")

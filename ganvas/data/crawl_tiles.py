@@ -85,6 +85,13 @@ class CrawlTilesBuilder(DatasetBuilder):
                    "centred unscaled and composited on white. Exact duplicates kept once; labelled by kind.")
     packages = ("crawl-tiles-data",)
     licence = CRAWL_LICENCE
+    spdx = ("CC0-1.0", "GPL-2.0-or-later")
+    attribution = ("Tiles from Dungeon Crawl Stone Soup, copyright 1997-2016 Linley Henzell, the dev team and the "
+                   "contributors (artists credited in /usr/share/doc/crawl-tiles-data/CREDITS.txt.gz); most tiles "
+                   "are public domain / CC0 (the rltiles project), the game as a whole is licensed under the GNU "
+                   "General Public License version 2 or later (full text: /usr/share/common-licenses/GPL-2; "
+                   "/usr/share/doc/crawl-tiles-data/copyright). Share derived works under the GPL-2.0-or-later "
+                   "with this notice unless every tile used is known to be CC0.")
     native_size = TILE
     distinct = True
     kinds: ClassVar[tuple[str, ...]] = ("floor", "wall", "item", "monster")

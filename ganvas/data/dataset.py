@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,10 +13,57 @@ import numpy as np
 from PIL import Image
 
 from ganvas.data import DATASETS, data_home
+from ganvas.data.licences import fields_of
 from ganvas.errors import GanvasError, unknown_name
 from ganvas.files import load_npy, save_npy, write_text
 
 LAYOUTS = ("single", "paired", "unpaired")   # what a model trains on: see `ArrayDataset.for_layout`
+
+
+@dataclass
+class ItemIndex:
+    """Where each row of one sample array came from: what `--exclude` entries are matched against.
+
+    Kept beside the arrays (not in the card) because it is only read when items are excluded, and a
+    resized copy's rows no longer hash like the stored ones: `stored` points at the rows as built.
+    """
+
+    keys: list[str]                                     # one per row: the builder's key, or the file in the folder
+    sources: Callable[[], list[str | None]] | None = None   # lazily, one per row: the source file's path, if any
+    stored: Path | None = None                          # the .npy of the rows as stored (same order) when resized
+    stored_rows: list[int] | None = None                # row i is row stored_rows[i] of `stored` (after exclusions)
+
+    def __post_init__(self) -> None:
+        self.keys = [str(k) for k in self.keys]
+
+
+def read_keys(path: Path, rows: int) -> list[str] | None:
+    """The keys of a built set's rows (``keys.txt``: one per line), or None when absent or not one per row."""
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    keys = text.removesuffix("\n").split("\n") if text else []     # written one per line, each ending in \n
+    return keys if len(keys) == rows else None
+
+
+def builtin_index(name: str, root: Path, keys_file: str, rows: int, stored: Path | None) -> dict[str, ItemIndex]:
+    """{"x": the index} of a built-in set's rows (source files looked up under its required paths, lazily)."""
+    keys = read_keys(root / keys_file, rows)
+    if keys is None:
+        return {}
+    builder = DATASETS.get(split_spec(name)[0]) if split_spec(name)[0] in DATASETS else None
+    paths = getattr(builder(), "required_paths", ()) if builder is not None else ()   # a property in some
+    bases = [Path(p) for p in paths if Path(p).is_dir()]
+
+    def sources() -> list[str | None]:
+        found = []
+        for key in keys:
+            part = key.split("\t")[0]
+            hit = next((b / part for b in bases if part and (b / part).is_file()), None)
+            found.append(str(hit) if hit else None)
+        return found
+
+    return {"x": ItemIndex(keys, sources if bases else None, stored)}
 
 
 @dataclass
@@ -37,6 +85,7 @@ class ArrayDataset:
     card: dict = field(default_factory=dict)   # the dataset card (source, licence, labels, counts)
     fingerprint: str = ""                   # sha256 of the arrays: a resumed run checks it
     streams: dict[str, list[str]] = field(default_factory=dict)  # sampler -> arrays it indexes; {}: one over all
+    index: dict[str, ItemIndex] = field(default_factory=dict, repr=False)  # sample array -> its rows' keys, sources
 
     def __post_init__(self) -> None:
         if not self.streams:
@@ -82,6 +131,12 @@ class ArrayDataset:
         labels = self.card.get("labels") or {}
         return list(labels.get("names", []))
 
+    def licence_warnings(self) -> list[str]:
+        """Licence conflicts of the data trained on (a translation pair's two domains), unknown licences."""
+        from ganvas.data.licences import compatibility, run_licences
+
+        return compatibility(run_licences({**self.card, "name": self.name}))
+
     def summary(self) -> dict:
         """What a checkpoint records about its training data."""
         return {
@@ -89,7 +144,9 @@ class ArrayDataset:
             "fingerprint": self.fingerprint,
             "count": len(self),
             "shape": list(self.arrays[self.sample_key].shape[1:]),
-            "licence": self.card.get("licence", "unknown (user data)"),
+            **fields_of({**self.card, "name": self.card.get("name", self.name)}),
+            "excluded": list(self.card.get("excluded", [])),
+            "licence_warnings": self.licence_warnings(),
             "source": self.card.get("source", {}),
             **({"translation": {"layout": self.layout, **self.card.get("translation", {}),
                                 "counts": {k: len(v) for k, v in self.arrays.items()}}}
@@ -127,7 +184,8 @@ def load_stored(root: Path, name: str, resolution: int) -> ArrayDataset:
         arrays = {"x": load_npy(root / card["array"])}
         if (root / "labels.npy").exists():
             arrays["y"] = load_npy(root / "labels.npy")
-        return ArrayDataset(name=name, domain=card["domain"], arrays=arrays, card=card, fingerprint=card["fingerprint"])
+        return ArrayDataset(name=name, domain=card["domain"], arrays=arrays, card=card, fingerprint=card["fingerprint"],
+                            index=builtin_index(name, root, "keys.txt", len(arrays["x"]), None))
     native = int(card["native_size"])
     if resolution > native:
         raise GanvasError(f"dataset '{name}' is stored at {native} px; ask for --resolution {native} or less")
@@ -148,7 +206,9 @@ def load_stored(root: Path, name: str, resolution: int) -> ArrayDataset:
     arrays = {"x": images}
     if labels is not None:
         arrays["y"] = labels
-    return ArrayDataset(name=name, domain=card.get("domain", "image"), arrays=arrays, card=card, fingerprint=fp)
+    stored = None if resolution == native else root / "images.npy"
+    return ArrayDataset(name=name, domain=card.get("domain", "image"), arrays=arrays, card=card, fingerprint=fp,
+                        index=builtin_index(name, root, "keys.txt", len(images), stored))
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -184,9 +244,35 @@ def _is_text(path: Path) -> bool:
     return is_text_data(path)
 
 
+EXCLUDE_FILE = "exclude.txt"     # in a built set's folder: what `ganvas data build NAME --exclude FILE` left out
+
+
 def load_dataset(spec: str, resolution: int, fit: str = "crop", home: Path | None = None,
                  progress: bool | None = None, layout: str = "single", domain: str | None = None,
-                 data_args: dict | None = None) -> ArrayDataset:
+                 data_args: dict | None = None, exclude: str | Path | None = None) -> ArrayDataset:
+    """A dataset by name or path (see `_load`), without the items its build and `exclude` leave out.
+
+    `exclude` is an exclude file (`ganvas.data.exclude`); a built-in set built with ``--exclude`` keeps
+    its own list beside its arrays, applied on every load (quietly: the build reported it).
+    """
+    dataset = _load(spec, resolution, fit, home, progress, layout, domain, data_args)
+    if not exclude and not is_builtin(spec):
+        return dataset
+    from ganvas.data.exclude import apply, read_exclude_file
+
+    if is_builtin(spec):
+        kept = builtin_root(split_spec(spec)[0], home) / EXCLUDE_FILE
+        if kept.is_file():
+            card = {k: v for k, v in dataset.card.items() if k != "excluded"}   # recorded again as applied
+            dataset = apply(dataclasses.replace(dataset, card=card), read_exclude_file(kept), report=False)
+    if exclude:
+        dataset = apply(dataset, read_exclude_file(exclude))
+    return dataset
+
+
+def _load(spec: str, resolution: int, fit: str = "crop", home: Path | None = None,
+          progress: bool | None = None, layout: str = "single", domain: str | None = None,
+          data_args: dict | None = None) -> ArrayDataset:
     """A built-in dataset by name (built on first use), a folder of the user's images or MIDI files, or texts.
 
     `layout` is what the model trains on (see `LAYOUTS`): a folder is read as single images, or as

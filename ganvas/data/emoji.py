@@ -55,6 +55,12 @@ class EmojiBuilder(DatasetBuilder):
     packages = ("fonts-noto-color-emoji", "unicode-data")
     required_paths = (str(FONT), str(EMOJI_TEST))
     licence = "SIL Open Font License 1.1 (Noto Color Emoji); Unicode License (emoji-test.txt)"
+    spdx = ("OFL-1.1", "Unicode-DFS-2016")
+    attribution = ("Emoji pictures from Noto Color Emoji, copyright 2013-2017 Google Inc. and Arjen Nienhuis, "
+                   "licensed under the SIL Open Font License 1.1 (full text: "
+                   "/usr/share/doc/fonts-noto-color-emoji/copyright, https://openfontlicense.org); emoji names "
+                   "from Unicode's emoji-test.txt, copyright Unicode, Inc., under the Unicode License "
+                   "(/usr/share/doc/unicode-data/copyright).")
 
     def items(self) -> Iterator[Item]:
         for key, text, group in parse_emoji_test():

@@ -21,9 +21,10 @@ import numpy as np
 from tqdm import tqdm
 
 from ganvas.console import info, skipped_summary
-from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
+from ganvas.data.dataset import ArrayDataset, ItemIndex, fingerprint_arrays
 from ganvas.data.imageprep import FITS, IMAGE_SUFFIXES, SkipFile, fit_square, open_image
 from ganvas.data.labelfile import content_digest, find_label_file, labels_for, read_label_file
+from ganvas.data.licences import user_fields
 from ganvas.data.listing import (
     CACHE_FORMAT,
     FolderListing,
@@ -60,7 +61,8 @@ def load_folder(folder: Path, resolution: int, fit: str = "crop", home: Path | N
         arrays = {"x": load_npy(listing.cache / "images.npy")}
         if (listing.cache / "labels.npy").exists():
             arrays["y"] = load_npy(listing.cache / "labels.npy")
-        ds = ArrayDataset(str(listing.folder), "image", arrays, card, card["fingerprint"])
+        ds = ArrayDataset(str(listing.folder), "image", arrays, card, card["fingerprint"],
+                          index=folder_index(listing.folder, read_file_list(listing.cache)))
     else:
         ds = _build(listing, resolution, fit, progress, label_file)
     warn_if_few(listing.folder, len(ds), "image", IMAGE_HINT)
@@ -104,7 +106,7 @@ def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | N
         "count": len(kept), "native_size": resolution, "fit": fit,
         "labels": ({"names": label_names, "counts": np.bincount(arrays["y"], minlength=len(label_names)).tolist(),
                     "source": source} if label_names else None),
-        "licence": "unknown (the user's own images)",
+        **user_fields("images"),
         "source": {"folder": str(folder)},
         "skipped": dict(skipped), "listing": listing.digest, "format": CACHE_FORMAT,
         "fingerprint": fingerprint_arrays(arrays),
@@ -118,7 +120,13 @@ def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | N
         write_json(tmp / "card.json", card)
     if summary:
         info(f"{summary} (listed in {cache / 'skipped.txt'})")
-    return ArrayDataset(str(folder), "image", arrays, card, card["fingerprint"])
+    return ArrayDataset(str(folder), "image", arrays, card, card["fingerprint"],
+                        index=folder_index(folder, [listing.rel(p) for p in kept]))
+
+
+def folder_index(folder: Path, names: list[str]) -> dict[str, ItemIndex]:
+    """{"x": the index} of a folder's rows: each file's path in the folder, and the file itself."""
+    return {"x": ItemIndex(names, lambda: [str(folder / n) for n in names])}
 
 
 def _labels(listing: FolderListing, kept: list[Path], from_file: dict[str, str] | None,

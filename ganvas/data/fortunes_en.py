@@ -72,6 +72,11 @@ class FortunesEnBuilder(TextDatasetBuilder):
                    "the offensive set excluded; coded by the fortune file they come from.")
     licence = ("BSD-3-Clause, as the fortune-mod distribution (Copyright (c) 1991 The Regents of the University of "
                "California; /usr/share/doc/fortunes/copyright); the quotations are their authors'")
+    spdx = ("BSD-3-Clause",)
+    attribution = ("Quotations from the fortune-mod distribution's English fortune files (Debian packages "
+                   "fortunes and fortunes-min), copyright (c) 1991 The Regents of the University of California, "
+                   "under a BSD licence (full text: /usr/share/doc/fortunes/copyright; keep its copyright notice, "
+                   "conditions and disclaimer); each quotation remains its author's.")
     language = "en"
     packages = ("fortunes", "fortunes-min")
     required_paths = (str(FORTUNES / "fortunes"), str(FORTUNES / "computers"))

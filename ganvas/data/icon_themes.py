@@ -47,6 +47,14 @@ class PapirusNumixBuilder(TranslationBuilder):
     packages = ("papirus-icon-theme", "numix-icon-theme-circle")
     required_paths = (str(PAPIRUS), str(NUMIX))
     licence = "GPL-3.0 (Papirus icon theme); GPL-3.0+ (Numix Circle icon theme)"
+    spdx = ("GPL-3.0-only", "GPL-3.0-or-later")
+    attribution = ("Icons from the Papirus icon theme (copyright 2016-2017 Alexey Varfolomeev, Sergei Eremenko and "
+                   "the Papirus Development Team; GNU GPL version 3; /usr/share/doc/papirus-icon-theme/copyright) "
+                   "and the Numix-Circle icon theme (copyright 2013-2018 The Numix Project; GNU GPL version 3 or "
+                   "later; /usr/share/doc/numix-icon-theme-circle/copyright). Full text: "
+                   "/usr/share/common-licenses/GPL-3, https://www.gnu.org/licenses/gpl-3.0.html. Works derived "
+                   "from them must be shared under the GPL-3.0 with this notice.")
+    domain_spdx = {"papirus": ("GPL-3.0-only",), "numix": ("GPL-3.0-or-later",)}
     layout = "unpaired"
     domain_names = {"papirus": "Papirus", "numix": "Numix-Circle"}
     default_pair = ("papirus", "numix")
@@ -65,6 +73,11 @@ class FlatLemonBuilder(TranslationBuilder):
     packages = ("openclipart-png",)
     required_paths = (str(OPENCLIPART_ICONS / "flat-theme"), str(OPENCLIPART_ICONS / "lemon-theme"))
     licence = "Public domain (Creative Commons Public Domain Dedication)"
+    spdx = ("CC-PDDC",)
+    attribution = ("Icons from the Open Clip Art Library's flat-theme and lemon-theme (openclipart.org), dedicated "
+                   "to the public domain by their artists (Creative Commons Public Domain Dedication; "
+                   "/usr/share/doc/openclipart-png/copyright). No notice is required; crediting the Open Clip "
+                   "Art Library is courteous.")
     layout = "unpaired"
     domain_names = {"flat": "flat-theme", "lemon": "lemon-theme"}
     default_pair = ("flat", "lemon")

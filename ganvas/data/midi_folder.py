@@ -30,8 +30,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ganvas.console import info, skipped_summary
-from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
+from ganvas.data.dataset import ArrayDataset, ItemIndex, fingerprint_arrays
 from ganvas.data.imageprep import IMAGE_SUFFIXES
+from ganvas.data.licences import user_fields
 from ganvas.data.listing import (
     CACHE_FORMAT,
     FolderListing,
@@ -115,7 +116,7 @@ def load_midi_folder(folder: Path, home: Path | None = None, progress: bool | No
     card = listing.cached_card()
     if card is not None:
         ds = ArrayDataset(str(listing.folder), "music", {"x": load_npy(listing.cache / ROLLS)}, card,
-                          card["fingerprint"])
+                          card["fingerprint"], index=phrase_index(listing.folder, listing.cache))
     else:
         ds = _build(listing, opts, progress)
     warn_if_few(listing.folder, len(ds), f"{opts.bars}-bar phrase",
@@ -182,7 +183,7 @@ def _build(listing: FolderListing, opts: FolderOptions, progress: bool | None) -
                    f"(MIDI {opts.low}–{opts.high}), {'velocity' if opts.velocity else 'binary'}"),
         "domain_args": domain_args, "options": dataclasses.asdict(opts),
         "pieces": {"available": len(files), "read": len(read), "used": len(tempi)},
-        "labels": None, "licence": "unknown (the user's own MIDI files)", "source": {"folder": str(folder)},
+        "labels": None, **user_fields("MIDI files"), "source": {"folder": str(folder)},
         "skipped": dict(skipped), "notes": dict(counts), "listing": listing.digest, "format": CACHE_FORMAT,
         "fingerprint": fingerprint_arrays({"x": x}),
     }
@@ -193,4 +194,11 @@ def _build(listing: FolderListing, opts: FolderOptions, progress: bool | None) -
         write_json(tmp / "card.json", card)
     if summary:
         info(f"{summary} (listed in {cache / 'skipped.txt'})")
-    return ArrayDataset(str(folder), "music", {"x": x}, card, card["fingerprint"])
+    return ArrayDataset(str(folder), "music", {"x": x}, card, card["fingerprint"], index=phrase_index(folder, cache))
+
+
+def phrase_index(folder: Path, cache: Path) -> dict[str, ItemIndex]:
+    """{"x": the index} of the phrases: "FILE\tbar N" keys (a phrase's file and first bar), the files."""
+    pairs = json.loads((cache / "keys.json").read_text(encoding="utf-8"))
+    keys = [f"{rel}\tbar {bar}" for rel, bar in pairs]
+    return {"x": ItemIndex(keys, lambda: [str(folder / rel) for rel, _ in pairs])}

@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ganvas.data.dataset import fingerprint_arrays
+from ganvas.data.licences import card_fields
 from ganvas.errors import GanvasError
 from ganvas.files import atomic_dir, save_npy, write_json, write_text
 from ganvas.music.pianoroll import Note, notes_to_roll, windows
@@ -102,6 +103,8 @@ class MusicDatasetBuilder:
     title: ClassVar[str]
     description: ClassVar[str]
     licence: ClassVar[str]
+    spdx: ClassVar[tuple[str, ...]]                 # see DatasetBuilder
+    attribution: ClassVar[str]
     pypi: ClassVar[tuple[str, ...]] = ()        # PyPI packages the pieces come from
     packages: ClassVar[tuple[str, ...]] = ()    # Debian packages the pieces come from
     track_specs: ClassVar[tuple[dict, ...]]     # {name, program, is_drum} per track
@@ -211,7 +214,7 @@ class MusicDatasetBuilder:
             "available": available,
             "labels": ({"names": names, "counts": np.bincount(arrays["y"], minlength=len(names)).tolist()}
                        if self.labelled else None),
-            "licence": self.licence,
+            **card_fields(self),
             "source": {"pypi": {p: _version(p) for p in self.pypi},
                        "packages": {p: None for p in self.packages}},
             "skipped": skipped,
@@ -239,6 +242,8 @@ def music_card_markdown(card: dict) -> str:
              f"- Piano-roll: {card['roll']}",
              "- Tracks: " + ", ".join(f"{t['name']} (program {t['program']})" for t in card["domain_args"]["tracks"]),
              f"- Licence: {card['licence']}"]
+    if card.get("attribution"):
+        lines.append(f"- Attribution: {card['attribution']}")
     for pkg, version in card["source"]["pypi"].items():
         lines.append(f"- Source: PyPI package `{pkg}` {version or '(version unknown)'}")
     if card.get("skipped"):

@@ -21,6 +21,11 @@ class OpenClipartBuilder(DatasetBuilder):
     packages = ("openclipart-png",)
     required_paths = (str(ROOT),)
     licence = "Public domain (Creative Commons Public Domain Dedication)"
+    spdx = ("CC-PDDC",)
+    attribution = ("Clip art from the Open Clip Art Library (openclipart.org), dedicated to the public domain by "
+                   "its artists (Creative Commons Public Domain Dedication; each image's author is named in the "
+                   "library's .txt file beside it; /usr/share/doc/openclipart-png/copyright). No notice is "
+                   "required; crediting the Open Clip Art Library is courteous.")
 
     def items(self) -> Iterator[Item]:
         for path in sorted(ROOT.rglob("*.png")):

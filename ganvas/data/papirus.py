@@ -44,6 +44,12 @@ class PapirusBuilder(DatasetBuilder):
     packages = ("papirus-icon-theme",)
     required_paths = (str(ROOT),)
     licence = "GPL-3.0 (Papirus icon theme)"
+    spdx = ("GPL-3.0-only",)
+    attribution = ("Icons from the Papirus icon theme, copyright 2016-2017 Alexey Varfolomeev, Sergei Eremenko "
+                   "and the Papirus Development Team, licensed under the GNU General Public License version 3 "
+                   "(full text: /usr/share/common-licenses/GPL-3, https://www.gnu.org/licenses/gpl-3.0.html; "
+                   "/usr/share/doc/papirus-icon-theme/copyright). Works derived from them must be shared under "
+                   "the GPL-3.0 with this notice.")
     labelled = False
 
     def items(self) -> Iterator[Item]:

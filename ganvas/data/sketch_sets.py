@@ -82,6 +82,8 @@ class EmojiSketchBuilder(SketchBuilder):
                    "thresholds 0.08/0.2) of its R, G and B channels joined, drawn as black lines 2 px wide on "
                    "white.")
     licence = "SIL Open Font License 1.1 (Noto Color Emoji); the drawings are derived from the emoji"
+    spdx = EmojiBuilder.spdx
+    attribution = EmojiBuilder.attribution + " The line drawings are derived from the emoji pictures by ganvas."
     channels = 3
     method = "canny"
 
@@ -94,6 +96,11 @@ class KaiSketchBuilder(SketchBuilder):
                    "128×128 grey) paired with their stroke skeletons: the ink thinned to its one-pixel "
                    "medial axis (scikit-image's skeletonize), redrawn 2 px wide, as if written with a thin pen.")
     licence = "Arphic Public License (AR PL UKai); the skeletons are derived from the glyphs"
+    spdx = ("Arphic-1999",)
+    attribution = ("Glyphs drawn from AR PL UKai (copyright 1999 Arphic Technology Co., Ltd., modified by Arne "
+                   "Goetje), licensed under the Arphic Public License (full text: "
+                   "/usr/share/doc/fonts-arphic-ukai/copyright); the skeletons are derived from the glyphs by "
+                   "ganvas. Works derived from the font must keep this licence and notice.")
     source_domain = "kai"
     packages = (FONTS["kai"][2],)            # the Kai font alone, not all five of cjk-fonts
     required_paths = (FONTS["kai"][1],)

@@ -84,6 +84,12 @@ class TangPoemsBuilder(TextDatasetBuilder):
     licence = ("GPL-3.0-or-later, as Debian's fortunes-zh compilation (copyright 2001-2009 Yu Guanghui, 2015-2019 "
                "Mo Zhou, 2020-2021 xiao sheng wen); the poems themselves are over 700 years old and in the public "
                "domain")
+    spdx = ("GPL-3.0-or-later",)
+    attribution = ("Classical Chinese poems (Tang and Song, in the public domain) as compiled in Debian's "
+                   "fortunes-zh, copyright 2001-2009 Yu Guanghui, 2015-2019 Mo Zhou, 2020-2021 xiao sheng wen, "
+                   "licensed under the GNU General Public License version 3 or later (full text: "
+                   "/usr/share/common-licenses/GPL-3, https://www.gnu.org/licenses/gpl-3.0.html; "
+                   "/usr/share/doc/fortunes-zh/copyright).")
     language = "zh"
     packages = ("fortunes-zh",)
     required_paths = tuple(str(FORTUNES / f) for f, _ in SOURCES)

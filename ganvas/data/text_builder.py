@@ -28,6 +28,7 @@ import numpy as np
 
 from ganvas.data.builder import COPYRIGHT, package_version
 from ganvas.data.dataset import fingerprint_arrays
+from ganvas.data.licences import card_fields
 from ganvas.errors import GanvasError
 from ganvas.files import atomic_dir, save_npy, write_json, write_text
 from ganvas.text.vocab import Vocab
@@ -155,6 +156,8 @@ class TextDatasetBuilder:
     title: ClassVar[str]
     description: ClassVar[str]
     licence: ClassVar[str]
+    spdx: ClassVar[tuple[str, ...]]                 # see DatasetBuilder
+    attribution: ClassVar[str]
     language: ClassVar[str]                         # "zh" | "en": how texts are rendered and judged
     packages: ClassVar[tuple[str, ...]]             # Debian packages the texts come from
     required_paths: ClassVar[tuple[str, ...]]       # files that must exist to build
@@ -203,7 +206,7 @@ class TextDatasetBuilder:
         arrays = text_arrays(texts, codes)
         card = text_card(self.name, texts, arrays, codes, self.language,
                          title=self.title, description=self.description, available=available,
-                         max_chars=self.max_chars, licence=self.licence,
+                         max_chars=self.max_chars, **card_fields(self),
                          source={"packages": {p: package_version(p) for p in self.packages},
                                  "paths": list(self.required_paths),
                                  "copyright": {p: COPYRIGHT.format(p) for p in self.packages
@@ -229,6 +232,8 @@ def text_card_markdown(card: dict) -> str:
         lines.append(f"- Split: {card['split']}")
     if card.get("licence"):
         lines.append(f"- Licence: {card['licence']}")
+    if card.get("attribution"):
+        lines.append(f"- Attribution: {card['attribution']}")
     source = card.get("source") or {}
     copyright = source.get("copyright", {})
     for pkg, version in source.get("packages", {}).items():

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ganvas.console import info
-from ganvas.data.dataset import ArrayDataset
+from ganvas.data.dataset import ArrayDataset, ItemIndex
 from ganvas.data.labelfile import LABEL_FILES, find_label_file, read_label_file
+from ganvas.data.licences import user_fields
 from ganvas.data.listing import shown, walk
 from ganvas.data.text_builder import Text, decode_text, text_arrays, text_card
 from ganvas.errors import GanvasError, unknown_name
@@ -191,6 +192,7 @@ def load_text_data(path: Path, home: Path | None = None, progress: bool | None =
     arrays = text_arrays(texts, codes)
     card = text_card(str(path), texts, arrays, codes, language, title=path.name,
                      description=f"The user's texts in '{where}'.", source={"path": str(path.resolve())},
+                     **user_fields("texts"),
                      files=names if len(names) <= 50 else [*names[:50], f"… {len(names) - 50} more"],
                      split=f"{mode} ({'detected' if opts.split == 'auto' else 'asked for'})",
                      max_chars=opts.max_chars, skipped=dict(sorted(skipped.items())),
@@ -200,4 +202,5 @@ def load_text_data(path: Path, home: Path | None = None, progress: bool | None =
     if len(texts) < FEW:
         info(f"warning: '{where}' holds only {len(texts)} text(s); a model trained on so few can at best copy "
              "them: add more (thousands of lines)")
-    return ArrayDataset(str(path), "text", arrays, card, card["fingerprint"])
+    return ArrayDataset(str(path), "text", arrays, card, card["fingerprint"],
+                        index={"x": ItemIndex([t.key for t in texts])})

@@ -28,8 +28,16 @@ from PIL import Image
 from tqdm import tqdm
 
 from ganvas.data.builder import DatasetBuilder, Item, package_version
-from ganvas.data.dataset import ArrayDataset, fingerprint_arrays, resize_images, split_spec
+from ganvas.data.dataset import (
+    ArrayDataset,
+    ItemIndex,
+    fingerprint_arrays,
+    read_keys,
+    resize_images,
+    split_spec,
+)
 from ganvas.data.imageprep import SkipFile, fit_square
+from ganvas.data.licences import card_fields
 from ganvas.errors import GanvasError, unknown_name
 from ganvas.files import atomic_dir, load_npy, save_npy, write_json, write_text
 
@@ -54,6 +62,7 @@ class TranslationBuilder(DatasetBuilder):
     default_pair: ClassVar[tuple[str, str]] = ("", "")   # (A, B) when the run names no variant
     channels: ClassVar[int] = 3                     # 1: grey (glyphs), 3: RGB
     holdout_every: ClassVar[int] = 10               # about one item in this many is held out
+    domain_spdx: ClassVar[dict[str, tuple[str, ...]]] = {}   # a domain's own SPDX ids, when narrower than `spdx`
     labelled = False
 
     def domain_items(self, domain: str) -> Iterator[Item]:
@@ -130,15 +139,16 @@ class TranslationBuilder(DatasetBuilder):
                     save_npy(tmp / f"{stem}.npy", array)
                     write_text(tmp / f"{stem}.keys.txt", "".join(f"{k}\n" for k in part))
                     files[stem] = {"count": len(part), "fingerprint": fingerprint_arrays({stem: array})}
-                domains[d] = {**self.domain_info(d), "count": len(splits[""]), "held_out": len(splits[".test"]),
-                              "available": available[d], "skipped": skipped[d]}
+                spdx = list(self.domain_spdx.get(d, self.spdx))
+                domains[d] = {**self.domain_info(d), "spdx": spdx, "count": len(splits[""]),
+                              "held_out": len(splits[".test"]), "available": available[d], "skipped": skipped[d]}
             card = {
                 "name": self.name, "title": self.title, "description": self.description, "domain": "image",
                 "layout": self.layout, "native_size": s, "channels": c,
                 "count": sum(len(v) for v in images.values()),
                 "domains": domains, "default_pair": list(self.default_pair),
                 "held_out": f"keys whose sha256 is 0 mod {self.holdout_every} (about 1 in {self.holdout_every})",
-                "labels": None, "licence": self.licence,
+                "labels": None, **card_fields(self),
                 "source": {"packages": {p: package_version(p) for p in self.packages},
                            "paths": list(self.required_paths)},
                 "skipped": {f"{d}: {k}": v for d, sk in skipped.items() for k, v in sk.items()},
@@ -162,6 +172,8 @@ def translation_card_markdown(card: dict) -> str:
              f"{'grey' if card['channels'] == 1 else 'RGB'}",
              f"- Held out (never trained on): {card['held_out']}",
              f"- Licence: {card['licence']}"]
+    if card.get("attribution"):
+        lines.append(f"- Attribution: {card['attribution']}")
     for pkg, version in card["source"]["packages"].items():
         lines.append(f"- Source: Debian package `{pkg}` {version or '(version unknown)'}")
     lines.append(f"- Fingerprint: `{card['fingerprint']}`")
@@ -207,11 +219,14 @@ def load_translation(root: Path, spec: str, resolution: int) -> ArrayDataset:
             raise unknown_name(f"domain of dataset '{name}'", d, domains)
     if pair[0] == pair[1]:
         raise GanvasError(f"dataset '{spec}': A and B are both '{pair[0]}'; choose two different domains")
-    arrays, fps = {}, {}
+    arrays, fps, index = {}, {}, {}
     for role, stem in zip(ROLES, (pair[0], pair[1], f"{pair[0]}.test", f"{pair[1]}.test"), strict=True):
         arrays[role], fps[role] = _stored(root, stem, card, resolution)
+        keys = read_keys(root / f"{stem}.keys.txt", len(arrays[role]))
+        if keys is not None:
+            index[role] = ItemIndex(keys, None, None if resolution == native else root / f"{stem}.npy")
     fingerprint = "sha256:" + hashlib.sha256(json.dumps(fps, sort_keys=True).encode()).hexdigest()
     card = {**card, "translation": {"a": {"name": pair[0], **card["domains"][pair[0]]},
                                     "b": {"name": pair[1], **card["domains"][pair[1]]}}}
     return ArrayDataset(spec, card.get("domain", "image"), arrays, card, fingerprint,
-                        streams=streams_for(card["layout"]))
+                        streams=streams_for(card["layout"]), index=index)

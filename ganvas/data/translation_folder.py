@@ -28,6 +28,7 @@ from ganvas.console import info
 from ganvas.data.dataset import ArrayDataset, fingerprint_arrays
 from ganvas.data.folder import check_fit
 from ganvas.data.imageprep import IMAGE_SUFFIXES, SkipFile, fit_square, open_image
+from ganvas.data.licences import user_fields
 from ganvas.data.listing import CACHE_FORMAT, FolderListing, Odd, shown, skip_line, walk, warn_if_few
 from ganvas.data.translation import ROLES, streams_for
 from ganvas.errors import GanvasError
@@ -221,7 +222,7 @@ def _build(listing: FolderListing, resolution: int, layout: str, fit: str, progr
         "count": sum(len(v) for v in arrays.values()), "native_size": resolution, "fit": fit, "labels": None,
         "translation": {side: {"name": side.upper(), "title": f"{folder.name} {side.upper()}"} for side in "ab"},
         "counts": {role: len(v) for role, v in arrays.items()},
-        "licence": "unknown (the user's own images)", "source": {"folder": str(folder)},
+        **user_fields("images"), "source": {"folder": str(folder)},
         "skipped": dict(reader.skipped), "listing": digest, "format": CACHE_FORMAT,
         "fingerprint": fingerprint_arrays(arrays),
     }

@@ -83,6 +83,12 @@ class WesnothPortraitsBuilder(DatasetBuilder):
     packages = ("wesnoth-1.16-data",)
     required_paths = (str(PORTRAITS),)
     licence = WESNOTH_LICENCE[:-1] + f"; the portraits' artists are named in {PORTRAITS / 'ARTISTS'})"
+    spdx = ("GPL-2.0-or-later",)
+    attribution = (f"Portraits from The Battle for Wesnoth 1.16, copyright 2003-2022 David White and the Wesnoth "
+                   "contributors (the portraits' artists are named in "
+                   f"{PORTRAITS / 'ARTISTS'}), licensed under the GNU General Public License version 2 or later "
+                   "(full text: /usr/share/common-licenses/GPL-2; /usr/share/doc/wesnoth-1.16-data/copyright). "
+                   "Works derived from them must be shared under the GPL-2.0-or-later with this notice.")
     native_size = 256
     fit = "crop"
     distinct = True
@@ -105,6 +111,11 @@ class WesnothUnitsBuilder(DatasetBuilder):
     packages = ("wesnoth-1.16-data",)
     required_paths = (str(UNITS), str(TEAM_COLORS))
     licence = WESNOTH_LICENCE
+    spdx = ("GPL-2.0-or-later",)
+    attribution = ("Unit sprites from The Battle for Wesnoth 1.16, copyright 2003-2022 David White and the Wesnoth "
+                   "contributors, licensed under the GNU General Public License version 2 or later "
+                   "(full text: /usr/share/common-licenses/GPL-2; /usr/share/doc/wesnoth-1.16-data/copyright). "
+                   "Works derived from them must be shared under the GPL-2.0-or-later with this notice.")
     native_size = UNIT_SIDE
     distinct = True
 

@@ -60,7 +60,7 @@ class TrainingEvaluator:
         from ganvas.eval.evaluate import Reference
 
         cfg = self.cfg
-        full = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit)
+        full = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit, exclude=cfg.exclude or None)
         allowed = len(t.dataset) if cfg.holdout <= 0 else min(len(t.dataset), len(full) - len(t.dataset))
         self.reference = Reference.build(full, cfg.eval_features, min(cfg.eval_n, allowed), cfg.holdout,
                                          seed=0, progress=t.progress_bar)

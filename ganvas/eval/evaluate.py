@@ -153,7 +153,8 @@ def _as_generator(G: Any) -> Any:
 def training_dataset(G: Any) -> ArrayDataset:
     """The data a checkpoint was trained on, at the resolution it generates."""
     cfg, spec = G.meta["config"], G.meta["model"]["spec"]
-    return load_dataset(cfg["data"], int(spec["shape"][-1]), fit=cfg.get("fit", "crop"))
+    return load_dataset(cfg["data"], int(spec["shape"][-1]), fit=cfg.get("fit", "crop"),
+                        exclude=cfg.get("exclude") or None)
 
 
 @dataclass

@@ -35,13 +35,20 @@ def texts_of(codepoints: np.ndarray) -> list[str]:
 def split_texts(W: Any) -> dict[str, Any]:
     """The run's data as texts: training and held-out texts with their codes, and per-text titles/authors."""
     cfg = W.meta["config"]
-    data = load_dataset(cfg["data"], 0, domain="text", data_args=cfg.get("data_args") or None, progress=False)
+    data = load_dataset(cfg["data"], 0, domain="text", data_args=cfg.get("data_args") or None, progress=False,
+                        exclude=cfg.get("exclude") or None)
     holdout = float(cfg.get("holdout", 0.0))
     train_idx, held_idx = (holdout_indices(data, holdout) if holdout else (np.arange(len(data)), np.empty(0, int)))
     texts = texts_of(data.arrays["x"])
     meta = None
     if is_builtin(cfg["data"]) and (builtin_root(split_spec(cfg["data"])[0]) / "meta.json").exists():
         meta = json.loads((builtin_root(split_spec(cfg["data"])[0]) / "meta.json").read_text(encoding="utf-8"))
+        if data.card.get("excluded") and "x" in data.index:      # rows left out: each text's meta by its key
+            from ganvas.data.dataset import read_keys
+
+            keys = read_keys(builtin_root(split_spec(cfg["data"])[0]) / "keys.txt", len(meta)) or []
+            row = {k: i for i, k in enumerate(keys)}
+            meta = [meta[row[k]] if k in row else {} for k in data.index["x"].keys]
     y = data.arrays.get("y")
     return {"data": data, "train": [texts[i] for i in train_idx], "held": [texts[i] for i in held_idx],
             "held_x": data.arrays["x"][held_idx], "held_y": None if y is None else y[held_idx],

@@ -63,7 +63,7 @@ class HeldOutLikelihood:
             from ganvas.data.split import holdout_indices
 
             data = load_dataset(self.cfg.data, self.cfg.resolution, domain="text", data_args=self.cfg.data_args,
-                                progress=False)
+                                progress=False, exclude=self.cfg.exclude or None)
             _, held = holdout_indices(data, self.cfg.holdout)
             x = run.domain.to_tensor(data.arrays["x"][held])
             y = torch.as_tensor(data.arrays["y"][held]) if "y" in data.arrays else None

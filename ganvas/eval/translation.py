@@ -205,7 +205,7 @@ def held_out_data(translator: Any) -> tuple[Any, bool]:
 
     cfg = translator.meta["config"]
     dataset = load_dataset(cfg["data"], translator.resolution, fit=cfg.get("fit", "crop"),
-                           layout=translator.model.data_layout)
+                           layout=translator.model.data_layout, exclude=cfg.get("exclude") or None)
     return dataset, dataset.fingerprint == translator.meta["dataset"]["fingerprint"]
 
 
