@@ -44,8 +44,8 @@ class _Probe:
 def calibration(datasets: list[str], cache: Path) -> None:
     from ganvas.publish.guard import guard_for
 
-    print("| dataset | items (train / held out) | held-out score q1% / median | feature threshold | "
-          "hash bound (bits) | held-out flagged | index build s | check ms per output |")
+    print("| dataset | items (train / held out) | held-out ratio q1% / median | thresholds: ratio, distance, "
+          "layout | hash bound (bits) | held-out flagged | index build s | check ms per output |")
     print("|---|---|---|---|---|---|---|---|")
     for name in datasets:
         probe = _Probe(name, 32)
@@ -62,8 +62,9 @@ def calibration(datasets: list[str], cache: Path) -> None:
             times.append((time.perf_counter() - t) / len(batch))
         q = cal["heldout_score_quantiles"]
         print(f"| {name} | {cal['n_train']} / {cal['n_heldout']} | {q['0.01']:.2f} / {q['0.5']:.2f} | "
-              f"{cal['threshold']:.2f} | {cal['phash_bits']} | {cal['heldout_flag_rate']:.1%} | {build:.1f} | "
-              f"{1e3 * statistics.median(times):.2f} |")
+              f"{cal['threshold']:.2f}, {cal['global_threshold']:.2f}, {cal['layout_threshold']:.2f} | "
+              f"{cal['phash_bits'] if cal['phash_bits'] >= 0 else 'off'} | {cal['heldout_flag_rate']:.1%} | "
+              f"{build:.1f} | {1e3 * statistics.median(times):.2f} |")
 
 
 def demonstrate(runs: dict[str, str], samples: int, cache: Path) -> None:

@@ -1,8 +1,9 @@
-"""The invisible watermark: round trips at the sizes ganvas makes, the attacks it must survive (counted over
-several pictures and payloads, with margins), silence on unmarked pictures and under another key."""
+"""The invisible watermark (ganvas/publish/watermark.py): round trips, the attacks it must survive,
+no detections on unmarked pictures or under a wrong key, determinism, invisibility and bad input."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import numpy as np
@@ -10,112 +11,185 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from ganvas.errors import GanvasError
-from ganvas.publish.watermark import detect, embed
+from ganvas.publish import watermark as wm
 
-
-def picture(seed: int, side: int = 64, channels: int = 3) -> np.ndarray:
-    """A smooth picture with edges and a white margin, like the emoji and icons ganvas learns from."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[:side, :side] / side
-    img = np.full((side, side, 3), 255.0)
-    body = (x - 0.5) ** 2 + (y - 0.5) ** 2 < 0.16
-    colour = rng.uniform(40, 220, 3)
-    img[body] = colour + 40 * np.sin(7 * x + rng.uniform(0, 6))[body, None] + 20 * (y[body, None] - 0.5)
-    img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
-    if channels == 1:
-        return img[..., :1]
-    if channels == 4:
-        return np.concatenate([img, np.where(body, 255, 0).astype(np.uint8)[..., None]], axis=2)
-    return img
-
-
-def jpeg(a: np.ndarray, quality: int) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, "JPEG", quality=quality)
-    return np.asarray(Image.open(buf).convert("RGB"))
-
-
-def webp(a: np.ndarray) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, "WEBP", quality=90)
-    return np.asarray(Image.open(buf).convert("RGB"))
-
-
-def resize(a: np.ndarray, f: float) -> np.ndarray:
-    h, w = a.shape[:2]
-    return np.asarray(Image.fromarray(a).resize((round(w * f), round(h * f)), Image.Resampling.BICUBIC))
-
-
-ATTACKS = {
-    "png": lambda a: a,
-    "webp q90": webp,
-    "jpeg 90": lambda a: jpeg(a, 90),
-    "jpeg 75": lambda a: jpeg(a, 75),
-    "resize 0.5": lambda a: resize(a, 0.5),
-    "resize 0.75": lambda a: resize(a, 0.75),
-    "resize 1.5": lambda a: resize(a, 1.5),
-    "resize 2": lambda a: resize(a, 2),
-    "saturation 1.2": lambda a: np.asarray(ImageEnhance.Color(Image.fromarray(a)).enhance(1.2)),
-    "gamma 0.9": lambda a: (255 * (a / 255.0) ** 0.9).round().astype(np.uint8),
-    "contrast 1.1": lambda a: np.asarray(ImageEnhance.Contrast(Image.fromarray(a)).enhance(1.1)),
-}
-# the share of 20 pictures (32–128 px) read right, two pictures below what was measured here (a margin for
-# other machines' rounding): png 1.0, webp 0.95, jpeg 90 0.9, jpeg 75 0.75, resize 0.5 0.8, 0.75 0.9,
-# 1.5 and 2 1.0, saturation 1.0, gamma 0.95, contrast 1.0
-FLOOR = {"png": 0.9, "webp q90": 0.85, "jpeg 90": 0.8, "jpeg 75": 0.65, "resize 0.5": 0.7, "resize 0.75": 0.8,
-         "resize 1.5": 0.9, "resize 2": 0.9, "saturation 1.2": 0.9, "gamma 0.9": 0.85, "contrast 1.1": 0.9}
+PAYLOADS = (0, 1, 0xDEADBEEF, 2**32 - 1, 123456789, 0x5A5A5A5A, 42, 0x80000001)
 
 
 @pytest.fixture(scope="module")
-def marked() -> list[tuple[np.ndarray, int]]:
-    rng = np.random.default_rng(7)
-    return [(embed(picture(i, side), p), p) for i, side in enumerate([64] * 12 + [32] * 4 + [128] * 4)
-            for p in [int(rng.integers(0, 2**32))]]
+def emoji64(emoji_built) -> np.ndarray:
+    from ganvas.data.dataset import load_dataset
+
+    x = load_dataset("emoji", 64, progress=False).arrays["x"]
+    return x[np.linspace(0, len(x) - 1, 400).astype(int)]
 
 
-@pytest.mark.parametrize("attack", list(ATTACKS))
-def test_the_payload_survives(attack: str, marked) -> None:
-    read = [detect(ATTACKS[attack](m)) for m, _ in marked]
-    rate = np.mean([d.found and d.payload == p for d, (_, p) in zip(read, marked, strict=True)])
-    assert rate >= FLOOR[attack], f"{attack}: {rate:.2f}"
-    assert not any(d.found and d.payload != p for d, (_, p) in zip(read, marked, strict=True))   # never wrong
+def smooth(rng: np.random.Generator, size: int, channels: int = 3, lo: int = 30, hi: int = 220) -> np.ndarray:
+    """A smooth random picture with no clipped pixels (values in [lo, hi])."""
+    small = rng.integers(lo, hi, (6, 6, channels), dtype=np.uint8)
+    pic = Image.fromarray(small[..., 0] if channels == 1 else small).resize((size, size), Image.Resampling.BICUBIC)
+    return np.clip(np.asarray(pic), lo, hi).reshape(size, size, channels).astype(np.uint8)
 
 
-@pytest.mark.parametrize("side, channels", [(32, 3), (64, 1), (64, 4), (128, 3), (48, 3), (200, 3)])
-def test_round_trip_at_every_size_and_channel_count(side: int, channels: int) -> None:
-    img = picture(side + channels, side, channels)
-    out = embed(img, 0xDEADBEEF)
-    assert out.shape == img.shape and out.dtype == np.uint8
-    if channels == 4:
-        assert np.array_equal(out[..., 3], img[..., 3])                 # alpha untouched
-    d = detect(out)
-    assert d.found and d.payload == 0xDEADBEEF and d.score > 0.75
-    mse = ((out.astype(float) - img) ** 2).mean()
-    assert 10 * np.log10(255**2 / mse) > 34                              # invisible (bench: median ~38 dB)
-    assert np.array_equal(embed(img, 0xDEADBEEF), out)                  # deterministic
+def encode(img: np.ndarray, fmt: str, **opts) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, fmt, **opts)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
 
 
-def test_unmarked_pictures_and_other_keys_find_nothing(marked) -> None:
+def resized(img: np.ndarray, factor: float, back: bool = False) -> np.ndarray:
+    h, w = img.shape[:2]
+    pic = Image.fromarray(img).resize((round(w * factor), round(h * factor)), Image.Resampling.LANCZOS)
+    return np.asarray(pic.resize((w, h), Image.Resampling.LANCZOS) if back else pic)
+
+
+def gamma(img: np.ndarray, g: float) -> np.ndarray:
+    lut = np.clip(np.round(255.0 * (np.arange(256) / 255.0) ** g), 0, 255).astype(np.uint8)
+    return lut[img]
+
+
+ATTACKS = {
+    "png": lambda im: encode(im, "PNG"),
+    "webp-lossless": lambda im: encode(im, "WEBP", lossless=True),
+    "webp-90": lambda im: encode(im, "WEBP", quality=90),
+    "jpeg-90": lambda im: encode(im, "JPEG", quality=90),
+    "jpeg-75": lambda im: encode(im, "JPEG", quality=75),
+    "resize-0.5": lambda im: resized(im, 0.5),
+    "resize-0.75-back": lambda im: resized(im, 0.75, back=True),
+    "resize-1.5": lambda im: resized(im, 1.5),
+    "resize-2-back": lambda im: resized(im, 2.0, back=True),
+    "contrast-1.1": lambda im: np.asarray(ImageEnhance.Contrast(Image.fromarray(im)).enhance(1.1)),
+    "saturation-1.2": lambda im: np.asarray(ImageEnhance.Color(Image.fromarray(im)).enhance(1.2)),
+    "gamma-0.9": lambda im: gamma(im, 0.9),
+}
+
+
+@pytest.mark.parametrize(("h", "w", "c"), [(16, 16, 3), (32, 32, 3), (64, 64, 3), (48, 80, 3), (128, 128, 1),
+                                           (64, 64, 4), (256, 256, 3)])
+def test_round_trip_sizes_and_channels(h: int, w: int, c: int) -> None:
+    rng = np.random.default_rng(h * 1000 + w + c)
+    base = np.asarray(Image.fromarray(smooth(rng, 64, 3)).resize((w, h), Image.Resampling.BICUBIC))
+    image = base if c == 3 else (base[..., :1] if c == 1 else np.dstack([base, rng.integers(0, 256, (h, w, 1))])
+                                 .astype(np.uint8))
+    payload = int(rng.integers(0, 2**32))
+    out = wm.embed(image, payload)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    if c == 4:
+        assert np.array_equal(out[..., 3], image[..., 3])                 # alpha untouched
+    det = wm.detect(out)
+    assert det.found and det.payload == payload and det.bit_errors == 0, det
+    assert det.score > 0.95
+    rec = det.to_record()
+    assert rec["found"] is True and rec["payload"] == payload and set(rec) >= {"score", "bit_errors"}
+
+
+def test_grey_two_dimensional_and_colour_untouched() -> None:
     rng = np.random.default_rng(3)
-    unmarked = [picture(100 + i) for i in range(150)]
-    unmarked += [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(50)]
-    assert sum(detect(a).found for a in unmarked) == 0
-    assert sum(detect(m, key=b"someone else").found for m, _ in marked) == 0
+    grey = smooth(rng, 64, 1)[..., 0]
+    out = wm.embed(grey, 7)
+    assert out.shape == (64, 64) and wm.detect(out).payload == 7
+    rgb = smooth(rng, 64, 3)
+    marked = wm.embed(rgb, 9).astype(int) - rgb.astype(int)
+    # the same change on R, G and B (up to clipping): chroma (Cb, Cr) does not move
+    assert np.abs(marked[..., 0] - marked[..., 1]).max() <= 1 and np.abs(marked[..., 1] - marked[..., 2]).max() <= 1
 
 
-def test_cropping_loses_it_honestly(marked) -> None:
-    """Documented weakness: a crop moves the grid, and nothing (not a wrong payload) is found."""
-    found = [detect(m[6:-6, 6:-6]) for m, _ in marked[:6]]
-    assert not any(d.found and d.payload != p for d, (_, p) in zip(found, marked[:6], strict=True))
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_required_attacks_keep_the_payload(emoji64: np.ndarray, attack: str) -> None:
+    """On 12 emoji with their own payloads: the payload comes back from at least 10 (most from all)."""
+    images = emoji64[::33][:12]
+    hits, scores = 0, []
+    for i, img in enumerate(images):
+        payload = PAYLOADS[i % len(PAYLOADS)] ^ i
+        det = wm.detect(ATTACKS[attack](wm.embed(img, payload)))
+        hits += det.found and det.payload == payload
+        scores.append(det.score)
+    assert hits >= 10, (attack, hits, scores)
+    assert np.median(scores) > wm.THRESHOLD + 0.05, (attack, scores)
 
 
-@pytest.mark.parametrize("image, payload, needle", [
-    (np.zeros((64, 64, 3), np.float32), 1, "uint8"),
-    (np.zeros((64, 64, 2), np.uint8), 1, "H×W"),
-    (np.zeros((8, 64, 3), np.uint8), 1, "too small"),
-    (np.zeros((64, 64, 3), np.uint8), 2**32, "payload"),
+@pytest.mark.parametrize("edit", ["brightness+10", "brightness-10", "contrast-1.1", "gamma-0.9"])
+def test_colour_edits_of_unclipped_pictures(edit: str) -> None:
+    """Pictures with no clipped background: brightness shifts and gains leave the normalised mark alone."""
+    rng = np.random.default_rng(11)
+    hits = 0
+    for _ in range(8):
+        payload = int(rng.integers(0, 2**32))
+        out = wm.embed(smooth(rng, 64), payload).astype(np.float64)
+        got = {"brightness+10": out + 10, "brightness-10": out - 10, "contrast-1.1": 128 + 1.1 * (out - 128),
+               "gamma-0.9": 255.0 * (out / 255.0) ** 0.9}[edit]
+        det = wm.detect(np.clip(np.round(got), 0, 255).astype(np.uint8))
+        hits += det.found and det.payload == payload
+    assert hits >= 7, (edit, hits)
+
+
+def test_unmarked_pictures_are_not_detected(emoji64: np.ndarray) -> None:
+    rng = np.random.default_rng(5)
+    pictures = list(emoji64[:300]) + [smooth(rng, 64) for _ in range(60)]
+    pictures += [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(20)]
+    pictures += [np.full((64, 64, 3), v, np.uint8) for v in (0, 128, 255)]
+    scores = []
+    for img in pictures:
+        det = wm.detect(img)
+        assert not det.found and det.payload is None and det.bit_errors is None, det
+        scores.append(det.score)
+    # the score alone does not decide (the CRC-24 does most of the work), but it sits well below a mark's
+    assert np.median(scores) < wm.THRESHOLD - 0.02 and max(scores) < 0.9
+
+
+def test_wrong_key_finds_nothing(emoji64: np.ndarray) -> None:
+    for i, img in enumerate(emoji64[:20]):
+        out = wm.embed(img, 1000 + i, key=b"install key A")
+        assert wm.detect(out, key=b"install key A").payload == 1000 + i
+        assert not wm.detect(out, key=b"install key B").found
+        assert not wm.detect(out).found                                  # nor the public default key
+
+
+def test_deterministic_bytes(emoji64: np.ndarray) -> None:
+    a = [wm.embed(img, 0xC0FFEE).tobytes() for img in emoji64[:5]]
+    b = [wm.embed(img.copy(), 0xC0FFEE).tobytes() for img in emoji64[:5]]
+    assert a == b
+    wm._keyed.cache_clear()
+    c = [wm.embed(img, 0xC0FFEE).tobytes() for img in emoji64[:5]]
+    assert a == c
+    # the key material does not depend on numpy's generators: pinned digest of the directions and dithers
+    basis, dither, whiten = wm._keyed(wm.DEFAULT_KEY)
+    assert np.allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-12)
+    assert hashlib.sha256(np.round(dither, 9).tobytes() + whiten.tobytes()).hexdigest()[:16] == DITHER_DIGEST
+
+
+DITHER_DIGEST = "1dc5028e7097dd3a"
+
+
+def test_invisible(emoji64: np.ndarray) -> None:
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    psnr, ssim = [], []
+    for i, img in enumerate(emoji64[::8][:40]):
+        out = wm.embed(img, i * 7919)
+        psnr.append(peak_signal_noise_ratio(img, out, data_range=255))
+        ssim.append(structural_similarity(img, out, channel_axis=2, data_range=255))
+    assert np.mean(psnr) > 37.0 and min(psnr) > 31.0, psnr
+    assert np.mean(ssim) > 0.96, ssim
+    small = [peak_signal_noise_ratio(im, wm.embed(im, 5), data_range=255)     # a 1.5× step under 48 px
+             for im in (np.asarray(Image.fromarray(img).resize((32, 32), Image.Resampling.LANCZOS))
+                        for img in emoji64[::8][:40])]
+    assert np.mean(small) > 33.5 and min(small) > 27.0, small
+
+
+@pytest.mark.parametrize(("call", "needle"), [
+    (lambda: wm.embed(np.zeros((64, 64, 3), np.float32), 1), "dtype float32"),
+    (lambda: wm.embed(np.zeros((64, 64, 2), np.uint8), 1), "C = 1, 3 or 4"),
+    (lambda: wm.embed(np.zeros((8, 64, 3), np.uint8), 1), "at least 16×16"),
+    (lambda: wm.embed(np.zeros((64, 64, 3), np.uint8), 2**32), "payload"),
+    (lambda: wm.embed(np.zeros((64, 64, 3), np.uint8), -1), "payload"),
+    (lambda: wm.embed(np.zeros((64, 64, 3), np.uint8), 1.5), "payload"),
+    (lambda: wm.embed(np.zeros((64, 64, 3), np.uint8), 1, strength=0), "strength"),
+    (lambda: wm.detect([[1, 2], [3, 4]]), "numpy uint8 array"),
+    (lambda: wm.detect(np.zeros((64, 64, 3), np.uint8), key="text"), "key must be non-empty bytes"),
+    (lambda: wm.detect(np.zeros((2, 64, 64, 3), np.uint8)), "shape"),
 ])
-def test_bad_input_is_one_line(image, payload, needle) -> None:
-    with pytest.raises(GanvasError, match=needle) as err:
-        embed(image, payload)
-    assert "\n" not in str(err.value)
+def test_bad_input_is_one_line(call, needle: str) -> None:
+    with pytest.raises(GanvasError) as err:
+        call()
+    assert needle in str(err.value) and "\n" not in str(err.value)

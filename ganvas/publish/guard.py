@@ -4,9 +4,10 @@ A GAN trained too long on too little data hands back its training items, and a p
 publishes someone else's work under its licence. So every output is compared with the training set the
 model learned from, by the measures that catch copies cheaply, and each threshold is *calibrated* on
 held-out real items (the run's held-out split, or a seeded tenth of the data): real items are not copies
-of each other, so the feature threshold is the score the closest 1% (`FLAG_RATE`) of held-out items
-reach (never above `MAX_THRESHOLD`; with under `MIN_HELDOUT` held-out items, whose quantile would be
-noise, it is `SMALL_DATA_THRESHOLD`), and the hash bound sits below what held-out items come within
+of each other, so each feature threshold is the score the closest third of a percent (`PER_TEST`) of
+held-out items reach, so that the tests together flag about 1% (`FLAG_RATE`) of them (never above
+`MAX_THRESHOLD` / `MAX_GLOBAL`; with under `MIN_HELDOUT` held-out items, whose quantile would be noise,
+`SMALL_DATA_THRESHOLD` / `MAX_GLOBAL`), and the hash bound sits below what held-out items come within
 (no hash test at all where real items share hashes, as the emoji's skin-tone variants do).
 
 - Pictures: a 64-bit perceptual hash (ganvas/data/phash.py: Hamming distance, robust to re-encoding and
@@ -15,8 +16,10 @@ noise, it is `SMALL_DATA_THRESHOLD`), and the hash bound sits below what held-ou
   al. (2022), the output's distance to its nearest training item divided by that item's distance to its
   own nearest other item: below 1, the output is closer to it than any real item is. Two training items
   that nearly repeat each other (skin-tone variants, two yellow faces) make that ratio blind to a copy of
-  either, so a second test compares the distance with the median item-to-item distance. An output is
-  flagged when either score is below its threshold, or its hash within the calibrated bits of an item's.
+  either, so a second test compares the distance with the median item-to-item distance. A third compares
+  layouts (8×8 thumbnails, zero mean, unit spread): a GAN's copy often differs from its item by a tinted
+  background the random features weigh heavily. An output is flagged when any score is below its
+  threshold, or its hash within the calibrated bits of an item's.
 - Music: bars of the binarised piano-roll; the score is the share of an output's non-empty bars that
   occur exactly in the training phrases, flagged above what held-out phrases show.
 - Text: lines (or whole texts) copied verbatim from the training texts (ganvas/eval/text_memorize.py).
@@ -42,7 +45,8 @@ from ganvas.console import info
 from ganvas.errors import GanvasError
 
 GUARD_MODES = ("flag", "strict", "off")
-FLAG_RATE = 0.01                # the held-out quantile the feature threshold is set at
+FLAG_RATE = 0.01                # the share of held-out items the tests together aim to flag
+PER_TEST = FLAG_RATE / 3        # the held-out quantile each of the three feature tests is set at
 MAX_THRESHOLD = 0.75            # a score this close to 1 is a real item's ordinary distance, never a copy
 MIN_HELDOUT = 50                # fewer held-out items than this: the threshold below, not a quantile
 SMALL_DATA_THRESHOLD = 0.6      # closer to an item than 60% of its distance to the nearest other real item
@@ -51,7 +55,7 @@ CALIBRATION_SHARE = 0.1         # held out for calibration when the run held not
 MAX_PHASH_BITS = 6              # the hash bound never exceeds this (64-bit hashes)
 EXCLUDED_SLACK = 2              # extra bits for opted-out items: any near-copy of one is refused
 MAX_INDEX = 20000               # training items indexed at most (a seeded sample beyond)
-INDEX_VERSION = 4               # a cached index of another version is built again
+INDEX_VERSION = 6               # a cached index of another version is built again
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ class Guard:
         ham = hamming(hashes, idx["phash"])
         feats = _features(arrays)
         d = _nearest(feats, idx["features"])
+        dt = _nearest(_layout(arrays), idx["layout"])
         out = []
         for i in range(len(arrays)):
             j = int(np.argmin(d[i]))
@@ -147,15 +152,18 @@ class Guard:
             overall = float(d[i, j] / cal["median_radius"])
             h = int(ham[i].min())
             k = int(np.argmin(ham[i]))
+            jt = int(np.argmin(dt[i]))
+            layout = float(dt[i, jt] / cal["layout_median"])
             close = score < cal["threshold"] or overall < cal["global_threshold"]
-            flagged = close or h <= cal["phash_bits"]
-            if h <= cal["phash_bits"] and not close:
-                j = k
+            flagged = close or layout < cal["layout_threshold"] or h <= cal["phash_bits"]
+            if not close:
+                j = jt if layout < cal["layout_threshold"] or h > cal["phash_bits"] else k
             verdict = Verdict(True, flagged, "phash+features", score, cal["threshold"], h, int(idx["rows"][j]),
                               self._key(int(idx["rows"][j])),
                               reason=f"{score:.2f} × the item's distance to its nearest real neighbour (flagged below "
                                      f"{cal['threshold']:.2f}), {overall:.2f} × the median such distance (flagged "
-                                     f"below {cal['global_threshold']:.2f}), hash {h} bits apart"
+                                     f"below {cal['global_threshold']:.2f}), layout {layout:.2f} × the median (flagged "
+                                     f"below {cal['layout_threshold']:.2f}), hash {h} bits apart"
                                      + (f" (flagged at ≤ {cal['phash_bits']})" if cal["phash_bits"] >= 0 else ""))
             if self.excluded:
                 ex = hamming(hashes[i:i + 1], np.array([e[1] for e in self.excluded], np.uint64))[0]
@@ -243,7 +251,8 @@ def _training_data(model: Any) -> dict[str, Any]:
     cfg = model.meta["config"]
     spec = model.meta["model"]["spec"]
     with contextlib.redirect_stderr(io.StringIO()):     # its warnings (few images...) were said at training
-        ds = load_dataset(cfg["data"], int(spec["shape"][-1]), fit=cfg.get("fit", "crop"), progress=False)
+        ds = load_dataset(cfg["data"], int(spec["shape"][-1]), fit=cfg.get("fit", "crop"), progress=False,
+                          exclude=cfg.get("exclude") or None)
     key = "b" if "b" in ds.arrays else ds.sample_key              # a translator makes pictures of side B
     items = ds.arrays[key]
     holdout = float(cfg.get("holdout", 0.0) or 0.0)
@@ -282,6 +291,19 @@ def _features(images: np.ndarray) -> np.ndarray:
 
     x = images if images.shape[3] == 3 else np.repeat(images[..., :1], 3, axis=3)
     return get_extractor("random")(x).astype(np.float32)
+
+
+def _layout(images: np.ndarray, side: int = 8) -> np.ndarray:
+    """Each picture as an 8×8 thumbnail, zero mean and unit spread: its layout of light and colour, blind to
+    a tinted background or a change of contrast, which is how a GAN's copy of a training item differs."""
+    from PIL import Image
+
+    rgb = images if images.shape[3] == 3 else np.repeat(images[..., :1], 3, axis=3)
+    t = np.stack([np.asarray(Image.fromarray(x).resize((side, side), Image.Resampling.BOX), np.float64)
+                  for x in rgb])
+    t -= t.mean(axis=(1, 2), keepdims=True)
+    t /= t.std(axis=(1, 2, 3), keepdims=True) + 1e-6
+    return t.reshape(len(t), -1).astype(np.float32)
 
 
 def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -385,23 +407,30 @@ def _build_index(folder: Path, data: dict[str, Any], kind: str) -> dict[str, Any
     dist, near = nearest(held_feats.astype(np.float64), train_feats.astype(np.float64))
     scores = dist[:, 0] / train_radius[near[:, 0]]
     overall = dist[:, 0] / float(np.median(train_radius))
+    layout = _layout(items[rows])
+    layout_median = float(np.median(radii(layout[cal_rows])))
+    layouts = _nearest(_layout(items[held]), layout[cal_rows]).min(axis=1) / layout_median
     enough = len(held) >= MIN_HELDOUT
-    threshold = min(float(np.quantile(scores, FLAG_RATE)), MAX_THRESHOLD) if enough else SMALL_DATA_THRESHOLD
-    global_threshold = min(float(np.quantile(overall, FLAG_RATE)), MAX_GLOBAL) if enough else MAX_GLOBAL
+    threshold = min(float(np.quantile(scores, PER_TEST)), MAX_THRESHOLD) if enough else SMALL_DATA_THRESHOLD
+    global_threshold = min(float(np.quantile(overall, PER_TEST)), MAX_GLOBAL) if enough else MAX_GLOBAL
+    layout_threshold = min(float(np.quantile(layouts, PER_TEST)), MAX_GLOBAL) if enough else MAX_GLOBAL
     ham = hamming(phash(items[held]), hashes[cal_rows]).min(axis=1)
     bits = int(np.clip(int(np.quantile(ham, FLAG_RATE / 2)) - 1, -1, MAX_PHASH_BITS))
-    flagged = (scores < threshold) | (overall < global_threshold) | (ham <= bits)
+    flagged = (scores < threshold) | (overall < global_threshold) | (layouts < layout_threshold) | (ham <= bits)
     cal.update(method="phash+features", features="random (the FD_random extractor of ganvas/eval)",
                median_radius=median, threshold=threshold, global_threshold=global_threshold, phash_bits=bits,
-               arrays=["phash", "features", "rows", "radius"],
+               layout_median=layout_median, layout_threshold=layout_threshold,
+               arrays=["phash", "features", "rows", "radius", "layout"],
                heldout_flag_rate=float(flagged.mean()),
                heldout_score_quantiles={f"{q:g}": float(np.quantile(scores, q)) for q in (0.01, 0.05, 0.5, 0.95)},
                heldout_phash_quantiles={f"{q:g}": float(np.quantile(ham, q)) for q in (0.005, 0.01, 0.05, 0.5)},
                heldout_global_quantiles={f"{q:g}": float(np.quantile(overall, q)) for q in (0.01, 0.05, 0.5)},
-               rule=f"flagged when the feature score is below {threshold:.2f} or the distance below "
-                    f"{global_threshold:.2f} × the median item-to-item distance"
+               heldout_layout_quantiles={f"{q:g}": float(np.quantile(layouts, q)) for q in (0.01, 0.05, 0.5)},
+               rule=f"flagged when the feature score is below {threshold:.2f}, the feature distance below "
+                    f"{global_threshold:.2f} × the median item-to-item distance, or the layout distance below "
+                    f"{layout_threshold:.2f} × its median"
                     + (f", or the hash within {bits} bits of a training item's" if bits >= 0 else
                        " (no hash test: held-out items share hashes with training items)"))
-    index = {"calibration": cal, "phash": hashes, "features": feats, "rows": rows, "radius": radius}
+    index = {"calibration": cal, "phash": hashes, "features": feats, "rows": rows, "radius": radius, "layout": layout}
     _save_index(folder, index)
     return index

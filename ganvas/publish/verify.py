@@ -19,7 +19,7 @@ from typing import Any
 
 from ganvas.errors import GanvasError
 from ganvas.publish import containers, manifest
-from ganvas.publish.keys import PublicKey, key_number, trusted_keys
+from ganvas.publish.keys import PublicKey, key_dir, key_number, trusted_keys
 
 VERIFIED, NOT_VERIFIED, ERROR = "verified", "not verified", "error"
 EXIT = {VERIFIED: 0, NOT_VERIFIED: 1, ERROR: 2}
@@ -132,6 +132,7 @@ def verify_bytes(data: bytes, name: str, sidecar: bytes | None = None, *, truste
                  key_folder: Path | None = None) -> Verification:
     """Verify a file's bytes (`name` for messages and to guess text formats; `sidecar`: its .ganvas.json)."""
     v = Verification(name)
+    key_folder = key_folder if key_folder is not None else key_dir()     # its C2PA root is the trust anchor
     trusted = trusted_keys(key_folder) if trusted is None else trusted
     if not data:
         v.status, v.problems = ERROR, ["the file is empty"]
