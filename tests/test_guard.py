@@ -153,3 +153,28 @@ def test_text_lines_copied_from_training_poems_are_flagged(text_run: Path, tmp_p
     copied, fresh = g.check(ids)
     assert copied.flagged and copied.method == "lines"
     assert not fresh.flagged or "copied" in fresh.reason
+
+
+def test_strict_mode_withholds_near_copies_and_flag_mode_records_them(model, guard, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    from ganvas.errors import GanvasError
+    from ganvas.publish.publisher import Publisher, report
+
+    items = guard.data["items"][guard.data["indexed"][:2]]
+    outputs = torch.cat([as_outputs(model, items), model.sample(1, seed=0)])
+    recipes = [{"seed": i} for i in range(3)]
+    for mode in ("flag", "strict"):
+        pub = Publisher(model, guard=mode)
+        pub._guard = guard
+        done = pub.save(outputs, tmp_path / mode, ["a", "b", "c"], None, recipes)
+        assert [d.flagged for d in done][:2] == [True, True]
+        assert [bool(d.paths) for d in done][:2] == ([True, True] if mode == "flag" else [False, False])
+        assert "near-copies of training items" in report(done, tmp_path / mode)
+    flagged = json.loads(Image.open(tmp_path / "flag" / "a.png").text["ganvas:manifest"])["claim"]["provenance"]
+    assert flagged["guard"]["flagged"] and flagged["guard"]["neighbour"] == int(guard.data["indexed"][0])
+    pub = Publisher(model, guard="strict")
+    pub._guard = guard
+    with pytest.raises(GanvasError, match="withheld"):
+        pub.save_picture(tmp_path / "grid.png", model.domain.preview(outputs), {"grid": recipes}, outputs)
+    with pytest.raises(GanvasError, match="ending in .png"):
+        pub.save_picture(tmp_path / "grid.jpg", model.domain.preview(outputs), {"grid": recipes})

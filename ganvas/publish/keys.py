@@ -175,7 +175,7 @@ def read_public(path: Path) -> PublicKey:
 
 def trusted_keys(folder: Path | None = None) -> dict[str, PublicKey]:
     """Key id → public key of every key this install trusts: its own (when it has one) and those added."""
-    from ganvas.console import info
+    from ganvas.console import warning
 
     folder = Path(folder) if folder is not None else key_dir()
     out: dict[str, PublicKey] = {}
@@ -184,7 +184,7 @@ def trusted_keys(folder: Path | None = None) -> dict[str, PublicKey]:
         try:
             key = read_public(path)
         except GanvasError as exc:
-            info(f"warning: skipping a trusted key: {exc}")
+            warning(f"skipping a trusted key: {exc}")
             continue
         out[key.id] = key
     return out

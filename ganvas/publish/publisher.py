@@ -159,6 +159,9 @@ class Publisher:
                      ) -> list[Path]:
         """A picture made of outputs (a grid, a strip, a sheet) published as one output; the guard's
         verdicts of `outputs` (when given) go into its record, and strict mode withholds it if any is flagged."""
+        if Path(path).suffix.lower() != ".png":
+            raise GanvasError(f"'{path}': pictures are written as PNG (the format that carries the watermark and the "
+                              "signed manifest inside); give a name ending in .png")
         record = self.record(recipe)
         if outputs is not None and self.guard != "off":
             flagged = [(i, v) for i, v in enumerate(self.check(outputs)) if v is not None and v.flagged]
@@ -169,8 +172,7 @@ class Publisher:
                                   "use --guard flag to write it with the flags in its manifest")
         buf = io.BytesIO()
         picture.save(buf, format="PNG", compress_level=6)
-        return self.write_file(Path(path).with_suffix(".png") if Path(path).suffix.lower() != ".png" else path,
-                               buf.getvalue(), record)
+        return self.write_file(Path(path), buf.getvalue(), record)
 
 
 def report(results: list[Written], out_dir: Path, what: str = "files") -> str:
