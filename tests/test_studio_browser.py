@@ -186,3 +186,36 @@ def test_the_page_loads_nothing_from_elsewhere(server, browser) -> None:
     with urllib.request.urlopen(f"{url}/") as r:
         assert "script-src 'self'" in r.headers["Content-Security-Policy"]
     page.close()
+
+
+def test_copy_check_and_verify_tab(server, browser, shots: Path, tmp_path: Path) -> None:
+    """Explore's Copy? shows the guard's verdict and the nearest training item; the Verify tab says of an
+    uploaded download what `ganvas verify` says, and of a plain picture that it is not verified."""
+    url, _, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    problems = watch(page)
+    page.goto(f"{url}/#model=emoji-dcgan")
+    page.wait_for_function("document.getElementById('current-caption').textContent.startsWith('seed')")
+    page.click("#check-copies")
+    page.wait_for_selector("#guard-box:not([hidden])")
+    page.wait_for_function("document.getElementById('guard-text').textContent.length > 10")
+    assert "near-copy" in page.text_content("#guard-text")
+    assert page.get_attribute("#guard-img", "src").startswith("data:image/png")     # output | training item
+    download = urllib.request.urlopen(urllib.request.Request(
+        f"{url}/api/models/emoji-dcgan/export?format=png", data=b'{"seed": 2}',
+        headers={"Content-Type": "application/json", "Origin": url}))
+    (tmp_path / "seed2.png").write_bytes(download.read())
+    page.keyboard.press("8")
+    page.set_input_files("#verify-file", str(tmp_path / "seed2.png"))
+    page.wait_for_function("document.getElementById('verify-status').textContent.endsWith('verified')")
+    assert page.text_content("#verify-status") == "seed2.png: verified"
+    assert "watermark: found" in page.text_content("#verify-out")
+    page.screenshot(path=str(shots / "test-studio-verify.png"))
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), "white").save(tmp_path / "plain.png")
+    page.set_input_files("#verify-file", str(tmp_path / "plain.png"))
+    page.wait_for_function("document.getElementById('verify-status').textContent.includes('not verified')")
+    assert "no ganvas manifest" in page.text_content("#verify-out")
+    assert not problems, problems
+    page.close()
