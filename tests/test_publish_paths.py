@@ -55,7 +55,9 @@ def test_sample_images_grids_sheets_and_style_mixes(studio_runs: Path, tmp_path:
     published(tmp_path / "grid", expect=1)
     assert main(["sample", str(studio_runs / DC), "--n", "4", "--pixel-scale", "2",
                  "--sheet", str(tmp_path / "sheet" / "sheet.png")]) == 0
-    check(tmp_path / "sheet" / "sheet.png")
+    check(tmp_path / "sheet" / "sheet.png", watermark=False)           # pixel art: its palette stays exact
+    claim = json.loads(Image.open(tmp_path / "sheet" / "sheet.png").text["ganvas:manifest"])["claim"]
+    assert claim["watermark"]["reason"].startswith("pixel art")
     assert json.loads((tmp_path / "sheet" / "sheet.json").read_text())["meta"]["image"] == "sheet.png"
     assert main(["sample", str(studio_runs / SG), "--style-mix", "1,2", "3", "--out-dir", str(tmp_path / "mix"),
                  "--grid", str(tmp_path / "mixgrid" / "mix.png")]) == 0
