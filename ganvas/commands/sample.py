@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cutoff, style_mix, layers, save_w, from_w,
            grid, out_dir, formats, set_, tile_preview, palette, colours, pixel_scale, sheet, codes, acrostic, keywords,
            first_line, temperature, free, device, no_watermark, guard) -> None:
-    """Generate from a trained model; the same command gives the same files.
+    """Generate from a trained model; the same command gives the same outputs, every pixel, note and character.
 
     A conditional model makes the class given by --class; without it, seed s makes class s mod K, so a
     grid cycles through the classes (a wrong --class name prints them all); --grid-by-class gives a row each.

@@ -53,7 +53,7 @@ SMALL_DATA_THRESHOLD = 0.6      # closer to an item than 60% of its distance to 
 MAX_GLOBAL = 0.5                # the second test: closer than half the median real item-to-item distance
 CALIBRATION_SHARE = 0.1         # held out for calibration when the run held nothing out
 MAX_PHASH_BITS = 6              # the hash bound never exceeds this (64-bit hashes)
-EXCLUDED_SLACK = 2              # extra bits for opted-out items: any near-copy of one is refused
+EXCLUDED_SLACK = 2              # bits beyond the hash bound (at least 2) for opted-out items: near-copies match
 MAX_INDEX = 20000               # training items indexed at most (a seeded sample beyond)
 INDEX_VERSION = 6               # a cached index of another version is built again
 
@@ -168,7 +168,7 @@ class Guard:
             if self.excluded:
                 ex = hamming(hashes[i:i + 1], np.array([e[1] for e in self.excluded], np.uint64))[0]
                 m = int(np.argmin(ex))
-                if ex[m] <= cal["phash_bits"] + EXCLUDED_SLACK:
+                if ex[m] <= max(cal["phash_bits"], 2) + EXCLUDED_SLACK:       # even where the hash test is off
                     verdict = Verdict(True, True, "phash", score, cal["threshold"], int(ex[m]), None,
                                       self.excluded[m][0], True,
                                       f"hash {int(ex[m])} bits from an item excluded from the training data")
