@@ -57,7 +57,8 @@ def watch(page) -> list[str]:
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: None if aborted_media(r) else problems.append(f"request failed: {r.url} ({r.failure})"))
+    page.on("requestfailed",
+            lambda r: None if aborted_media(r) else problems.append(f"request failed: {r.url} ({r.failure})"))
     return problems
 
 
