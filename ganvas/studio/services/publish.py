@@ -12,8 +12,6 @@ from ganvas.studio.services.export import ExportService
 from ganvas.studio.services.generation import GenerationService, recipe_of
 from ganvas.studio.state import StudioState
 
-PICTURES = ("png", "jpeg", "webp", "gif")
-
 
 class PublishService:
     def __init__(self, state: StudioState, catalogue: Catalogue, generation: GenerationService,
@@ -28,7 +26,7 @@ class PublishService:
 
         A picture's declared size is checked before anything decodes it (a decompression bomb is refused)."""
         from ganvas.publish.containers import sniff
-        from ganvas.publish.verify import verify_bytes
+        from ganvas.publish.verify import PICTURES, verify_bytes
         from ganvas.studio.uploads import decode_image
 
         if sniff(data) in PICTURES:
