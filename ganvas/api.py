@@ -78,6 +78,10 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Generator | Tr
     for name in model_cls.generator_names:
         what = f"checkpoint file {c.path / 'nets.safetensors'} network {name}_ema"
         ckpt.load_weights(getattr(model, name), c.nets.get(f"{name}_ema", {}), what)
+    for name in model_cls.discriminator_names:     # D's verdict explains outputs (explore/why) and values them
+        if c.nets.get(name):
+            what = f"checkpoint file {c.path / 'nets.safetensors'} network {name}"
+            ckpt.load_weights(getattr(model, name), c.nets[name], what)
     device = torch.device(device)
     if model_cls.data_layout != "single":
         from ganvas.translator import Translator

@@ -131,6 +131,7 @@ DATASETS = Registry("dataset", {                                 # built-in data
     "kai-sketch": "ganvas.data.sketch_sets:KaiSketchBuilder",
     "tang-poems": "ganvas.data.tang_poems:TangPoemsBuilder",
     "fortunes-en": "ganvas.data.fortunes_en:FortunesEnBuilder",
+    "shapes": "ganvas.data.shapes:ShapesBuilder",
 })
 EXTRACTORS = Registry("feature extractor", {                     # feature networks for metrics (ganvas/eval)
     "inception": "ganvas.eval.inception:build_extractor",

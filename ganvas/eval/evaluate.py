@@ -166,6 +166,7 @@ class Evaluation:
     reference: Reference
     fake_images: np.ndarray
     fake_features: np.ndarray
+    generator: Any = None       # the loaded model evaluated: sections that ask it more (D's maps, directions) use it
 
 
 def evaluate_run(G: Any, data: str | ArrayDataset | None = None, n: int | None = None, features: str = "auto",
@@ -217,7 +218,7 @@ def evaluate_run(G: Any, data: str | ArrayDataset | None = None, n: int | None =
                         "and control is not measured")
     if warnings:
         result["warnings"] = warnings
-    return Evaluation(result, details, ref, fake_images, fake)
+    return Evaluation(result, details, ref, fake_images, fake, G)
 
 
 def evaluate_generator(G: Any, dataset: str | ArrayDataset | None = None, n: int | None = None,

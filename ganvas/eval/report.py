@@ -138,12 +138,18 @@ def render(ev: Evaluation) -> str:
     parts.append(f"<h2>Figures ({esc(ex['name'])} features, {esc(ex['sha256'][:12])}, N = {r['n']})</h2>"
                  f"<table><tr><th>figure</th><th>value</th><th>meaning</th></tr>{rows}</table>")
     domain = ev.reference.dataset.domain
-    if domain in REPORT_SECTIONS:
-        for s in REPORT_SECTIONS.get(domain)(ev):
+    for name in section_names(domain):
+        for s in REPORT_SECTIONS.get(name)(ev):
             parts.append(f"<h2>{esc(s.title)}</h2>{s.body}")
     parts.append(f"<p class='small'>Written by ganvas {esc(r.get('created'))}; the figures are in metrics.json "
                  "beside this file.</p></body></html>")
     return "\n".join(parts)
+
+
+def section_names(domain: str) -> list[str]:
+    """The report sections of a domain, in registry order: its own (``image``) first, then every
+    ``image.<name>`` a plugin registered (one file and one registry line each)."""
+    return [n for n in REPORT_SECTIONS.in_order() if n == domain or n.startswith(f"{domain}.")]
 
 
 def _extractor_note(ex: dict[str, Any]) -> str:
