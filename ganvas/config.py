@@ -49,6 +49,9 @@ class TrainConfig:
     class_loss: float = option(0.0, "conditional runs: weight of an auxiliary classification loss (AC-GAN, Odena et "
                                     "al. 2017) read from the projection D's class scores: D learns the reals' classes, "
                                     "G is pushed to make the class asked for; 0 = off (projection alone)", min=0)
+    can: float = option(0.0, "creative adversarial network (Elgammal et al. 2017), unconditional image runs on "
+                             "labelled data: D also learns the data's classes (styles) and G is rewarded, with this "
+                             "weight, for outputs whose style D cannot place (style ambiguity); 0 = off", min=0)
     min_class_count: int = option(0, "conditional runs: classes with fewer examples are merged into one class "
                                      "'other' (0 = keep every class)", min=0)
     exclude: str = option("", "a text file of items to leave out of the data (training set and held-out split): one "
@@ -127,6 +130,9 @@ class TrainConfig:
                 raise GanvasError(f"config field '{name}' must be two numbers in [0, 1), got {betas!r}")
         if self.holdout > 0.5:
             raise GanvasError(f"config field 'holdout' must be a share in [0, 0.5], got {self.holdout!r}")
+        if self.can and self.conditional:
+            raise GanvasError("config field 'can' pushes G away from every class, 'conditional' asks it for one: "
+                              "set one of them (can > 0 with conditional = false, or can = 0)")
         for name in ("model_args", "data_args"):
             if not isinstance(getattr(self, name), dict):
                 raise GanvasError(f"config field '{name}' must be a table, got {getattr(self, name)!r}")

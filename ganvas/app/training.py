@@ -82,7 +82,8 @@ def build_model(cfg: TrainConfig, dataset: ArrayDataset, device: torch.device,
     domain = get_domain(dataset.domain, dataset.domain_args)
     sample_shape = tuple(domain.to_tensor(dataset.arrays[dataset.sample_key][:1]).shape[1:])
     names = dataset.label_names if "y" in dataset.arrays else []
-    spec = DataSpec(dataset.domain, sample_shape, len(names), dataset.domain_args, tuple(names))
+    spec = DataSpec(dataset.domain, sample_shape, len(names), dataset.domain_args, tuple(names),
+                    tuple(names) if cfg.can else ())
     torch.manual_seed(cfg.seed)                     # the initial weights come from the run's seed
     if resuming is None:
         model = model_cls.build(spec, cfg.model_args, tileable=cfg.tileable, conditional=cfg.conditional).to(device)
@@ -176,7 +177,7 @@ def training_data(cfg: TrainConfig, progress: bool | None) -> ArrayDataset:
     dataset = load_dataset(cfg.data, cfg.resolution, fit=cfg.fit, layout=layout, domain=model_cls.domain,
                            data_args=cfg.data_args, progress=progress, exclude=cfg.exclude or None
                            ).for_layout(layout, cfg.model)
-    if cfg.conditional:
+    if cfg.conditional or cfg.can:
         dataset = conditional_data(dataset, cfg)
     if layout == "single":
         return training_part(dataset, cfg.holdout)
@@ -193,7 +194,9 @@ def conditional_data(dataset: ArrayDataset, cfg: TrainConfig) -> ArrayDataset:
     """The data of a conditional run: labelled (else a one-line error), its rare classes merged when asked
     (`min_class_count`) and reported either way, so nobody wonders later why a class never comes out right."""
     if "y" not in dataset.arrays or len(dataset.label_names) < 2:
-        raise GanvasError(f"--conditional needs labelled data, and '{cfg.data}' has no labels: use a built-in set "
+        asked = "--conditional" if cfg.conditional else "config field 'can'"
+        raise GanvasError(f"{asked} needs labelled data, and "
+                          f"'{cfg.data}' has no labels: use a built-in set "
                           "with labels (`ganvas data list`), or give a folder one sub-folder per class or a "
                           "labels.csv (file,label)")
     if cfg.min_class_count:

@@ -28,6 +28,7 @@ class DataSpec:
     domain_args: dict = dataclasses.field(default_factory=dict, hash=False)  # the domain's layout (music: tracks,
                                     # pitch range, steps per bar); empty for images
     classes: tuple[str, ...] = ()   # the label names, in label order (a conditional model asks for them by name)
+    style_classes: tuple[str, ...] = ()  # classes D's style head tells apart while G stays unconditional (config `can`)
 
     def to_dict(self) -> dict[str, Any]:
         d = {"domain": self.domain, "shape": list(self.shape), "num_classes": self.num_classes}
@@ -35,12 +36,14 @@ class DataSpec:
             d["domain_args"] = self.domain_args
         if self.classes:
             d["classes"] = list(self.classes)
+        if self.style_classes:
+            d["style_classes"] = list(self.style_classes)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataSpec:
         return cls(d["domain"], tuple(d["shape"]), int(d.get("num_classes", 0)), dict(d.get("domain_args") or {}),
-                   tuple(d.get("classes") or ()))
+                   tuple(d.get("classes") or ()), tuple(d.get("style_classes") or ()))
 
 
 SPACES = ("z", "w")              # the latent spaces a model may have: z (drawn), w (mapped, per style layer)
@@ -122,7 +125,9 @@ class GanModel(nn.Module):
             cls.check_tileable()
         if conditional:
             cls.check_conditional(spec)
-        else:
+        if spec.style_classes:
+            cls.check_style_head(spec, conditional)
+        if not conditional:
             spec = dataclasses.replace(spec, num_classes=0, classes=())
         model = cls(spec, cls.parse_options(args))
         if tileable:
@@ -150,6 +155,24 @@ class GanModel(nn.Module):
             raise GanvasError(f"config field 'conditional' needs labelled data with at least two classes; this data "
                               f"has {spec.num_classes} (label a folder with one sub-folder per class, or a "
                               "labels.csv)")
+
+    @classmethod
+    def check_style_head(cls, spec: DataSpec, conditional: bool) -> None:
+        """Refuse a style head (config `can`) on a model whose D has no class projection, on data without two
+        classes, or on a conditional run."""
+        if not cls.can_condition or cls.domain != "image":
+            raise GanvasError(f"config field 'can' needs an image model whose D can classify (dcgan, stylegan, "
+                              f"fastgan); model '{cls.name}' is not one")
+        if len(spec.style_classes) < 2:
+            raise GanvasError(f"config field 'can' needs labelled data with at least two classes (styles); this data "
+                              f"has {len(spec.style_classes)} (label a folder with one sub-folder per class)")
+        if conditional:
+            raise GanvasError("config field 'can' needs an unconditional run (conditional = false)")
+
+    @property
+    def d_classes(self) -> int:
+        """Classes D scores: those G is conditioned on, else the style head's (config `can`), else 0."""
+        return self.num_classes or len(self.spec.style_classes)
 
     def describe(self) -> dict[str, Any]:
         """What a checkpoint needs to rebuild this model (no code, only names and numbers)."""

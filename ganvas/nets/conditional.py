@@ -69,6 +69,8 @@ class Projection(nn.Module):
             features = features.mean(dim=tuple(range(2, features.dim())))
         scores = features @ self.embed.to(features.dtype).t()
         self.class_scores = scores
+        if c is None:               # a style head (config `can`): D classifies, its verdict stays unconditional
+            return scores.new_zeros(scores.shape[0])
         return (c.to(scores.dtype) * scores).sum(dim=1)
 
 

@@ -98,7 +98,7 @@ class DCGAN(GanModel):
         super().__init__(spec, options)
         res, ch = spec.shape[1], spec.shape[0]
         self.G = Generator(options.z_dim, options.ngf, res, ch, self.num_classes)
-        self.D = Discriminator(options.ndf, res, ch, self.num_classes)
+        self.D = Discriminator(options.ndf, res, ch, self.d_classes)
         init_normal(self)
 
     @classmethod

@@ -259,7 +259,7 @@ class FastGAN(GanModel):
         res, ch = spec.shape[1], spec.shape[0]
         self.G = Generator(res, ch, options, self.num_classes)
         init_normal(self.G)                  # the paper's N(0, 0.02) for G (BatchNorm everywhere)
-        self.D = Discriminator(res, ch, options, self.num_classes)
+        self.D = Discriminator(res, ch, options, self.d_classes)
 
     @classmethod
     def check_spec(cls, spec: DataSpec) -> None:

@@ -315,7 +315,7 @@ class StyleGAN(GanModel):
                               f"width ({channels(4, options)} channels)")
         res, ch = spec.shape[1], spec.shape[0]
         self.G = StyleGenerator(res, ch, options, self.num_classes)
-        self.D = ResidualDiscriminator(res, ch, options, self.num_classes)
+        self.D = ResidualDiscriminator(res, ch, options, self.d_classes)
 
     # --- the generator contract (see GanModel): edits happen in w, one w per style layer ---------
 

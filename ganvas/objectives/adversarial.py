@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,22 @@ class AdversarialObjective(Objective):
 
             raise GanvasError(f"config field 'class_loss' ({self.class_loss}) needs a conditional run "
                               "(--conditional, on labelled data)")
+        self.can = cfg.can                        # the creative adversarial network's style-ambiguity weight
+
+    def style_classification(self, batch: Batch) -> torch.Tensor:
+        """D's style head on the reals of its last pass against their labels (CAN: D learns the styles)."""
+        return self.classification(torch.nn.functional.one_hot(batch["y"].long(), self.model.d_classes).float())
+
+    def style_ambiguity(self) -> torch.Tensor:
+        """CAN's generator term: cross-entropy of D's style posterior on the fakes of its last pass against the
+        uniform distribution over the K styles. Its least value, log K, means D cannot tell which style an
+        output belongs to; reported minus log K, so 0 is "perfectly ambiguous"."""
+        scores = self.model.class_scores()
+        if scores is None:
+            from ganvas.errors import GanvasError
+
+            raise GanvasError(f"config field 'can' needs a D with a style head; model '{self.model.name}' has none")
+        return -torch.log_softmax(scores.float(), dim=1).mean(dim=1).mean()
 
     def classification(self, c: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of D's class scores in its last pass against the class weights `c` (a blend is a soft
@@ -88,6 +105,7 @@ class AdversarialObjective(Objective):
         D, real, fake, now = self.penalties.inputs(with_class(self.model.D, c), real, fake, self.d_steps)
         real_logits, own, own_stats = self.judge_real(D, self.augment(real))
         cls = self.classification(c) if self.class_loss else None
+        style = self.style_classification(batch) if self.can else None
         fake_logits = D(self.augment(fake))
         self.augment.observe(real_logits)
         adv = self.loss.d(real_logits, fake_logits)
@@ -97,6 +115,9 @@ class AdversarialObjective(Objective):
         if cls is not None:
             loss = loss + self.class_loss * cls
             stats["loss/D_class"] = cls.detach()
+        if style is not None:           # weight 1, as in Elgammal et al.: D's two losses are summed
+            loss = loss + style
+            stats["loss/D_style"] = style.detach()
         loss = self.penalties.add(loss, stats, "D", lambda x: D(self.augment(x)), real, fake, real_logits,
                                   fake_logits, now)
         self.d_steps += 1
@@ -110,6 +131,7 @@ class AdversarialObjective(Objective):
         D = with_class(self.model.D, c)
         fake_logits = D(self.augment(fake))
         cls = self.classification(c) if self.class_loss else None
+        ambiguity = self.style_ambiguity() if self.can else None
         real_logits = None
         if self.loss.relativistic:          # only a relativistic loss pays for D's pass over the reals
             with torch.no_grad():           # G's gradient flows through the fakes alone
@@ -119,6 +141,9 @@ class AdversarialObjective(Objective):
         if cls is not None:
             stats["loss/G_class"] = cls.detach()
             loss = loss + self.class_loss * cls
+        if ambiguity is not None:
+            stats["loss/G_ambiguity"] = ambiguity.detach() - math.log(self.model.d_classes)
+            loss = loss + self.can * ambiguity
         return loss, stats
 
     def state_dict(self) -> dict[str, Any]:
