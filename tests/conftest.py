@@ -274,6 +274,21 @@ def studio_runs(tmp_path_factory: pytest.TempPathFactory, emoji_built, chorales_
     return root
 
 
+SHAPES_KIMG = 40          # images shown to the session's shapes model: hue, size and place vary, shapes still soft
+
+
+@pytest.fixture(scope="session")
+def shapes_run(tmp_path_factory: pytest.TempPathFactory, ganvas_home: Path) -> Path:
+    """A DCGAN trained briefly on `shapes` (the synthetic set whose factors are known: ganvas/data/shapes.py),
+    for checks of what ganvas says a model's directions and units control; never modified (copy it to change it)."""
+    from ganvas.app.training import train
+
+    out = tmp_path_factory.mktemp("shapes") / "run"
+    train("emoji-dcgan-32", {"data": "shapes", "kimg": SHAPES_KIMG, "minutes": 0.0, "holdout": 0.0,
+                             "sample_every": 100_000, "checkpoint_every": 100_000}, out=out, progress=False)
+    return out
+
+
 @pytest.fixture(scope="session")
 def text_run(tmp_path_factory: pytest.TempPathFactory, tang_poems_built) -> Path:
     """A tiny `tang-poems-ctrl` run (a one-layer GRU of 64, 20 steps: about 15 s), read by the studio's text
