@@ -72,9 +72,20 @@ def test_evaluate_writes_metrics_and_a_self_contained_report(run_with_holdout: P
     assert result["generator"]["seeds"] == [0, 49]
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and not re.search(r"(src|href)=['\"](https?:|/|file:)", html)
-    for part in ("Nearest training images", "Most novel samples", "Least novel samples", "Memorized samples",
+    for part in ("Samples close to a training image", "Most novel samples", "Memorized samples",
                  "FD_random", "are not FID or KID", result["extractor"]["sha256"][:12], "N = 50"):
         assert part in html, part
+    # for a newcomer: one sentence first, every figure explained, the counts folded away under details
+    verdict = re.search(r"<p class='verdict'><b>(Overall: [^<]*)</b>", html)
+    assert verdict and f"precision {m['precision']:.2f}" in verdict.group(1), html[:2000]
+    main_table, details = html.split("<details>", 1)
+    main_table = main_table.split("<h2>Figures", 1)[1]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td class='v'>[^<]*</td><td class='small'>([^<]*)</td></tr>", html)
+    assert len(rows) == len(m) and all(meaning.strip() for _, meaning in rows), rows
+    for key in ("n_real", "n_fake", "n_heldout", "dim", "C_T_cells"):
+        assert f"<td>{key}</td>" in details.split("</details>")[0] and f"<td>{key}</td>" not in main_table, key
+    if m["FD_random_heldout"] < m["FD_random_real_floor"]:
+        assert "below the floor" in html
 
 
 def test_evaluate_with_the_domain_extractor_through_the_api(run_with_holdout: Path, ganvas_home) -> None:
@@ -157,3 +168,18 @@ def test_bad_evaluate_input_is_one_line(run_with_holdout: Path, bad_files: Path,
     assert_one_line_error(run_cli("evaluate", str(tmp_path / "nowhere")), "does not exist")
     assert_one_line_error(run_cli("train", "--set", "holdout=0.7", "--dry-run"),
                           "'holdout' must be a share in [0, 0.5]")
+
+
+@pytest.mark.parametrize(("figures", "words"), [
+    ({"precision": 0.1, "recall": 0.05, "memorized_fraction": 0.0}, ("mostly do not look like", "Train longer")),
+    ({"precision": 0.8, "recall": 0.6, "memorized_fraction": 0.0, "diversity_ratio": 0.9},
+     ("look like the data", "cover much of its variety", "nothing looks copied")),
+    ({"precision": 0.9, "recall": 0.3, "memorized_fraction": 0.2}, ("some look copied", "cover part")),
+    ({"precision": 0.9, "recall": 0.6, "diversity_ratio": 0.3}, ("mode collapse",)),
+])
+def test_the_overall_verdict_is_one_plain_sentence(figures: dict, words: tuple[str, ...]) -> None:
+    from ganvas.eval.report import overall
+
+    sentence = overall(figures, "FD_random")
+    assert sentence.startswith("Overall: ") and "\n" not in sentence
+    assert all(w in sentence for w in words), sentence

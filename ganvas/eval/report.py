@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ganvas import registry
 from ganvas.eval.novelty import MEMORIZED_RATIO
-from ganvas.eval.suite import LABELLED, MEANINGS
+from ganvas.eval.suite import EXPERT, LABELLED, MEANINGS
 
 if TYPE_CHECKING:
     from ganvas.eval.evaluate import Evaluation
@@ -58,6 +58,40 @@ def _meaning(key: str, fd_name: str, kd_name: str) -> str:
     return MEANINGS.get(key, "")
 
 
+def _generic(key: str, fd_name: str, kd_name: str) -> str:
+    for generic, pattern in LABELLED.items():
+        if pattern.format(fd=fd_name, kd=kd_name) == key:
+            return generic
+    return key
+
+
+def overall(m: dict[str, Any], fd_name: str) -> str:
+    """The whole verdict in one sentence for someone who does not read Fréchet distances: realism (precision),
+    variety (recall, and collapse by the diversity ratio), copying (memorized share, C_T), and what to do.
+
+    The bands are those of the figures' own scales (precision and recall are shares; the diversity ratio is 1
+    when matched; 5% memorized is beyond what held-out reals show on the built-in sets); they describe, they
+    do not grade, so each word comes with the figure behind it."""
+    p, r = m.get("precision"), m.get("recall")
+    if p is None or r is None:
+        return "Overall: see the figures below (precision and recall were not computed)."
+    realism = ("look like the data" if p >= 0.7 else "partly look like the data" if p >= 0.4 else
+               "mostly do not look like the data yet")
+    div = m.get("diversity_ratio")
+    if div is not None and not math.isnan(div) and div < 0.5:
+        variety = "repeat a few kinds of output (mode collapse)"
+    else:
+        variety = ("cover much of its variety" if r >= 0.5 else "cover part of its variety" if r >= 0.2 else
+                   "cover little of its variety")
+    mem, ct = m.get("memorized_fraction"), m.get("C_T")
+    copying = ((mem is not None and mem > 0.05) or (ct is not None and not math.isnan(ct) and ct < -3))
+    copy_words = "some look copied from training images (see below)" if copying else "nothing looks copied"
+    advice = (" Train longer (or at a smaller resolution, with --set augment=diffaugment on small data)."
+              if p < 0.4 or r < 0.2 else " Training longer may still help variety." if r < 0.5 else "")
+    return (f"Overall: the samples {realism} (precision {p:.2f}) and {variety} (recall {r:.2f}); "
+            f"{copy_words}.{advice}")
+
+
 def verdicts(m: dict[str, Any], fd_name: str) -> list[str]:
     """A few plain sentences a person can act on."""
     out = []
@@ -82,8 +116,14 @@ def verdicts(m: dict[str, Any], fd_name: str) -> list[str]:
                    (" — a sign of mode collapse." if r < 0.5 else "."))
     floor = m.get(f"{fd_name}_real_floor")
     if floor is not None:
-        out.append(f"{fd_name} {m[fd_name]:.4g} against the training split, {m.get(f'{fd_name}_heldout', 0):.4g} "
-                   f"against held-out images; two real samples of this size are {floor:.4g} apart.")
+        held = m.get(f"{fd_name}_heldout", 0)
+        out.append(f"{fd_name} {m[fd_name]:.4g} against the training split, {held:.4g} against held-out images; "
+                   f"two real samples of this size are {floor:.4g} apart (the floor: what a perfect model would "
+                   "score at this number of images).")
+        if held < floor:
+            out.append("The held-out figure is below the floor: each figure is an estimate from a few hundred "
+                       "images with noise of its own, and a model a little less varied than the data scores a "
+                       "little lower on it; read it as \"as close to new images as real images are\", not better.")
     return out
 
 
@@ -97,6 +137,7 @@ td.v{font-variant-numeric:tabular-nums;text-align:right;white-space:nowrap} .sma
 img.px{image-rendering:pixelated} .row{display:flex;align-items:flex-start;gap:6px;margin:4px 0}
 .cell{text-align:center;font-size:.75em;color:#555} .flag{outline:3px solid #d00;outline-offset:-3px}
 .fake{outline:2px solid #2a7;outline-offset:-2px} .mem{color:#d00;font-weight:600}
+.verdict{font-size:1.1em;background:#eef6ff;border-left:4px solid #38c;padding:.6em 1em}
 """
 
 
@@ -128,15 +169,23 @@ def render(ev: Evaluation) -> str:
         parts.append(f"<p class='note'>{esc(fd_name)} and {esc(kd_name)} use the FID and KID formulas on the "
                      f"<b>{esc(ex['name'])}</b> extractor's features, not Inception's: they are not FID or KID and "
                      "compare only with results carrying the same extractor hash.</p>")
+    parts.append(f"<p class='verdict'><b>{esc(overall(m, fd_name))}</b></p>")
     parts.append("<h2>In short</h2><ul>" + "".join(f"<li>{esc(v)}</li>" for v in verdicts(m, fd_name)) + "</ul>")
     order = [fd_name, f"{fd_name}_heldout", f"{fd_name}_real_floor", f"{kd_name}_mean", f"{kd_name}_std", "precision",
              "recall", "density", "coverage", "diversity", "diversity_real", "diversity_ratio", "authenticity",
              "memorized_fraction", "C_T"]
     keys = [k for k in order if k in m] + [k for k in m if k not in order]
-    rows = "".join(f"<tr><td>{esc(k)}</td><td class='v'>{fmt(m[k])}</td><td class='small'>"
-                   f"{esc(_meaning(k, fd_name, kd_name))}</td></tr>" for k in keys)
+    expert = [k for k in keys if _generic(k, fd_name, kd_name) in EXPERT]
+
+    def rows(ks: list[str]) -> str:
+        return "".join(f"<tr><td>{esc(k)}</td><td class='v'>{fmt(m[k])}</td><td class='small'>"
+                       f"{esc(_meaning(k, fd_name, kd_name) or 'a figure of the evaluation (see docs/evaluation.md)')}"
+                       "</td></tr>" for k in ks)
+    head = "<tr><th>figure</th><th>value</th><th>meaning</th></tr>"
     parts.append(f"<h2>Figures ({esc(ex['name'])} features, {esc(ex['sha256'][:12])}, N = {r['n']})</h2>"
-                 f"<table><tr><th>figure</th><th>value</th><th>meaning</th></tr>{rows}</table>")
+                 f"<table>{head}{rows([k for k in keys if k not in expert])}</table>"
+                 f"<details><summary>Details for experts (counts and sizes behind the figures)</summary>"
+                 f"<table>{head}{rows(expert)}</table></details>")
     domain = ev.reference.dataset.domain
     for name in section_names(domain):
         for s in REPORT_SECTIONS.get(name)(ev):

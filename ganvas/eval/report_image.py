@@ -25,7 +25,23 @@ def _img(a: np.ndarray, cls: str = "", title: str = "") -> str:
             f"src='{png_data_uri(Image.fromarray(a))}'>")
 
 
-def _neighbour_row(ev: Evaluation, i: int) -> str:
+def typical_distance(ev: Evaluation, limit: int = 500) -> float:
+    """How far a new real image sits from its nearest training image (the median, over up to `limit` held-out
+    images, else training images against the others): a generated sample's neighbour is worth showing only
+    when it is closer than that, otherwise the "neighbour" is just the least unlike of many unlike images."""
+    from ganvas.eval.neighbours import nearest
+
+    ref = ev.reference
+    train = ref.features[ref.train_idx]
+    rng = np.random.default_rng(ref.seed)
+    if len(ref.heldout_idx):
+        pick = ref.heldout_idx[rng.permutation(len(ref.heldout_idx))[:limit]]
+        return float(np.median(nearest(ref.features[pick], train, k=1)[0][:, 0]))
+    pick = rng.permutation(len(train))[:limit]
+    return float(np.median(nearest(train[pick], train, k=2)[0][:, 1]))     # the first is the image itself
+
+
+def _neighbour_row(ev: Evaluation, i: int, neighbours: bool = True) -> str:
     d, idx, ratio = ev.details["nn_distances"][i], ev.details["nn_indices"][i], ev.details["nn_ratio"][i]
     train_x = ev.reference.dataset.arrays["x"]
     train_idx = ev.reference.train_idx
@@ -33,7 +49,7 @@ def _neighbour_row(ev: Evaluation, i: int) -> str:
     memorized = ratio < MEMORIZED_RATIO
     cells = [f"<div class='cell'>{_img(ev.fake_images[i], 'flag' if memorized else 'fake', f'seed {seed}')}"
              f"<br>seed {seed}<br>{'<span class=mem>memorized</span>' if memorized else f'ratio {ratio:.2f}'}</div>"]
-    for dist, j in zip(d, idx, strict=True):
+    for dist, j in zip(d if neighbours else [], idx, strict=False):
         cells.append(f"<div class='cell'>{_img(train_x[train_idx[j]], title=f'training image {train_idx[j]}')}"
                      f"<br>#{train_idx[j]}<br>d {dist:.3g}</div>")
     return "<div class='row'>" + "".join(cells) + "</div>"
@@ -79,15 +95,21 @@ def sections(ev: Evaluation) -> list[Section]:
             f"<p>{len(flagged)} of {n} samples (the {len(order)} closest shown), each beside its nearest training "
             "images with their feature distances.</p>" + "".join(_neighbour_row(ev, i) for i in order))
     out.append(Section("Memorized samples", body))
-    out.append(Section("Nearest training images of the first samples",
-                       "<p>Generated (green frame, red when memorized) beside its three nearest training images.</p>"
-                       + "".join(_neighbour_row(ev, i) for i in range(min(n, 12)))))
-    least = np.argsort(near, kind="stable")[:8]
+    typical = typical_distance(ev)
+    close = np.flatnonzero(near < typical)
+    least = close[np.argsort(near[close], kind="stable")][:8]
+    body = (f"<p>{len(close)} of {n} samples are closer to a training image than a new real image typically is "
+            f"(feature distance {typical:.3g}); the {len(least)} closest, each beside its three nearest training "
+            "images (green frame; red when memorized).</p>" + "".join(_neighbour_row(ev, i) for i in least)
+            if len(close) else
+            f"<p>No sample is closer to a training image than a new real image typically is (feature distance "
+            f"{typical:.3g}): their nearest training images would only be the least unlike of many, so none are "
+            "shown.</p>")
+    out.append(Section("Samples close to a training image", body))
     most = np.argsort(-near, kind="stable")[:8]
-    out.append(Section("Least novel samples", "<p>Smallest distance to any training image.</p>" +
-                       "".join(_neighbour_row(ev, i) for i in least)))
     out.append(Section("Most novel samples", "<p>Largest distance to any training image: new, or broken.</p>" +
-                       "".join(_neighbour_row(ev, i) for i in most)))
+                       "<div class='row'>" + "".join(_neighbour_row(ev, i, neighbours=False) for i in most) +
+                       "</div>"))
     return out
 
 

@@ -43,7 +43,16 @@ MEANINGS = {
     "diversity_real": "the same within as many real samples",
     "diversity_ratio": "diversity / diversity_real (≈1 matched, ≪1 mode collapse)",
     "C_T": "Meehan 2020 data-copying statistic against the held-out split (≪0 copying, ≫0 underfitting)",
+    "n_real": "reference real images the figures compare with (from the training split)",
+    "n_fake": "generated samples judged",
+    "n_train": "training images the memorization tests search (what the model could have copied)",
+    "n_heldout": "held-out images, never trained on: the comparison for new data",
+    "dim": "length of each image's feature vector (the extractor's output)",
+    "C_T_cells": "cells (k-means clusters of the held-out images) C_T divides the feature space into",
+    "C_T_cells_used": "cells with enough samples to be counted in C_T",
 }
+EXPERT = ("n_real", "n_fake", "n_train", "n_heldout", "dim", "C_T_cells", "C_T_cells_used", "kid_std", "diversity",
+          "diversity_real")   # implementation figures: the report folds them away under "details"
 
 
 @dataclass
