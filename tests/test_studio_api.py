@@ -235,6 +235,25 @@ def test_projection_jobs_report_progress_and_a_code(client: TestClient) -> None:
     assert state["state"] == "done" and state["result"]["projection_space"] == "w"
 
 
+def test_a_picture_far_from_the_training_data_gets_a_warning(client: TestClient) -> None:
+    """A checkerboard is nothing like an emoji: the projection still runs, and says its result is only the nearest
+    the model can draw."""
+    y, x = np.mgrid[0:32, 0:32]
+    board = (((x // 4 + y // 4) % 2) * 255).astype(np.uint8)[..., None].repeat(3, 2)
+    done = client.post("/api/models/emoji-dcgan/project?steps=5&wait=true", content=png_bytes(Image.fromarray(board)),
+                       headers={"content-type": "image/png"})
+    result = done.json()["result"]
+    assert result["data_distance"] > 3.0 and "far from what the model learnt" in result["warning"]
+    assert "emoji" in result["warning"]
+    from ganvas.data.dataset import load_dataset
+
+    emoji = load_dataset("emoji", 32, progress=False).arrays["x"][1234]
+    done = client.post("/api/models/emoji-dcgan/project?steps=5&wait=true", content=png_bytes(Image.fromarray(emoji)),
+                       headers={"content-type": "image/png"})
+    result = done.json()["result"]
+    assert result["data_distance"] < 1.0 and result["warning"] is None      # a training emoji: on the data
+
+
 def test_too_many_projections_get_429_and_cancel_stops_one(client: TestClient) -> None:
     target = client.post("/api/models/emoji-dcgan/render?format=png", json={"seed": 1}).content
     first = client.post("/api/models/emoji-dcgan/project?steps=500", content=target,
@@ -593,3 +612,13 @@ def test_the_studio_command_refuses_a_missing_folder_and_a_busy_port(studio_runs
         port = busy.getsockname()[1]
         assert_one_line_error(run("studio", str(studio_runs), "--port", str(port)),
                               f"cannot listen on 127.0.0.1:{port}", "choose another --port")
+
+
+def test_a_studio_pointed_at_one_run_names_it_by_its_folder_name(studio_runs: Path) -> None:
+    """`ganvas studio runs/emoji-dcgan` serves that run under its own name, never a server path."""
+    from ganvas.studio.runs import RunIndex
+
+    index = RunIndex(studio_runs / "emoji-dcgan")
+    names = [e.name for e in index.models()]
+    assert names == ["emoji-dcgan"] and index.get("emoji-dcgan").run == "emoji-dcgan"
+    assert not any(str(studio_runs) in n for n in names)

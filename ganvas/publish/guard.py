@@ -175,6 +175,18 @@ class Guard:
             out.append(verdict)
         return out
 
+    def distance_from_data(self, arrays: np.ndarray) -> np.ndarray | None:
+        """How far each picture (uint8 NHWC) is from the training data: its distance to the nearest training item
+        in the guard's features, divided by the held-out items' median such distance (1: as far as a typical new
+        item of the data; far beyond it, the picture is not of the kind the model learnt). None when the
+        training data is not at hand or the model does not make pictures."""
+        if not self.available or self.domain.name != "image":
+            return None
+        idx = self._index()
+        cal = idx["calibration"]
+        typical = cal["median_radius"] * max(cal["heldout_global_quantiles"]["0.5"], 1e-6)
+        return _nearest(_features(arrays), idx["features"]).min(axis=1) / typical
+
     def neighbour_picture(self, output: torch.Tensor, verdict: Verdict) -> Any:
         """The output and its nearest training item side by side (pictures enlarged to at least 128 px)."""
         from PIL import Image

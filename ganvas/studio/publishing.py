@@ -41,6 +41,20 @@ class Publishing:
             pub._guard = self._guards.get(str(model.path))
         return pub
 
+    def distance_from_data(self, model: Any, pictures: Any) -> float | None:
+        """The first picture's distance from `model`'s training data (ganvas.publish.guard), by the model's shared
+        guard index; None when it cannot be measured."""
+        from ganvas.publish.guard import guard_for
+
+        with self._lock:
+            guard = self._guards.get(str(model.path))
+        if guard is None:
+            guard = guard_for(model)
+            with self._lock:
+                self._guards[str(model.path)] = guard
+        d = guard.distance_from_data(pictures)
+        return None if d is None else float(d[0])
+
     def keep(self, pub: Publisher) -> None:
         """Remember the guard `pub` built, for the next request on the same model."""
         if pub._guard is not None:

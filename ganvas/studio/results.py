@@ -76,10 +76,13 @@ class Projected:
     steps: int
     space: str
     features: str
+    data_distance: float | None = None  # the target's distance from the training data (1: a typical new item)
+    warning: str | None = None          # said when the target is far from what the model learnt
 
     def to_json(self) -> dict[str, Any]:
         return {**self.item.to_json(), "target": self.target, "pixel_error": self.pixel_error, "steps": self.steps,
-                "projection_space": self.space, "features": self.features}
+                "projection_space": self.space, "features": self.features, "data_distance": self.data_distance,
+                "warning": self.warning}
 
 
 @dataclass(frozen=True)

@@ -105,14 +105,14 @@ class RunIndex:
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP
                                  and not (here / d).is_symlink() and depth < self.max_depth)
             ckdir = here / "checkpoints"
-            if ckdir.is_dir() and not ckdir.is_symlink() and depth > 0:
+            if ckdir.is_dir() and not ckdir.is_symlink():     # depth 0: the studio was pointed at one run
                 steps = []
                 for child in ckdir.iterdir():
                     m = STEP_DIR.match(child.name)
                     if m and self._valid_checkpoint(child):
                         steps.append((int(m.group(1)), child))
                 steps.sort()
-                run = rel.as_posix()
+                run = rel.as_posix() if depth else self.root.name      # a name, never a server path
                 for step, folder in steps:
                     meta = self._meta(folder)
                     if not meta:

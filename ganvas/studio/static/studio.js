@@ -536,6 +536,8 @@ async function project() {
       $("project-target").src = r.target;
       $("project-preview").src = r.image;
       $("project-caption").textContent = `${r.steps} steps, mean pixel error ${r.pixel_error}`;
+      $("project-warning").hidden = !r.warning;
+      $("project-warning").textContent = r.warning || "";
       state.projected = r;
       $("project-use").hidden = false;
       say("projected: open it in Explore to edit it");
