@@ -183,3 +183,27 @@ def test_the_overall_verdict_is_one_plain_sentence(figures: dict, words: tuple[s
     sentence = overall(figures, "FD_random")
     assert sentence.startswith("Overall: ") and "\n" not in sentence
     assert all(w in sentence for w in words), sentence
+
+
+def test_evaluate_can_leave_the_run_folder_untouched(run_with_holdout: Path, tmp_path: Path) -> None:
+    """A run someone may only read: with --out and --cache nothing is written into it."""
+    before = sorted((p.relative_to(run_with_holdout).as_posix(), p.stat().st_mtime_ns)
+                    for p in run_with_holdout.rglob("*") if p.is_file())
+    proc = run_cli("evaluate", str(run_with_holdout), "--n", "30", "--features", "random", "--out",
+                   str(tmp_path / "ev"), "--cache", str(tmp_path / "cache"))
+    assert proc.returncode == 0, proc.stderr
+    after = sorted((p.relative_to(run_with_holdout).as_posix(), p.stat().st_mtime_ns)
+                   for p in run_with_holdout.rglob("*") if p.is_file())
+    assert after == before and (tmp_path / "ev" / "report.html").is_file()
+
+
+def test_explore_caches_follow_ganvas_cache(run_with_holdout: Path, tmp_path: Path, monkeypatch) -> None:
+    from ganvas.api import load
+    from ganvas.explore import ganspace
+
+    G = load(run_with_holdout)
+    assert ganspace.cache_dir(G).is_relative_to(run_with_holdout)
+    monkeypatch.setenv(ganspace.CACHE_ENV, str(tmp_path / "cache"))
+    where = ganspace.cache_dir(G)
+    assert where.is_relative_to(tmp_path / "cache") and where.name == G.path.name
+    assert where.parent.name.startswith(run_with_holdout.name + "-")

@@ -89,8 +89,11 @@ def features_cmd(real, fake, train, seed, as_json) -> None:
 @click.option("--temperature", type=float, help="text models: sampling temperature (default 0.8)")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto (the generator's device)")
 @click.option("--json", "as_json", is_flag=True, help="also print metrics.json to stdout")
+@click.option("--cache", type=PathArg, default=None,
+              help="keep what the report's sections compute (directions, names, units) here, not in the run "
+                   "folder; with it and --out, nothing is written into the run folder")
 def run_cmd(checkpoint, data, n, features, inception_weights, seed, truncation, metrics, out, device,
-            temperature, as_json) -> None:
+            temperature, as_json, cache) -> None:
     """Generate N samples and compare them with the data: metrics.json and a self-contained report.html."""
     from ganvas.accel import pick_device, set_threads
     from ganvas.api import load
@@ -100,6 +103,12 @@ def run_cmd(checkpoint, data, n, features, inception_weights, seed, truncation, 
     from ganvas.eval.suite import check_metric_names
     from ganvas.files import write_json, write_text
 
+    if cache is not None:
+        import os
+
+        from ganvas.explore.ganspace import CACHE_ENV
+
+        os.environ[CACHE_ENV] = str(cache)
     names = [m.strip() for m in metrics.split(",") if m.strip()]
     chosen = tuple(METRICS.names()) if metrics == "all" else check_metric_names(names)
     set_threads(0)

@@ -29,9 +29,12 @@ from ganvas.commands import PathArg, publish_options
               help="ask for the token on loopback too (always asked for when bound beyond loopback)")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="another name the studio answers to in the Host header (e.g. behind a proxy); '*' for any")
+@click.option("--cache", type=PathArg, default=None,
+              help="keep what the studio computes (directions, names, units) here, not in the run folders "
+                   "(default: beside each run, or under GANVAS_HOME when a run folder is read-only)")
 @publish_options
 def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upload_megapixels, device,
-           threads, token, require_token, allow_hosts, no_watermark, guard) -> None:
+           threads, token, require_token, allow_hosts, cache, no_watermark, guard) -> None:
     """Open the studio on every model in RUNS (default ./runs): http://HOST:PORT/ in a browser.
 
     On loopback (the default) it answers only to this machine's names and takes changes only from its
@@ -39,6 +42,7 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
     printed as a URL to open (as Jupyter does). Downloads are watermarked and signed, and checked by the
     memorization guard (--guard), as the command line's outputs are.
     """
+    import os
     import socket
 
     import uvicorn
@@ -50,6 +54,10 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
     from ganvas.studio.publishing import Publishing
 
     set_threads(threads)
+    if cache is not None:
+        from ganvas.explore.ganspace import CACHE_ENV
+
+        os.environ[CACHE_ENV] = str(cache)
     if token is not None:
         check_token(token)
     elif require_token or not is_loopback(host):

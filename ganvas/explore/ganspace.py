@@ -240,12 +240,41 @@ def _activations(G: Generator, codes: torch.Tensor, layer: str, batch: int,
 # --- the cache ----------------------------------------------------------------------------------------
 
 
+CACHE_ENV = "GANVAS_CACHE"       # a folder for what explore computes, instead of the run folder (`--cache`)
+
+
 def cache_dir(G: Generator) -> Path:
-    """``RUN/explore/step-N`` for a checkpoint in a run folder; beside a lone checkpoint folder otherwise."""
+    """Where what explore computes for a checkpoint (directions, names, units, maps) is kept.
+
+    ``RUN/explore/step-N`` for a checkpoint in a run folder, beside a lone checkpoint folder otherwise; under
+    ``$GANVAS_CACHE/<run>-<hash of its path>/step-N`` when that is set (`ganvas studio --cache DIR`, `ganvas
+    evaluate --cache DIR`), and under the data home the same way when the run folder cannot be written (a
+    shared, read-only runs folder): a person who may only read a run can still explore it."""
+    import hashlib
+    import os
+
     ckpt = Path(G.path)
-    if ckpt.parent.name == "checkpoints":
-        return ckpt.parent.parent / "explore" / ckpt.name
-    return ckpt.parent / "explore" / ckpt.name
+    beside = (ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent) / "explore" / ckpt.name
+    root = os.environ.get(CACHE_ENV)
+    if not root and _writable(beside):
+        return beside
+    if not root:
+        from ganvas.data import data_home
+
+        root = str(data_home() / "explore")
+    run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    key = hashlib.sha256(str(run.resolve()).encode()).hexdigest()[:12]
+    return Path(root).expanduser() / f"{run.name}-{key}" / ckpt.name
+
+
+def _writable(path: Path) -> bool:
+    """Whether `path` exists writable or could be made in its nearest existing parent."""
+    import os
+
+    for p in (path, *path.parents):
+        if p.exists():
+            return os.access(p, os.W_OK)
+    return False
 
 
 def _stamp(G: Generator) -> dict[str, Any]:
