@@ -128,6 +128,15 @@ class CreativityScores:
             raise GanvasError(f"unknown creativity measure '{name}'; known: {', '.join(MEASURES)}")
         return getattr(self, name)
 
+    def subset(self, idx: np.ndarray) -> CreativityScores:
+        """The scores of samples `idx` only."""
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
+        return CreativityScores(self.novelty[idx], self.nearest[idx], self.distance[idx], self.inside[idx],
+                                self.density[idx], pick(self.d_logit), pick(self.d_rank), pick(self.ambiguity),
+                                [self.top_label[i] for i in idx] if self.top_label else [])
+
     def available(self) -> list[str]:
         return [m for m in MEASURES if self.measure(m) is not None]
 
@@ -171,9 +180,12 @@ class Scorer:
                 (" (an untrained network: the data has no labels, so there is no classifier and no "
                  "style ambiguity)" if ex.name == "random" else ""))
 
+    def d_logits(self, images: np.ndarray) -> np.ndarray | None:
+        """D's scores of uint8 images (None without a generator or a D)."""
+        return None if self.generator is None else d_logits(self.generator, images)
+
     def score_images(self, images: np.ndarray, what: str = "generated samples") -> CreativityScores:
-        return self.score_features(self.extractor(images, what=what), d_logits(self.generator, images)
-                                   if self.generator is not None else None, what)
+        return self.score_features(self.extractor(images, what=what), self.d_logits(images), what)
 
     def score_features(self, features: np.ndarray, logits: np.ndarray | None = None,
                        what: str = "generated features") -> CreativityScores:
@@ -232,12 +244,12 @@ def predictor_sentence(rows: list[dict[str, Any]]) -> str:
     if not rows or np.isnan(rows[0]["auc"]):
         return "No keeps recorded."
     best = rows[0]
-    name = MEASURES.get(best["measure"], ("inside the real manifold",))[0]
+    name = MEASURES.get(best["measure"], ("being inside the real manifold",))[0]
     n = best["n_kept"]
     if abs(best["auc"] - 0.5) < 0.1:
         return (f"None of the measures tells the {n} kept outputs from the others (every AUC within 0.1 of 0.5): "
                 "what this person keeps is not what they measure.")
     way = "higher" if best["auc"] > 0.5 else "lower"
     few = " With so few keeps this is a hint, not a finding." if n < 20 else ""
-    return (f"{name} predicts best what was kept: kept outputs score {way} than the model's other outputs "
-            f"(AUC {best['auc']:.2f} over {n} keeps).{few}")
+    return (f"{name[0].upper()}{name[1:]} predicts best what was kept: kept outputs score {way} than the "
+            f"model's other outputs (AUC {best['auc']:.2f} over {n} keeps).{few}")

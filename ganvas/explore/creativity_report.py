@@ -1,0 +1,95 @@
+"""The report's creativity section (`image.creativity`): novelty, value and style ambiguity of the evaluated
+samples (ganvas.eval.creativity), the novelty–value map, and which measures predict what a person kept in
+the studio. It lives in explore because kept outputs are drawn again from their recipes."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ganvas.errors import GanvasError
+from ganvas.eval.creativity import MEASURES, CreativityScores, Scorer, keep_predictors, predictor_sentence, summary
+from ganvas.eval.creativity_map import map_for
+from ganvas.eval.report import Section, esc, png_data_uri
+from ganvas.explore.kept import kept_path, read_kept, score_kept
+
+if TYPE_CHECKING:
+    from ganvas.eval.evaluate import Evaluation
+
+
+def summary_rows(s: dict[str, Any]) -> str:
+    """Table rows: measure, median [q1, q3], meaning."""
+    rows = []
+    for m, (name, meaning) in MEASURES.items():
+        if m in s:
+            v = s[m]
+            rows.append(f"<tr><td>{esc(name)}</td><td class='v'>{v['median']:.3g}</td>"
+                        f"<td class='v'>{v['q1']:.3g} – {v['q3']:.3g}</td><td class='small'>{esc(meaning)}</td></tr>")
+    rows.append(f"<tr><td>inside the real manifold</td><td class='v'>{s['inside_real_manifold']:.0%}</td><td></td>"
+                "<td class='small'>share of samples inside some reference real's k=3 neighbourhood (precision)</td>"
+                "</tr>")
+    return "".join(rows)
+
+
+def kept_body(ev: Evaluation, scorer: Scorer, scores: CreativityScores) -> str:
+    """What the keeps say: each measure's AUC for kept outputs against the report's samples, or why none."""
+    G = ev.generator
+    path = kept_path(G.path)
+    try:
+        records = read_kept(G.path)
+    except GanvasError as exc:
+        return f"<p class='note'>{esc(exc)}</p>"
+    step = G.meta.get("progress", {}).get("step")
+    mine = [r for r in records if r.get("step") in (None, step)]
+    other = len(records) - len(mine)
+    elsewhere = (f" ({other} keep{'s' if other != 1 else ''} of other checkpoints of this run left out: their "
+                 "outputs differ at this step)") if other else ""
+    if not mine:
+        return (f"<p>No keeps recorded{esc(elsewhere)}. The studio's Explore tab records each output a person "
+                f"keeps in <code>{esc(path)}</code>, with its measures.</p>")
+    try:
+        _, kept = score_kept(G, scorer, mine)
+    except GanvasError as exc:
+        return f"<p class='note'>The keeps could not be drawn again: {esc(exc)}</p>"
+    seed0, seed1 = ev.metrics["generator"]["seeds"]
+    same = {r["recipe"]["seed"] - seed0 for r in mine                 # kept samples are not their own reference
+            if plain_seed(r["recipe"]) and seed0 <= r["recipe"]["seed"] <= seed1}
+    others = scores.subset(np.array([i for i in range(len(scores)) if i not in same], dtype=np.int64))
+    rows = keep_predictors(kept, others)
+    table = "".join(
+        f"<tr><td>{esc(MEASURES.get(r['measure'], ('inside the real manifold',))[0])}</td>"
+        f"<td class='v'>{'n/a' if math.isnan(r['auc']) else format(r['auc'], '.2f')}</td></tr>" for r in rows)
+    return (f"<p>{esc(predictor_sentence(rows))}</p><p class='small'>{len(mine)} kept outputs{esc(elsewhere)}, drawn "
+            f"again from their recipes, against the {len(others)} other samples above. AUC: the chance that a kept "
+            "output scores higher than one of the others (0.5: the measure says nothing about what is kept).</p>"
+            f"<table><tr><th>measure</th><th>AUC, kept vs the others</th></tr>{table}</table>")
+
+
+def plain_seed(recipe: dict[str, Any]) -> bool:
+    """A recipe that is just a seed's output (no class, truncation or edits): one of the report's own samples."""
+    return (isinstance(recipe.get("seed"), int) and not recipe.get("edits") and recipe.get("label") is None
+            and recipe.get("truncation") in (None, 1, 1.0))
+
+
+def sections(ev: Evaluation) -> list[Section]:
+    G = ev.generator
+    if G is None or ev.fake_images.ndim != 4:
+        return []
+    scorer = Scorer(ev.reference, G)
+    scores = scorer.score_features(ev.fake_features, scorer.d_logits(ev.fake_images))
+    s = summary(scores)
+    seeds = ev.metrics["generator"]["seeds"]
+    picture = map_for(ev, scores, f"{G.meta['model']['name']} at step {G.meta.get('progress', {}).get('step')}, "
+                                  f"seeds {seeds[0]}-{seeds[1]}", scorer.real_logits)
+    body = (f"<p>Measured in {esc(scorer.features_note)}. Novelty is the distance to the nearest training item "
+            "divided by that item's own distance to its nearest other training item: 0 is a copy, about 1 is as "
+            "far out as a new real item (held-out reals have a median near 1). Value is D's judgement and "
+            "membership of the real manifold; style ambiguity is how unsure the data's classifier is of the "
+            "label. Median and quartiles over the samples.</p>"
+            f"<table><tr><th>measure</th><th>median</th><th>quartiles</th><th>meaning</th></tr>{summary_rows(s)}"
+            f"</table><p><img src='{png_data_uri(picture)}' style='max-width:100%'></p>")
+    return [Section("Creativity: novelty, value, style ambiguity", body),
+            Section("What was kept in the studio", kept_body(ev, scorer, scores))]
+
