@@ -17,9 +17,9 @@ Network (Elgammal et al. 2017), these judge each generated sample on three axes:
   extractor, not the run's D, so a CAN run cannot grade its own homework. Without labels (the `random`
   extractor) there is no classifier and no ambiguity.
 
-D is asked in eval mode (BatchNorm's running statistics), one sample at a time: in training mode BatchNorm
-normalises by the batch, so a sample's score would depend on which samples share its batch (and StyleGAN's
-minibatch-standard-deviation layer looks across the batch in any mode). On a 20-kimg emoji DCGAN, eval-mode
+D is asked in eval mode (BatchNorm's running statistics): in training mode BatchNorm normalises by the batch,
+so a sample's score would depend on which samples share its batch (and StyleGAN's minibatch-standard-deviation
+layer looks across the batch in any mode: such a D is asked one sample at a time). On a 20-kimg emoji DCGAN, eval-mode
 scores separate reals (median logit ≈ 3) from outputs (≈ −2.5) as training-mode ones do.
 """
 
@@ -48,6 +48,8 @@ MEASURES = {
     "density": ("density", f"real k={K_DC} neighbourhoods containing it, ÷ {K_DC} (0: outside every one)"),
     "ambiguity": ("style ambiguity", "entropy of the domain classifier's posterior ÷ log K: 0 one label for "
                                      "sure, 1 cannot tell"),
+    "d_ambiguity": ("D's style ambiguity", "the same of the run's own D's class posterior (CAN's style head: what "
+                                           "CAN's generator is trained to raise)"),
 }
 
 
@@ -77,33 +79,51 @@ def posterior(extractor: Any, features: np.ndarray) -> np.ndarray | None:
     return e / e.sum(axis=1, keepdims=True)
 
 
-@torch.no_grad()
-def d_logits(G: Any, images: np.ndarray) -> np.ndarray | None:
-    """D's score of each uint8 image (None when the model has no trained D), one image per call (see above).
+def d_logits(G: Any, images: np.ndarray, batch: int = 64) -> np.ndarray | None:
+    """D's score of each uint8 image (None when the model has no trained D); see `d_outputs`."""
+    return d_outputs(G, images, batch)[0]
 
-    A class-conditional D is asked with equal weight on every class (its average judgement); a D that
-    returns several outputs (a style head beside the real/fake logit) is read by its first; a patch D by the
-    mean of its patches."""
+
+@torch.no_grad()
+def d_outputs(G: Any, images: np.ndarray, batch: int = 64) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(D's score of each uint8 image, D's own class posterior N×K from its projection or style head, or None
+    where D has none), in eval mode; (None, None) when the model has no trained D.
+
+    A sample's score must not depend on its batch: the first two images are scored alone and together, and
+    only a D that gives the same answers (BatchNorm on running statistics) is then asked in batches; one that
+    looks across its batch (StyleGAN's minibatch standard deviation) is asked one image at a time. A
+    class-conditional D is asked with equal weight on every class (its average judgement); a D that returns
+    several outputs is read by its first; a patch D by its mean."""
     model = getattr(G, "model", None)
     D = getattr(model, "D", None)
-    if D is None:
-        return None
+    if D is None or not len(images):
+        return (None, None) if D is None else (np.zeros(0), None)
     was = D.training
     D.eval()
     device = next(D.parameters()).device
     k = int(getattr(model, "num_classes", 0) or 0)
-    c = torch.full((1, k), 1.0 / k, device=device) if k else None
-    out = np.empty(len(images))
+    heads: list[np.ndarray] = []
+
+    def ask(x: np.ndarray, keep: bool = False) -> np.ndarray:
+        t = G.domain.to_tensor(x, device)
+        y = D(t, torch.full((len(x), k), 1.0 / k, device=device)) if k else D(t)
+        if isinstance(y, tuple | list):
+            y = y[0]
+        scores = model.class_scores() if keep and hasattr(model, "class_scores") else None
+        if scores is not None:
+            heads.append(torch.softmax(scores.double(), dim=1).cpu().numpy())
+        return y.float().reshape(len(x), -1).mean(dim=1).cpu().double().numpy()
+
     try:
-        for i in range(len(images)):
-            x = G.domain.to_tensor(images[i:i + 1], device)
-            y = D(x, c) if c is not None else D(x)
-            if isinstance(y, tuple | list):
-                y = y[0]
-            out[i] = float(y.float().mean())
+        step = 1
+        if len(images) >= 2:
+            alone = np.concatenate([ask(images[:1]), ask(images[1:2])])
+            step = batch if np.allclose(ask(images[:2]), alone, rtol=1e-4, atol=1e-5) else 1
+        logits = np.concatenate([ask(images[i:i + step], keep=True) for i in range(0, len(images), step)])
     finally:
         D.train(was)
-    return out
+    whole = heads and sum(len(h) for h in heads) == len(images)
+    return logits, (np.concatenate(heads) if whole else None)
 
 
 @dataclass
@@ -118,6 +138,7 @@ class CreativityScores:
     d_logit: np.ndarray | None = None       # D's score
     d_rank: np.ndarray | None = None        # share of reference reals D scores lower
     ambiguity: np.ndarray | None = None     # normalised entropy of the domain classifier's posterior
+    d_ambiguity: np.ndarray | None = None   # the same of D's own class posterior (CAN's style head), if any
     top_label: list[str] = field(default_factory=list)   # the classifier's most likely label, per sample
 
     def __len__(self) -> int:
@@ -135,7 +156,7 @@ class CreativityScores:
 
         return CreativityScores(self.novelty[idx], self.nearest[idx], self.distance[idx], self.inside[idx],
                                 self.density[idx], pick(self.d_logit), pick(self.d_rank), pick(self.ambiguity),
-                                [self.top_label[i] for i in idx] if self.top_label else [])
+                                pick(self.d_ambiguity), [self.top_label[i] for i in idx] if self.top_label else [])
 
     def available(self) -> list[str]:
         return [m for m in MEASURES if self.measure(m) is not None]
@@ -165,7 +186,7 @@ class Scorer:
         self.real = ref.features[ref.real_idx]
         at_least(self.real, max(K_PR, K_DC) + 1, "reference real features", "manifold membership")
         self.radii = real_radii(self.real)
-        reals = d_logits(generator, ref.dataset.arrays["x"][ref.real_idx]) if generator is not None else None
+        reals = d_outputs(generator, ref.dataset.arrays["x"][ref.real_idx])[0] if generator is not None else None
         self.real_logits = None if reals is None else np.sort(reals)
         names = list(ref.extractor.source.get("labels") or []) or list(ref.dataset.label_names)
         self.labels = names
@@ -180,15 +201,16 @@ class Scorer:
                 (" (an untrained network: the data has no labels, so there is no classifier and no "
                  "style ambiguity)" if ex.name == "random" else ""))
 
-    def d_logits(self, images: np.ndarray) -> np.ndarray | None:
-        """D's scores of uint8 images (None without a generator or a D)."""
-        return None if self.generator is None else d_logits(self.generator, images)
+    def d_outputs(self, images: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """D's scores and own class posterior of uint8 images ((None, None) without a generator or a D)."""
+        return (None, None) if self.generator is None else d_outputs(self.generator, images)
 
     def score_images(self, images: np.ndarray, what: str = "generated samples") -> CreativityScores:
-        return self.score_features(self.extractor(images, what=what), self.d_logits(images), what)
+        return self.score_features(self.extractor(images, what=what), *self.d_outputs(images), what=what)
 
     def score_features(self, features: np.ndarray, logits: np.ndarray | None = None,
-                       what: str = "generated features") -> CreativityScores:
+                       d_posterior: np.ndarray | None = None, what: str = "generated features") -> CreativityScores:
+        """The measures of samples from their features, D's scores and D's own class posterior (both optional)."""
         f = as_features(features, what)
         if f.shape[1] != self.train.shape[1]:
             raise GanvasError(f"{what}: {f.shape[1]} columns, but the training features have {self.train.shape[1]}"
@@ -201,15 +223,17 @@ class Scorer:
         post = posterior(self.extractor, f)
         top = [self.labels[j] if j < len(self.labels) else str(j) for j in post.argmax(axis=1)] if post is not None \
             else []
+        own = None if d_posterior is None or d_posterior.shape[1] < 2 else style_ambiguity(d_posterior, "D's posterior")
         return CreativityScores(d / self.gap[idx], self.reference.train_idx[idx], d, inside, density, logits, rank,
-                                None if post is None else style_ambiguity(post, what), top)
+                                None if post is None else style_ambiguity(post, what), own, top)
 
 
 def summary(scores: CreativityScores) -> dict[str, Any]:
-    """Median and quartiles of every measure, the share inside the real manifold, and N."""
+    """Median and quartiles of every measure and of the raw feature distance to the nearest training item, the
+    share inside the real manifold, and N."""
     out: dict[str, Any] = {"n": len(scores), "inside_real_manifold": float(np.mean(scores.inside))}
-    for m in scores.available():
-        q1, med, q3 = np.percentile(scores.measure(m), [25, 50, 75])
+    for m in [*scores.available(), "distance"]:
+        q1, med, q3 = np.percentile(getattr(scores, m), [25, 50, 75])
         out[m] = {"median": float(med), "q1": float(q1), "q3": float(q3)}
     return out
 

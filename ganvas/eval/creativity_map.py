@@ -78,11 +78,10 @@ def novelty_value_map(images: np.ndarray, scores: CreativityScores, train_images
         draw.text((LEFT - 40, y - 7), f"{t:.2g}", fill="black", font=small)
     gx, _ = px(1.0, y0)
     _, gy = px(0, yguide)
+    guide_y = np.isfinite(yguide) and y0 <= yguide <= y1
     draw.line([gx, TOP, gx, TOP + H], fill=(150, 150, 220), width=1)
-    if np.isfinite(yguide) and y0 <= yguide <= y1:
+    if guide_y:
         draw.line([LEFT, gy, LEFT + W, gy], fill=(150, 150, 220), width=1)
-        draw.text((LEFT + W - 160, gy - 15), guide_words, fill=(90, 90, 180), font=small)
-    draw.text((gx + 4, TOP + 4), "novelty 1: as far as a new real item", fill=(90, 90, 180), font=small)
     draw.text((LEFT + 8, TOP + H + 24), "novelty: distance to the nearest training item / that item's own "
               "nearest-neighbour distance (clipped at the right edge)", fill="black", font=font)
     draw.text((8, TOP - 22), ylabel + "; frame: green inside the real manifold, red outside", fill="black",
@@ -108,6 +107,11 @@ def novelty_value_map(images: np.ndarray, scores: CreativityScores, train_images
         top = int(min(max(y - THUMB / 2, TOP + 1), TOP + H - THUMB))
         canvas.paste(thumb, (left, top))
 
+    draw.text((gx + 4, TOP + 4), "novelty 1: as far as a new real item", fill=(90, 90, 180), font=small,
+              stroke_width=2, stroke_fill="white")
+    if guide_y:
+        draw.text((LEFT + W - 160, gy - 15), guide_words, fill=(90, 90, 180), font=small, stroke_width=2,
+                  stroke_fill="white")
     px0 = LEFT + W + 24
     draw.text((px0, TOP - 22), "the most novel, beside their nearest training items", fill="black", font=font)
     for row, i in enumerate(order[:MOST_NOVEL]):

@@ -27,6 +27,10 @@ def summary_rows(s: dict[str, Any]) -> str:
             v = s[m]
             rows.append(f"<tr><td>{esc(name)}</td><td class='v'>{v['median']:.3g}</td>"
                         f"<td class='v'>{v['q1']:.3g} – {v['q3']:.3g}</td><td class='small'>{esc(meaning)}</td></tr>")
+    if "distance" in s:
+        v = s["distance"]
+        rows.append(f"<tr><td>feature distance</td><td class='v'>{v['median']:.3g}</td><td class='v'>{v['q1']:.3g} – "
+                    f"{v['q3']:.3g}</td><td class='small'>to the nearest training item, before dividing</td></tr>")
     rows.append(f"<tr><td>inside the real manifold</td><td class='v'>{s['inside_real_manifold']:.0%}</td><td></td>"
                 "<td class='small'>share of samples inside some reference real's k=3 neighbourhood (precision)</td>"
                 "</tr>")
@@ -78,7 +82,7 @@ def sections(ev: Evaluation) -> list[Section]:
     if G is None or ev.fake_images.ndim != 4:
         return []
     scorer = Scorer(ev.reference, G)
-    scores = scorer.score_features(ev.fake_features, scorer.d_logits(ev.fake_images))
+    scores = scorer.score_features(ev.fake_features, *scorer.d_outputs(ev.fake_images))
     s = summary(scores)
     seeds = ev.metrics["generator"]["seeds"]
     picture = map_for(ev, scores, f"{G.meta['model']['name']} at step {G.meta.get('progress', {}).get('step')}, "
