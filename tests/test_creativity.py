@@ -178,3 +178,58 @@ def test_the_report_has_the_creativity_section_and_what_was_kept(run: Path, clie
     kept_file.write_text(kept_file.read_text() + "not json\n")
     assert "line 5 is not JSON" in render(ev)
     kept_file.unlink()
+
+
+class _Domain:
+    def to_tensor(self, x: np.ndarray, device=None):
+        import torch
+
+        return torch.as_tensor(x, dtype=torch.float32).permute(0, 3, 1, 2) / 127.5 - 1
+
+
+def _model(coupled: bool):
+    """A stand-in model whose D scores the mean pixel (minus half the batch's mean when `coupled`), with a
+    two-class head whose scores it keeps, as a projection D does."""
+    import types
+
+    import torch
+
+    class D(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+            self.scores = None
+
+        def forward(self, x):
+            s = x.mean(dim=(1, 2, 3)) * self.w
+            self.scores = torch.stack([s, -s], dim=1)
+            return s - 0.5 * s.mean() if coupled else s
+
+    d = D()
+    model = types.SimpleNamespace(D=d, num_classes=0, class_scores=lambda: d.scores)
+    return types.SimpleNamespace(model=model, domain=_Domain())
+
+
+def test_d_is_asked_so_that_a_score_never_depends_on_the_batch() -> None:
+    from ganvas.eval.creativity import d_outputs
+
+    images = np.random.default_rng(2).integers(0, 255, (70, 4, 4, 3), dtype=np.uint8)
+    mean = images.reshape(70, -1).mean(axis=1) / 127.5 - 1
+    plain, posterior = d_outputs(_model(False), images)
+    assert np.allclose(plain, mean, atol=1e-5) and posterior.shape == (70, 2)
+    assert np.allclose(posterior.sum(axis=1), 1.0)
+    coupled, _ = d_outputs(_model(True), images)                     # asked one by one: s − s/2 for each alone
+    assert np.allclose(coupled, mean / 2, atol=1e-5)
+    assert not np.allclose(coupled[1:3], mean[1:3] - 0.5 * mean[1:3].mean())
+    scores = CreativityScores(np.ones(70), np.zeros(70, int), np.ones(70), np.ones(70, bool), np.ones(70), plain,
+                              d_ambiguity=style_ambiguity(posterior))
+    assert "d_ambiguity" in scores.available() and "d_ambiguity" in summary(scores)
+
+
+def test_without_labels_the_report_says_random_features_and_no_ambiguity(run: Path) -> None:
+    from ganvas.eval.evaluate import evaluate_run
+    from ganvas.eval.report import render
+
+    html = render(evaluate_run(run, n=30, features="random"))
+    assert "the &#x27;random&#x27; extractor&#x27;s features (an untrained network" in html
+    assert "Creativity: novelty, value, style ambiguity" in html and "No keeps recorded" in html

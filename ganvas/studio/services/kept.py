@@ -49,26 +49,23 @@ class KeptService:
         return found
 
     def keep(self, model: str, body: S.RecipeIn) -> dict[str, Any]:
-        """Record one kept output with its measures; a model that cannot be scored (not pictures, data not at
-        hand) is still recorded, with the reason instead of scores."""
+        """Record one kept output with its measures; a model that cannot be scored (music, data not at hand) is
+        still recorded, with the reason instead of scores."""
         item = self.catalogue.generator(model)
         G = item.model
         recipe = recipe_of(G, body)
         drawn = self.generation.draw(item, [recipe])
         record: dict[str, Any] = {"model": model, "run": item.entry.run, "step": item.entry.step,
                                   "recipe": recipe.to_dict(G, drawn.directions[0])}
-        if G.domain.name != "image":
-            record["scores"], record["unscored"] = None, f"a {G.domain.name} model: the measures judge pictures"
-        else:
-            try:
-                scorer = self.scorer(item)
-                images = G.domain.to_array(drawn.outputs)
-                with self.state.compute:
-                    scores = scorer.score_images(images, what="the kept output")
-                record["scores"] = scores.row(0)
-                record["features"] = {"name": scorer.extractor.name, "sha256": scorer.extractor.sha256[:16]}
-            except GanvasError as exc:
-                record["scores"], record["unscored"] = None, str(exc)
+        try:                # the extractors judge pictures: other domains are refused by them, and recorded unscored
+            scorer = self.scorer(item)
+            images = G.domain.to_array(drawn.outputs)
+            with self.state.compute:
+                scores = scorer.score_images(images, what="the kept output")
+            record["scores"] = scores.row(0)
+            record["features"] = {"name": scorer.extractor.name, "sha256": scorer.extractor.sha256[:16]}
+        except GanvasError as exc:
+            record["scores"], record["unscored"] = None, str(exc)
         try:
             path = record_keep(G.path, record)
         except OSError as exc:
