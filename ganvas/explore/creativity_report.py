@@ -19,22 +19,35 @@ if TYPE_CHECKING:
     from ganvas.eval.evaluate import Evaluation
 
 
-def summary_rows(s: dict[str, Any]) -> str:
-    """Table rows: measure, median [q1, q3], meaning."""
+def summary_rows(s: dict[str, Any], held: dict[str, Any] | None = None) -> str:
+    """Table rows: measure, median [q1, q3] of the samples (and of held-out reals, when given), meaning."""
+    def cells(v: dict[str, float] | None) -> str:
+        if v is None:
+            return "<td class='v'>–</td>"
+        return f"<td class='v'>{v['median']:.3g} [{v['q1']:.3g}, {v['q3']:.3g}]</td>"
+
+    names = {m: (name, meaning) for m, (name, meaning) in MEASURES.items()}
+    names["distance"] = ("feature distance", "to the nearest training item, before dividing")
     rows = []
-    for m, (name, meaning) in MEASURES.items():
+    for m, (name, meaning) in names.items():
         if m in s:
-            v = s[m]
-            rows.append(f"<tr><td>{esc(name)}</td><td class='v'>{v['median']:.3g}</td>"
-                        f"<td class='v'>{v['q1']:.3g} – {v['q3']:.3g}</td><td class='small'>{esc(meaning)}</td></tr>")
-    if "distance" in s:
-        v = s["distance"]
-        rows.append(f"<tr><td>feature distance</td><td class='v'>{v['median']:.3g}</td><td class='v'>{v['q1']:.3g} – "
-                    f"{v['q3']:.3g}</td><td class='small'>to the nearest training item, before dividing</td></tr>")
-    rows.append(f"<tr><td>inside the real manifold</td><td class='v'>{s['inside_real_manifold']:.0%}</td><td></td>"
-                "<td class='small'>share of samples inside some reference real's k=3 neighbourhood (precision)</td>"
+            rows.append(f"<tr><td>{esc(name)}</td>{cells(s[m])}" + (cells(held.get(m)) if held else "") +
+                        f"<td class='small'>{esc(meaning)}</td></tr>")
+    inside = f"<td class='v'>{held['inside_real_manifold']:.0%}</td>" if held else ""
+    rows.append(f"<tr><td>inside the real manifold</td><td class='v'>{s['inside_real_manifold']:.0%}</td>{inside}"
+                "<td class='small'>share inside some reference real's k=3 neighbourhood (what precision counts)</td>"
                 "</tr>")
     return "".join(rows)
+
+
+def heldout_summary(ev: Evaluation, scorer: Scorer) -> dict[str, Any] | None:
+    """The same measures of as many held-out reals as samples (None without a held-out split): the yardstick."""
+    ref = ev.reference
+    if not len(ref.heldout_idx):
+        return None
+    idx = ref.heldout_idx[:len(ev.fake_images)]
+    return summary(scorer.score_features(ref.features[idx], *scorer.d_outputs(ref.dataset.arrays["x"][idx]),
+                                         what="held-out features"))
 
 
 def kept_body(ev: Evaluation, scorer: Scorer, scores: CreativityScores) -> str:
@@ -87,12 +100,15 @@ def sections(ev: Evaluation) -> list[Section]:
     seeds = ev.metrics["generator"]["seeds"]
     picture = map_for(ev, scores, f"{G.meta['model']['name']} at step {G.meta.get('progress', {}).get('step')}, "
                                   f"seeds {seeds[0]}-{seeds[1]}", scorer.real_logits)
+    held = heldout_summary(ev, scorer)
+    head = "<th>held-out reals</th>" if held else ""
     body = (f"<p>Measured in {esc(scorer.features_note)}. Novelty is the distance to the nearest training item "
             "divided by that item's own distance to its nearest other training item: 0 is a copy, about 1 is as "
-            "far out as a new real item (held-out reals have a median near 1). Value is D's judgement and "
-            "membership of the real manifold; style ambiguity is how unsure the data's classifier is of the "
-            "label. Median and quartiles over the samples.</p>"
-            f"<table><tr><th>measure</th><th>median</th><th>quartiles</th><th>meaning</th></tr>{summary_rows(s)}"
+            "far out as a new real item. Value is D's judgement and membership of the real manifold; style "
+            "ambiguity is how unsure the data's classifier is of the label. Median [quartiles] over the samples"
+            + (", and over as many held-out reals scored the same way (what a real item looks like)" if held else "")
+            + ".</p>"
+            f"<table><tr><th>measure</th><th>samples</th>{head}<th>meaning</th></tr>{summary_rows(s, held)}"
             f"</table><p><img src='{png_data_uri(picture)}' style='max-width:100%'></p>")
     return [Section("Creativity: novelty, value, style ambiguity", body),
             Section("What was kept in the studio", kept_body(ev, scorer, scores))]
