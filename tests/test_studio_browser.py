@@ -7,6 +7,7 @@ pictures come from scripts/studio_screenshots.py on trained runs), else to the t
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.request
 from pathlib import Path
@@ -62,7 +63,7 @@ def watch(page) -> list[str]:
     return problems
 
 
-def test_explore_interpolate_keep_and_breed(server, browser, shots: Path) -> None:
+def test_explore_interpolate_keep_and_breed(server, browser, shots: Path, studio_runs: Path) -> None:
     url, scratch, _ = server
     page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)   # for wait_for_function
     problems = watch(page)
@@ -97,6 +98,12 @@ def test_explore_interpolate_keep_and_breed(server, browser, shots: Path) -> Non
     page.locator("body").focus()
     page.keyboard.press("k")
     page.wait_for_function("document.getElementById('kept-count').textContent === '1'")
+    # the run records the keep with its measures (the first keep may train the data's feature extractor: ~1 min)
+    page.wait_for_function("document.getElementById('status').textContent.includes('recorded in the run')",
+                           timeout=240_000)
+    kept = [json.loads(line) for line in (studio_runs / SG / "studio" / "kept.jsonl").read_text().splitlines()]
+    assert kept[-1]["recipe"]["seed"] == 1 and kept[-1]["recipe"]["edits"][0]["amount"] == 1.5
+    assert {"novelty", "d_rank", "ambiguity"} <= set(kept[-1]["scores"])
     page.keyboard.press("a")
     page.locator("#seed-grid .tile").nth(5).click()
     page.keyboard.press("b")

@@ -55,6 +55,7 @@ OPERATIONS = {
     "POST /api/models/{model}/write/export": 12,
     "POST /api/models/{model}/write/download": 12,
     "POST /api/models/{model}/guard": 12,
+    "POST /api/models/{model}/kept": 12,               # the first keep of a model builds its scorer
     "POST /api/verify": 12,
 }
 # MuseGAN's activation directions take seconds per set of 2,000 samples on a slow CPU, and each new set
@@ -108,7 +109,8 @@ def meaningful(case):
         return case
     if isinstance(body, dict):
         ends = {"render": [body], "provenance": [body], "export": [body], "interpolate": [body.get("a"), body.get("b")],
-                "breed": body.get("parents"), "download": body.get("items")}.get(case.operation.path.rsplit("/")[-1])
+                "breed": body.get("parents"), "download": body.get("items"),
+                "kept": [body]}.get(case.operation.path.rsplit("/")[-1])
         for end in ends or []:
             if isinstance(end, dict):
                 end.pop("directions", None)             # the default set: a new one costs seconds to compute

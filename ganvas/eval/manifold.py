@@ -51,3 +51,30 @@ def prdc(real: np.ndarray, fake: np.ndarray, k_pr: int = K_PR, k_dc: int = K_DC,
         "density": float(real_balls_hit.mean() / k_dc),
         "coverage": float(covered.mean()),
     }
+
+
+def membership(real: np.ndarray, fake: np.ndarray, k_pr: int = K_PR, k_dc: int = K_DC,
+               what_real: str = "real features", what_fake: str = "generated features",
+               radii: dict[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per generated sample, what `prdc` averages: (inside the real manifold with k = `k_pr`, i.e. counted by
+    precision; the real k = `k_dc` neighbourhoods containing it / k_dc, whose mean is density). Per sample, so
+    one output (a kept one, say) can be judged against the same reals as a whole evaluation. `radii`: the reals'
+    k-th neighbour distances from an earlier call of `real_radii`, so judging one output costs no N² pass."""
+    real, fake = as_features(real, what_real), as_features(fake, what_fake)
+    same_width(real, fake, what_real, what_fake)
+    k_max = max(k_pr, k_dc)
+    at_least(real, k_max + 1, what_real, f"a {k_max}-nearest-neighbour radius")
+    r_real = radii if radii is not None else real_radii(real, k_pr, k_dc)
+    inside = np.zeros(len(fake), dtype=bool)
+    hits = np.zeros(len(fake))
+    fake_sq = np.einsum("ij,ij->i", fake, fake)
+    for rows in row_blocks(len(real), len(fake)):
+        d = distances(real[rows], fake, fake_sq)
+        inside |= (d < r_real[k_pr][rows, None]).any(axis=0)
+        hits += (d < r_real[k_dc][rows, None]).sum(axis=0)
+    return inside, hits / k_dc
+
+
+def real_radii(real: np.ndarray, k_pr: int = K_PR, k_dc: int = K_DC) -> dict[int, np.ndarray]:
+    """Each real sample's distance to its k-th nearest other real sample, for k = `k_pr` and `k_dc`."""
+    return kth_neighbour_distance(as_features(real, "real features"), (k_pr, k_dc))

@@ -37,10 +37,21 @@ def authenticity(train: np.ndarray, fake: np.ndarray, what_train: str = "trainin
     train, fake = as_features(train, what_train), as_features(fake, what_fake)
     same_width(train, fake, what_train, what_fake)
     at_least(train, 2, what_train, "authenticity (a training sample's nearest other training sample)")
-    gap = kth_neighbour_distance(train, (1,))[1]         # each training sample's distance to its nearest other
-    d, idx = nearest(fake, train, 1)
-    authentic = gap[idx[:, 0]] < d[:, 0]
+    gap, d, idx = nearest_with_gap(train, fake)
+    authentic = gap[idx] < d
     return float(authentic.mean()), authentic
+
+
+def nearest_with_gap(train: np.ndarray, fake: np.ndarray, gap: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(each training sample's distance to its nearest other training sample; each generated sample's
+    distance to its nearest training sample; that sample's index): what authenticity and the creativity
+    report's novelty (ganvas.eval.creativity) compare. Inputs are checked feature arrays; `gap` from an earlier
+    call spares the N² pass over the training set."""
+    if gap is None:
+        gap = kth_neighbour_distance(train, (1,))[1]
+    d, idx = nearest(fake, train, 1)
+    return gap, d[:, 0], idx[:, 0]
 
 
 def distance_ratio(train: np.ndarray, fake: np.ndarray, what_train: str = "training features",

@@ -13,6 +13,7 @@ from ganvas.studio.services.catalogue import Catalogue
 from ganvas.studio.services.directions import DirectionService
 from ganvas.studio.services.export import ExportService
 from ganvas.studio.services.generation import GenerationService
+from ganvas.studio.services.kept import KeptService
 from ganvas.studio.services.projection import ProjectionService
 from ganvas.studio.services.publish import PublishService
 from ganvas.studio.services.sketch import SketchService
@@ -46,3 +47,4 @@ Translation = Annotated[TranslationService, Depends(_service("translation"))]
 Sketch = Annotated[SketchService, Depends(_service("sketch"))]
 Text = Annotated[TextService, Depends(_service("text"))]
 Publish = Annotated[PublishService, Depends(_service("publish"))]
+Kept = Annotated[KeptService, Depends(_service("kept"))]

@@ -14,6 +14,7 @@ from ganvas.studio.services.catalogue import Catalogue
 from ganvas.studio.services.directions import DirectionService
 from ganvas.studio.services.export import ExportService
 from ganvas.studio.services.generation import GenerationService
+from ganvas.studio.services.kept import KeptService
 from ganvas.studio.services.projection import ProjectionService
 from ganvas.studio.services.publish import PublishService
 from ganvas.studio.services.sketch import SketchService
@@ -34,6 +35,7 @@ class Services:
     sketch: SketchService
     text: TextService
     publish: PublishService
+    kept: KeptService
 
     @classmethod
     def over(cls, state: StudioState) -> Services:
@@ -44,4 +46,4 @@ class Services:
         return cls(state, catalogue, directions, generation, export,
                    ProjectionService(state, catalogue, generation), TranslationService(state, catalogue),
                    SketchService(state, catalogue), TextService(state, catalogue),
-                   PublishService(state, catalogue, generation, export))
+                   PublishService(state, catalogue, generation, export), KeptService(state, catalogue, generation))

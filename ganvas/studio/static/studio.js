@@ -2,6 +2,7 @@
 import { api, saveBlob } from "./api.js";
 import { Sketchpad } from "./draw.js";
 import { Writer } from "./write.js";
+import { keptMessage, recordKeep } from "./kept.js";
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_DIRECTIONS = 8;
@@ -357,6 +358,9 @@ function keep() {
                        at: new Date().toISOString() });
   saveKept();
   say("kept");
+  const model = state.model;
+  recordKeep(model, r).then((answer) => { if (state.model === model) say(keptMessage(answer)); })
+    .catch((e) => say(`kept in this browser; the run did not record it: ${e.message}`, true));
 }
 function renderKept() {
   const list = $("kept");
