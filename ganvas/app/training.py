@@ -71,6 +71,7 @@ def resolve_config(preset: str | None, overrides: dict[str, Any]) -> TrainConfig
     cfg = cfg.with_overrides(overrides).validate()
     if cfg.resolution == 0:
         cfg.resolution = MODELS.get(cfg.model).default_resolution
+    MODELS.get(cfg.model).check_resolution(cfg.resolution)     # before a folder is read at that side
     return cfg
 
 

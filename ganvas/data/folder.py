@@ -38,6 +38,8 @@ from ganvas.errors import GanvasError
 from ganvas.files import atomic_dir, load_npy, save_npy, write_json, write_text
 
 __all__ = ["FolderListing", "check_fit", "load_folder", "read_file_list", "scan"]
+IMAGE_FOLDER = (f"a folder of images ({' '.join(IMAGE_SUFFIXES)}; sub-folders are classes) or a built-in dataset "
+                "name (`ganvas data list`)")
 IMAGE_HINT = "train with --set augment=diffaugment, and at a small --resolution (32 or 64)"
 
 
@@ -49,8 +51,7 @@ def check_fit(fit: str) -> None:
 def load_folder(folder: Path, resolution: int, fit: str = "crop", home: Path | None = None,
                 progress: bool | None = None) -> ArrayDataset:
     check_fit(fit)
-    listing = FolderListing.open(folder, "a folder of images or a built-in dataset name", f"{resolution}-{fit}", home,
-                                 IMAGE_SUFFIXES)
+    listing = FolderListing.open(folder, IMAGE_FOLDER, f"{resolution}-{fit}", home, IMAGE_SUFFIXES)
     label_file = find_label_file(listing.folder)
     if label_file is not None:       # not an image to decode; its content keys the cache as well as its size and time
         digest = hashlib.sha256(f"{listing.digest}\0{label_file.name}\0{content_digest(label_file)}".encode())

@@ -151,7 +151,7 @@ class FolderListing:
         folder = Path(folder).expanduser().resolve()
         where = shown(str(folder))
         if not folder.exists():
-            raise GanvasError(f"data folder '{where}' does not exist")
+            raise GanvasError(f"data folder '{where}' does not exist; expected {expected}")
         if not folder.is_dir():
             raise GanvasError(f"data '{where}' is a file; expected {expected}")
         files, odd = walk(folder, suffixes)

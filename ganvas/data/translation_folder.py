@@ -189,7 +189,8 @@ def load_translation_folder(folder: Path, resolution: int, layout: str, fit: str
                             home: Path | None = None, progress: bool | None = None) -> ArrayDataset:
     """Domains A and B from the user's folder, decoded once and cached until a file changes."""
     check_fit(fit)
-    listing = FolderListing.open(folder, "a folder with A/ and B/ sub-folders", f"{resolution}-{fit}-{layout}", home)
+    expected = f"a folder with A/ and B/ sub-folders of images ({' '.join(IMAGE_SUFFIXES)})"
+    listing = FolderListing.open(folder, expected, f"{resolution}-{fit}-{layout}", home)
     card = listing.cached_card()
     if card is not None:
         arrays = {role: load_npy(listing.cache / f"{role}.npy") for role in ROLES}

@@ -59,6 +59,7 @@ class RunResult:
     elapsed_s: float
     images_per_s: float
     domain: str = "image"       # the kind of data trained on (what the end-of-run hints point to)
+    model: str = ""             # the registered model's name (a translation model's hint is `ganvas translate`)
 
 
 class Trainer:
@@ -354,4 +355,5 @@ class Trainer:
             if self.logger is not None:
                 self.logger.close()
         return RunResult(self.run_dir, self.last_checkpoint, final, self.progress.step,
-                         self.progress.nimg / 1000, self.progress.elapsed_s, self.last_rate, self.model.spec.domain)
+                         self.progress.nimg / 1000, self.progress.elapsed_s, self.last_rate, self.model.spec.domain,
+                         self.model.name)
