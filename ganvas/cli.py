@@ -13,8 +13,20 @@ import time
 
 import click
 
-from ganvas.commands import FullHelpGroup, credits, data, evaluate, explore, inspect, keys, sample, studio, train
-from ganvas.commands import translate, verify
+from ganvas.commands import (
+    FullHelpGroup,
+    credits,
+    data,
+    evaluate,
+    explore,
+    inspect,
+    keys,
+    sample,
+    studio,
+    train,
+    translate,
+    verify,
+)
 from ganvas.console import is_secondary_rank
 from ganvas.errors import GanvasError
 
