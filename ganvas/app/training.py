@@ -20,11 +20,13 @@ from ganvas.accel import pick_device, set_threads
 from ganvas.config import TrainConfig, load_preset
 from ganvas.console import info, warning
 from ganvas.data.dataset import ArrayDataset, is_builtin, load_dataset
+from ganvas.data.imageprep import IMAGE_SUFFIXES
 from ganvas.data.labels import merge_rare_classes, rare_classes
+from ganvas.data.listing import plain_skipped
 from ganvas.data.split import training_part
 from ganvas.domains import get_domain
 from ganvas.errors import GanvasError
-from ganvas.files import write_json
+from ganvas.files import write_json, write_text
 from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec, GanModel
 from ganvas.seeds import derive_seed
@@ -252,9 +254,23 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
     elif ctx.is_main:
         write_json(run_dir / "config.json", {"config": cfg.to_dict(), "model": model.describe(),
                                              "dataset": dataset.summary()})
+    if ctx.is_main and dataset.skipped_list is not None:
+        skipped_report(dataset, run_dir)
     for net in [model, *trainer.ema.averaged.values()]:    # identical by construction; made certain
         ctx.broadcast_module_(net)          # (buffers stay each rank's own: BatchNorm statistics of its share)
     return Prepared(trainer, run_dir, resume_step)
+
+
+def skipped_report(dataset: ArrayDataset, run_dir: Path) -> None:
+    """The files of the user's folder left out of the data, with why in words, in the run folder (skipped.txt),
+    where people look, not only in the data cache; one line at the terminal says where."""
+    kind = {"image": "an image", "music": "MIDI", "text": "text"}.get(dataset.domain, dataset.domain)
+    count, text = plain_skipped(dataset.skipped_list, dataset.name, kind,
+                                IMAGE_SUFFIXES if dataset.domain == "image" else ())
+    if count:
+        write_text(run_dir / "skipped.txt", text)
+        info(f"{count} file(s) of {dataset.name} were left out of the data; the list, with why, is in "
+             f"{run_dir / 'skipped.txt'}")
 
 
 def step_hooks(cfg: TrainConfig) -> tuple[Any, ...]:

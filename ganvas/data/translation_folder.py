@@ -18,6 +18,7 @@ no file to read (FIFOs, symlink loops, folders named ``*.png``).
 from __future__ import annotations
 
 import collections
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -197,6 +198,7 @@ def load_translation_folder(folder: Path, resolution: int, layout: str, fit: str
         ds = ArrayDataset(str(listing.folder), "image", arrays, card, card["fingerprint"], streams_for(layout))
     else:
         ds = _build(listing, resolution, layout, fit, progress)
+    ds = dataclasses.replace(ds, skipped_list=listing.cache / "skipped.txt")
     side = min("ab", key=lambda role: len(ds.arrays[role]))
     if layout == "paired":
         warn_if_few(listing.folder, len(ds.arrays["a"]), "pair", f"add pairs, or {TRANSLATION_HINT}")
