@@ -17,6 +17,7 @@ import torch
 
 from ganvas import distributed
 from ganvas.accel import pick_device, set_threads
+from ganvas.app.expectations import Expectations
 from ganvas.config import TrainConfig, load_preset
 from ganvas.console import info, warning
 from ganvas.data.dataset import ArrayDataset, is_builtin, load_dataset
@@ -245,7 +246,7 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
     trainer = ctx.everywhere(lambda: Trainer(cfg, model, dataset, run_dir, device, max_steps=plan.max_steps,
                                              progress_bar=progress, domain=get_domain(dataset.domain,
                                                                                       dataset.domain_args),
-                                             hooks=step_hooks(cfg)))
+                                             hooks=step_hooks(cfg), on_speed=expectations(cfg, dataset)))
     resume_step = None
     if plan.found is not None:
         checkpoint = state.load_everywhere(plan.found, ctx)
@@ -271,6 +272,13 @@ def skipped_report(dataset: ArrayDataset, run_dir: Path) -> None:
         write_text(run_dir / "skipped.txt", text)
         info(f"{count} file(s) of {dataset.name} were left out of the data; the list, with why, is in "
              f"{run_dir / 'skipped.txt'}")
+
+
+def expectations(cfg: TrainConfig, dataset: ArrayDataset) -> Expectations:
+    """What the run says a few seconds in: its measured speed, its budget's duration, a too-small budget."""
+    model_cls = MODELS.get(cfg.model)
+    return Expectations(cfg, len(dataset), model_cls.domain == "image" and model_cls.has_latent,
+                        model_cls.resolutions)
 
 
 def step_hooks(cfg: TrainConfig) -> tuple[Any, ...]:
