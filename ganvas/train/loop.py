@@ -339,9 +339,12 @@ class Trainer:
         cfg, main = self.cfg, self.dist.is_main
         self.logger = RunLogger(self.run_dir, resume_step) if main else None
         total = self.total_steps()
+        # the time left in words ("0:42 left"): the budget is what people wait for, steps or minutes
+        counted = "{n_fmt}/{total_fmt} steps" if total is not None else "{elapsed} of " + clock(cfg.minutes * 60)
         bar = tqdm(total=total if total is not None else round(cfg.minutes * 60), initial=0,
                    unit="step" if total is not None else "s", disable=not self.progress_bar,
-                   dynamic_ncols=True, leave=True)
+                   dynamic_ncols=True, leave=True,
+                   bar_format="{l_bar}{bar}| " + counted + ", {remaining} left{postfix}")
         bar.update(self.progress.step if total is not None else round(self.progress.elapsed_s))
         sums: dict[str, torch.Tensor] = {}
         window_steps, window_t, window_img = 0, 0.0, 0
