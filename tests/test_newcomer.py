@@ -235,6 +235,8 @@ def test_studio_on_an_empty_folder_says_how_to_train_one(tmp_path: Path, capsys,
     monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: served.append(sockets))
     (tmp_path / "runs").mkdir()
     code, _, err = cli(capsys, "studio", tmp_path / "runs", "--port", "0")
+    for sock in served[0] if served else []:
+        sock.close()
     assert code == 0 and len(served) == 1                    # it still starts: runs appear as they are written
     assert "0 model(s)" in err and "no trained models here yet" in err
     assert f"ganvas train --preset emoji-dcgan-32 --out {tmp_path / 'runs' / 'emoji-dcgan-32'}" in err

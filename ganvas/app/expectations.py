@@ -50,6 +50,7 @@ class Expectations:
     count: int                  # training samples in the data
     image_model: bool           # a noise-to-image model (the kimg rule is about those)
     sides: tuple[int, ...]      # the sides the model can be built for (a 32 px suggestion needs 32 among them)
+    unit: str = "images"        # what a sample is called: images, phrases (music), texts
 
     def __call__(self, run: Any, images_per_s: float) -> None:
         if images_per_s <= 0:
@@ -67,8 +68,9 @@ class Expectations:
         if not math.isfinite(seconds) or run.progress.elapsed_s + seconds < QUIET_S:
             return
         total_kimg = done_kimg + seconds * images_per_s / 1000
-        info(f"speed: {images_per_s:.0f} images/s, measured on this run's first steps: {budget} ends the run in "
-             f"about {duration(seconds)}, at {total_kimg:.1f} kimg")
+        sooner = " (or sooner, if evaluation stops it early)" if cfg.eval_every else ""
+        info(f"speed: {images_per_s:.0f} {self.unit}/s, measured on this run's first steps: {budget} ends the run in "
+             f"about {duration(seconds)}, at {total_kimg:.1f} kimg{sooner}")
         if self.image_model and total_kimg < FIRST_SHAPES_KIMG:
             warning(self.too_small(total_kimg, images_per_s))
 

@@ -277,8 +277,9 @@ def skipped_report(dataset: ArrayDataset, run_dir: Path) -> None:
 def expectations(cfg: TrainConfig, dataset: ArrayDataset) -> Expectations:
     """What the run says a few seconds in: its measured speed, its budget's duration, a too-small budget."""
     model_cls = MODELS.get(cfg.model)
+    unit = {"music": "phrases", "text": "texts"}.get(model_cls.domain, "images")
     return Expectations(cfg, len(dataset), model_cls.domain == "image" and model_cls.has_latent,
-                        model_cls.resolutions)
+                        model_cls.resolutions, unit)
 
 
 def step_hooks(cfg: TrainConfig) -> tuple[Any, ...]:
