@@ -13,7 +13,20 @@ import time
 
 import click
 
-from ganvas.commands import credits, data, evaluate, explore, inspect, keys, sample, studio, train, translate, verify
+from ganvas.commands import (
+    FullHelpGroup,
+    credits,
+    data,
+    evaluate,
+    explore,
+    inspect,
+    keys,
+    sample,
+    studio,
+    train,
+    translate,
+    verify,
+)
 from ganvas.console import is_secondary_rank
 from ganvas.errors import GanvasError
 
@@ -22,7 +35,7 @@ from ganvas.errors import GanvasError
 QUIET_EXIT_DELAY_S = 1.0
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=FullHelpGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="ganvas")
 def app() -> None:
     """Generative adversarial networks for creative work."""

@@ -17,14 +17,17 @@ import torch
 
 from ganvas import distributed
 from ganvas.accel import pick_device, set_threads
+from ganvas.app.expectations import Expectations
 from ganvas.config import TrainConfig, load_preset
 from ganvas.console import info, warning
 from ganvas.data.dataset import ArrayDataset, is_builtin, load_dataset
+from ganvas.data.imageprep import IMAGE_SUFFIXES
 from ganvas.data.labels import merge_rare_classes, rare_classes
+from ganvas.data.listing import plain_skipped
 from ganvas.data.split import training_part
 from ganvas.domains import get_domain
 from ganvas.errors import GanvasError
-from ganvas.files import write_json
+from ganvas.files import write_json, write_text
 from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec, GanModel
 from ganvas.seeds import derive_seed
@@ -71,6 +74,7 @@ def resolve_config(preset: str | None, overrides: dict[str, Any]) -> TrainConfig
     cfg = cfg.with_overrides(overrides).validate()
     if cfg.resolution == 0:
         cfg.resolution = MODELS.get(cfg.model).default_resolution
+    MODELS.get(cfg.model).check_resolution(cfg.resolution)     # before a folder is read at that side
     return cfg
 
 
@@ -245,7 +249,7 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
     trainer = ctx.everywhere(lambda: Trainer(cfg, model, dataset, run_dir, device, max_steps=plan.max_steps,
                                              progress_bar=progress, domain=get_domain(dataset.domain,
                                                                                       dataset.domain_args),
-                                             hooks=step_hooks(cfg)))
+                                             hooks=step_hooks(cfg), on_speed=expectations(cfg, dataset)))
     resume_step = None
     if plan.found is not None:
         checkpoint = state.load_everywhere(plan.found, ctx)
@@ -254,9 +258,31 @@ def prepare(preset: str | None = None, overrides: dict[str, Any] | None = None, 
     elif ctx.is_main:
         write_json(run_dir / "config.json", {"config": cfg.to_dict(), "model": model.describe(),
                                              "dataset": dataset.summary()})
+    if ctx.is_main and dataset.skipped_list is not None:
+        skipped_report(dataset, run_dir)
     for net in [model, *trainer.ema.averaged.values()]:    # identical by construction; made certain
         ctx.broadcast_module_(net)          # (buffers stay each rank's own: BatchNorm statistics of its share)
     return Prepared(trainer, run_dir, resume_step)
+
+
+def skipped_report(dataset: ArrayDataset, run_dir: Path) -> None:
+    """The files of the user's folder left out of the data, with why in words, in the run folder (skipped.txt),
+    where people look, not only in the data cache; one line at the terminal says where."""
+    kind = {"image": "an image", "music": "MIDI", "text": "text"}.get(dataset.domain, dataset.domain)
+    count, text = plain_skipped(dataset.skipped_list, dataset.name, kind,
+                                IMAGE_SUFFIXES if dataset.domain == "image" else ())
+    if count:
+        write_text(run_dir / "skipped.txt", text)
+        info(f"{count} file(s) of {dataset.name} were left out of the data; the list, with why, is in "
+             f"{run_dir / 'skipped.txt'}")
+
+
+def expectations(cfg: TrainConfig, dataset: ArrayDataset) -> Expectations:
+    """What the run says a few seconds in: its measured speed, its budget's duration, a too-small budget."""
+    model_cls = MODELS.get(cfg.model)
+    unit = {"music": "phrases", "text": "texts"}.get(model_cls.domain, "images")
+    return Expectations(cfg, len(dataset), model_cls.domain == "image" and model_cls.has_latent,
+                        model_cls.resolutions, unit)
 
 
 def step_hooks(cfg: TrainConfig) -> tuple[Any, ...]:

@@ -11,6 +11,22 @@ import click
 PathArg = click.Path(path_type=Path)
 
 
+class FullHelpGroup(click.Group):
+    """A command group whose listing shows each command's whole first sentence, wrapped: click cuts it to
+    the space left on one line ("Print the attribution to publish with the outputs of RUN (a..."), and
+    a newcomer reading `ganvas --help` could not tell what half the commands were for."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=10**6)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 class RegistryChoice(click.Choice):
     """A click choice read from a registry (`ganvas.registry.Choices`) whenever click asks, so a name
     registered by a plugin after this module was imported is accepted and listed in `--help`."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from ganvas.commands import FullHelpGroup
 
-@click.group()
+
+@click.group(cls=FullHelpGroup)
 def data() -> None:
     """Built-in datasets: list and build them."""
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import click
 
-from ganvas.commands import ListedOption, PathArg, RegistryChoice
+from ganvas.commands import FullHelpGroup, ListedOption, PathArg, RegistryChoice
 from ganvas.console import info
 from ganvas.registry import EXTRACTORS, METRICS, Choices
 
 FEATURES = RegistryChoice(Choices(EXTRACTORS, first=("auto",)))
 
 
-class DefaultToRun(click.Group):
+class DefaultToRun(FullHelpGroup):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
             args = ["run", *args]

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from ganvas.commands import PathArg, make_publisher, publish_options
+from ganvas.commands import FullHelpGroup, PathArg, make_publisher, publish_options
 
 common_truncation = click.option("--truncation", type=float, help="ψ in [0, 1]: 1 = none, 0 = the average")
 
 
-@click.group()
+@click.group(cls=FullHelpGroup)
 def explore() -> None:
     """Move through a trained model's latent space (the studio's tools, on the command line)."""
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ganvas.commands import PathArg
+from ganvas.commands import FullHelpGroup, PathArg
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=FullHelpGroup, invoke_without_command=True)
 @click.pass_context
 def keys(ctx: click.Context) -> None:
     """Show this install's signing key (created on first use, owner-only) and the keys it trusts."""

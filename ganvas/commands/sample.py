@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ganvas.commands import PathArg, make_publisher, publish_options
+from ganvas.commands import PathArg, RegistryChoice, make_publisher, publish_options
 
 if TYPE_CHECKING:
     from typing import Any
@@ -16,6 +16,15 @@ if TYPE_CHECKING:
     import torch
 
     from ganvas.api import Generator
+
+
+class ScaleFilters:
+    """The names of `ganvas.domains.image.SCALE_FILTERS`, read when click asks (not at `ganvas --help`: torch)."""
+
+    def __iter__(self):
+        from ganvas.domains.image import SCALE_FILTERS
+
+        return iter(SCALE_FILTERS)
 
 
 @click.command()
@@ -51,6 +60,11 @@ if TYPE_CHECKING:
 @click.option("--colours", type=int, default=32, show_default=True, help="colours of a --palette DATASET")
 @click.option("--pixel-scale", type=int, default=1, show_default=True,
               help="images: upscale by repeating each pixel K×K (pixel art)")
+@click.option("--scale", type=int, default=1, show_default=True,
+              help="images: enlarge every output N times (--filter), e.g. a 32 px model's outputs to 128 px with "
+                   "--scale 4; still watermarked and signed")
+@click.option("--filter", "filter_name", type=RegistryChoice(ScaleFilters()),
+              help="how --scale enlarges: lanczos (smooth, the default) or nearest (hard pixel edges)")
 @click.option("--sheet", type=PathArg, help="images: write all outputs as one sprite sheet PNG here, with its "
               "frame boxes in a .json beside it")
 @click.option("--code", "codes", metavar="CODES", help="text models: control codes, e.g. 七绝 or form=七律,era=song "
@@ -64,8 +78,8 @@ if TYPE_CHECKING:
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda | auto")
 @publish_options
 def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cutoff, style_mix, layers, save_w, from_w,
-           grid, out_dir, formats, set_, tile_preview, palette, colours, pixel_scale, sheet, codes, acrostic, keywords,
-           first_line, temperature, free, device, no_watermark, guard) -> None:
+           grid, out_dir, formats, set_, tile_preview, palette, colours, pixel_scale, scale, filter_name, sheet, codes,
+           acrostic, keywords, first_line, temperature, free, device, no_watermark, guard) -> None:
     """Generate from a trained model; the same command gives the same outputs, every pixel, note and character.
 
     A conditional model makes the class given by --class; without it, seed s makes class s mod K, so a
@@ -90,6 +104,7 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
     if style_mix is not None and assets.wanted:
         raise GanvasError("--style-mix draws its own grid: it cannot be combined with --tile-preview, --palette, "
                           "--pixel-scale or --sheet")
+    check_scale(scale, filter_name, assets.wanted or style_mix is not None)
     G = load(checkpoint, pick_device(device))
     pub = make_publisher(G, no_watermark, guard)
     if set_:
@@ -112,7 +127,8 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
 
         image_only = {"--truncation": truncation, "--class": label, "--grid-by-class": grid_by_class or None,
                       "--style-mix": style_mix, "--from-w": from_w, "--save-w": save_w, "--set": set_ or None,
-                      "--tile-preview": tile_preview or None, "--palette": palette, "--sheet": sheet}
+                      "--tile-preview": tile_preview or None, "--palette": palette, "--sheet": sheet,
+                      "--scale": scale if scale != 1 else None}
         given = [k for k, v in image_only.items() if v is not None]
         if given:
             raise GanvasError(f"{', '.join(given)} apply to image and music models; {checkpoint} writes text "
@@ -123,6 +139,8 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
     used = [f"--{k.replace('_', '-')}" for k, v in text_options.items() if v is not None]
     if used:
         raise GanvasError(f"{', '.join(used)} apply to text models; {checkpoint} is a {G.model.name} model")
+    if scale != 1 and G.domain.name != "image":
+        raise GanvasError(f"--scale enlarges pictures; {checkpoint} makes {G.domain.name}")
     if (label is not None or grid_by_class) and not G.classes:
         raise GanvasError(f"{checkpoint} is not conditional: it takes no --class (train with --conditional on "
                           "labelled data to choose classes)")
@@ -163,6 +181,13 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
         outputs = assets.apply(G, pub, outputs, stems, recipes, out_dir or Path(f"tiles-seed{seed}"))
         for r in recipes:
             r.update(assets.recipe())
+    if scale != 1:          # watermarked at the enlarged size, like any picture (the Publisher, below)
+        from ganvas.domains.image import upscale
+
+        outputs = G.domain.to_tensor(upscale(G.domain.to_array(outputs), scale, filter_name or "lanczos"),
+                                     outputs.device)
+        for r in recipes:
+            r.update(scale=scale, filter=filter_name or "lanczos")
     if grid is None and out_dir is None and sheet is None:
         grid = Path(f"samples-seed{seed}.png" if from_w is None else f"samples-{Path(from_w).stem}.png")
     if out_dir is not None:
@@ -173,6 +198,21 @@ def sample(checkpoint, n, seed, truncation, label, grid_by_class, truncation_cut
         pub.save_picture(grid, G.domain.preview(outputs, nrow=n if grid_by_class else None),
                          {"grid": recipes}, outputs)
         print(f"wrote {grid}" + (f": one row per class ({', '.join(rows)})" if grid_by_class else ""))
+
+
+def check_scale(scale: int, filter_name: str | None, other_layouts: bool) -> None:
+    """--scale and --filter, checked before a model is loaded: one line naming the option."""
+    from ganvas.domains.image import MAX_UPSCALE
+    from ganvas.errors import GanvasError
+
+    if not 1 <= scale <= MAX_UPSCALE:
+        raise GanvasError(f"--scale must be a whole number from 1 to {MAX_UPSCALE}, got {scale}")
+    if filter_name is not None and scale == 1:
+        raise GanvasError("--filter chooses how --scale enlarges the outputs: add --scale N (e.g. --scale 4)")
+    if scale != 1 and other_layouts:
+        raise GanvasError("--scale enlarges --grid and --out-dir outputs; it cannot be combined with --style-mix, "
+                          "--tile-preview, --palette, --pixel-scale or --sheet (pixel art: --pixel-scale K keeps exact "
+                          "blocks, without a watermark)")
 
 
 def slug(name: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ganvas.commands import PathArg, publish_options
@@ -53,6 +55,12 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
     from ganvas.studio.guard import Guard, check_token, is_loopback, new_token
     from ganvas.studio.publishing import Publishing
 
+    runs_dir = Path(runs).expanduser()
+    if not runs_dir.is_dir():
+        from ganvas.errors import GanvasError
+
+        raise GanvasError(f"runs folder '{runs}' does not exist or is not a folder: train a model first "
+                          f"({first_run_hint(runs_dir)}), or give the folder your runs are in")
     set_threads(threads)
     if cache is not None:
         from ganvas.explore.ganspace import CACHE_ENV
@@ -81,6 +89,9 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
         raise GanvasError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
     port = sock.getsockname()[1]
     info(f"ganvas studio: {count} model(s) in {app.state.studio.index.root}")
+    if count == 0:      # it still starts: the page lists runs as they are written (the index rescans)
+        info(f"note: no trained models here yet. Train one in another terminal ({first_run_hint(runs_dir)}) "
+             "and reload the page: it lists runs as they are written")
     query = f"?token={token}" if token else ""
     names = [host] if host not in ("0.0.0.0", "::", "") else [socket.gethostname(), "127.0.0.1"]
     for name in names:
@@ -89,3 +100,11 @@ def studio(runs, host, port, max_models, max_projections, max_upload_mb, max_upl
     info("REST API schema: /openapi.json" + (" (send 'Authorization: token …')" if token else "") + "; Ctrl+C stops")
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+FIRST_PRESET = "emoji-dcgan-32"        # the default preset: ten CPU minutes, emoji-like pictures
+
+
+def first_run_hint(runs: Path) -> str:
+    """The command that makes a first model in `runs` (the default preset: ten minutes on a CPU)."""
+    return f"`ganvas train --preset {FIRST_PRESET} --out {runs / FIRST_PRESET}`, about 10 minutes on a CPU"

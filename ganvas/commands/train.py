@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ganvas.commands import ListedOption, PathArg
 from ganvas.console import info
 from ganvas.registry import LOSSES, Choices
+
+if TYPE_CHECKING:
+    from ganvas.train.loop import RunResult
 
 
 @click.command(epilog="Any config field can be set with --set KEY=VALUE; `ganvas config` lists them all.")
@@ -65,7 +69,31 @@ def train(preset, model, data, resolution, kimg, minutes, batch_size, loss, seed
         info(f"  samples:     {result.run_dir / 'samples'}")
         info(f"  checkpoint:  {result.checkpoint}")
         info(f"  logs:        {result.run_dir / 'metrics.jsonl'}  (tensorboard --logdir {result.run_dir})")
-        if result.domain == "text":
-            info(f"  more texts:  ganvas sample {result.run_dir} --n 8 --code 七绝 --out-dir poems")
-        else:
-            info(f"  more images: ganvas sample {result.run_dir} --n 64 --seed 1 --grid grid.png")
+        info(next_step(result))
+
+
+def next_step(result: RunResult) -> str:
+    """The end-of-run line saying what to do with this kind of model: translate with a translation model,
+    listen to a music model, read a text model under one of its own codes, sample an image model."""
+    from ganvas.nets import MODELS
+
+    run = result.run_dir
+    if not MODELS.get(result.model).has_latent:
+        return (f"  translate:   ganvas translate {run} YOUR-IMAGES/ --out-dir translated   "
+                f"(or: ganvas translate {run} --evaluate, on its held-out pairs)")
+    if result.domain == "music":
+        return f"  listen:      ganvas sample {run} --n 8 --out-dir music --format midi,wav"
+    if result.domain == "text":
+        return f"  more texts:  ganvas sample {run} --n 8{text_code(result)} --out-dir texts"
+    return f"  more images: ganvas sample {run} --n 64 --seed 1 --grid grid.png   (--scale 4 for bigger pictures)"
+
+
+def text_code(result: RunResult) -> str:
+    """` --code VALUE` with one of the model's own control codes (a Chinese verse model's 七绝), or nothing."""
+    from ganvas.api import load
+
+    codes = getattr(load(result.checkpoint), "codes", {})
+    if "七绝" in codes.get("form", []):
+        return " --code 七绝"
+    field = next((f for f, values in codes.items() if values), None)
+    return f" --code {field}={codes[field][0]}" if field else ""

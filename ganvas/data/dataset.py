@@ -86,6 +86,8 @@ class ArrayDataset:
     fingerprint: str = ""                   # sha256 of the arrays: a resumed run checks it
     streams: dict[str, list[str]] = field(default_factory=dict)  # sampler -> arrays it indexes; {}: one over all
     index: dict[str, ItemIndex] = field(default_factory=dict, repr=False)  # sample array -> its rows' keys, sources
+    skipped_list: Path | None = field(default=None, repr=False)  # a folder's files left out, with why (its cache's
+                                                                  # skipped.txt; a run copies it in plain words)
 
     def __post_init__(self) -> None:
         if not self.streams:

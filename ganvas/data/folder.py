@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ganvas.console import info, skipped_summary
 from ganvas.data.dataset import ArrayDataset, ItemIndex, fingerprint_arrays
-from ganvas.data.imageprep import FITS, IMAGE_SUFFIXES, SkipFile, fit_square, open_image
+from ganvas.data.imageprep import FITS, IMAGE_SUFFIXES, MAX_PIXELS, SkipFile, fit_square, open_image
 from ganvas.data.labelfile import content_digest, find_label_file, labels_for, read_label_file
 from ganvas.data.licences import user_fields
 from ganvas.data.listing import (
@@ -38,6 +38,8 @@ from ganvas.errors import GanvasError
 from ganvas.files import atomic_dir, load_npy, save_npy, write_json, write_text
 
 __all__ = ["FolderListing", "check_fit", "load_folder", "read_file_list", "scan"]
+IMAGE_FOLDER = (f"a folder of images ({' '.join(IMAGE_SUFFIXES)}; sub-folders are classes) or a built-in dataset "
+                "name (`ganvas data list`)")
 IMAGE_HINT = "train with --set augment=diffaugment, and at a small --resolution (32 or 64)"
 
 
@@ -49,8 +51,7 @@ def check_fit(fit: str) -> None:
 def load_folder(folder: Path, resolution: int, fit: str = "crop", home: Path | None = None,
                 progress: bool | None = None) -> ArrayDataset:
     check_fit(fit)
-    listing = FolderListing.open(folder, "a folder of images or a built-in dataset name", f"{resolution}-{fit}", home,
-                                 IMAGE_SUFFIXES)
+    listing = FolderListing.open(folder, IMAGE_FOLDER, f"{resolution}-{fit}", home, IMAGE_SUFFIXES)
     label_file = find_label_file(listing.folder)
     if label_file is not None:       # not an image to decode; its content keys the cache as well as its size and time
         digest = hashlib.sha256(f"{listing.digest}\0{label_file.name}\0{content_digest(label_file)}".encode())
@@ -66,7 +67,7 @@ def load_folder(folder: Path, resolution: int, fit: str = "crop", home: Path | N
     else:
         ds = _build(listing, resolution, fit, progress, label_file)
     warn_if_few(listing.folder, len(ds), "image", IMAGE_HINT)
-    return ds
+    return dataclasses.replace(ds, skipped_list=listing.cache / "skipped.txt")
 
 
 def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | None,
@@ -80,12 +81,16 @@ def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | N
     skipped_lines = [skip_line(listing.rel(o.path), o) for o in listing.odd]
     images = np.empty((len(files), resolution, resolution, 3), dtype=np.uint8)
     kept: list[Path] = []
+    shrunk: list[str] = []          # images over MAX_PIXELS, read at a reduced size
     quiet = None if progress is None else not progress          # None: a bar only on a terminal
     for path in tqdm(files, desc=f"reading {shown(folder.name)}", unit="file", disable=quiet, leave=False):
         try:
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 raise SkipFile("not an image", f"suffix {path.suffix or '(none)'}")
-            images[len(kept)] = np.asarray(fit_square(open_image(path), resolution, fit))
+            before = len(shrunk)
+            images[len(kept)] = np.asarray(fit_square(open_image(path, shrunk), resolution, fit))
+            if len(shrunk) > before:
+                shrunk[-1] = f"{shown(listing.rel(path))} ({shrunk[-1]})"
         except SkipFile as exc:
             skipped[exc.reason] += 1
             skipped_lines.append(skip_line(listing.rel(path), exc))
@@ -108,7 +113,7 @@ def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | N
                     "source": source} if label_names else None),
         **user_fields("images"),
         "source": {"folder": str(folder)},
-        "skipped": dict(skipped), "listing": listing.digest, "format": CACHE_FORMAT,
+        "skipped": dict(skipped), "shrunk": len(shrunk), "listing": listing.digest, "format": CACHE_FORMAT,
         "fingerprint": fingerprint_arrays(arrays),
     }
     with atomic_dir(cache) as tmp:
@@ -120,6 +125,9 @@ def _build(listing: FolderListing, resolution: int, fit: str, progress: bool | N
         write_json(tmp / "card.json", card)
     if summary:
         info(f"{summary} (listed in {cache / 'skipped.txt'})")
+    if shrunk:
+        info(f"read {len(shrunk)} image(s) of over {MAX_PIXELS // 1_000_000} million pixels at a reduced size "
+             f"(enough for {resolution} px): {'; '.join(shrunk[:3])}{'; ...' if len(shrunk) > 3 else ''}")
     return ArrayDataset(str(folder), "image", arrays, card, card["fingerprint"],
                         index=folder_index(folder, [listing.rel(p) for p in kept]))
 

@@ -17,7 +17,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-MAX_PIXELS = 40_000_000          # larger images are refused before decoding (decompression bombs)
+MAX_PIXELS = 40_000_000          # larger images are decoded at a reduced size (`reduction`), never in full
+# beyond Pillow's decompression-bomb limit (Image.MAX_IMAGE_PIXELS, about 89 million pixels) an image is refused
+# unopened, as before: its header alone says it would take gigabytes, and a hostile file can claim anything
 FITS = ("crop", "pad")
 SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")   # Pillow's modes for 16-bit greyscale PNGs
 PLAIN_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX")
@@ -61,9 +63,14 @@ def regular_file(path: Path) -> os.stat_result:
     return st
 
 
-def open_image(path: Path) -> Image.Image:
-    """Decode an image file fully, upright (EXIF orientation applied) and in a mode `to_rgb` handles,
-    or raise `SkipFile` saying why it cannot be used."""
+def open_image(path: Path, shrunk: list[str] | None = None) -> Image.Image:
+    """Decode an image file, upright (EXIF orientation applied) and in a mode `to_rgb` handles, or raise
+    `SkipFile` saying why it cannot be used.
+
+    An image over `MAX_PIXELS` (a 50-megapixel photo) is decoded at a reduced size rather than skipped: a
+    JPEG by its decoder's DCT scaling (Pillow's `draft`: 1/2, 1/4 or 1/8, so the full size is never held in
+    memory), other formats decoded and then reduced by box averaging (`Image.reduce`). Training sides are
+    at most a few hundred pixels, so nothing the model sees is lost. Each one is described in `shrunk`."""
     if regular_file(path).st_size == 0:
         raise SkipFile("zero-byte")
     try:
@@ -71,10 +78,16 @@ def open_image(path: Path) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 w, h = im.size
-                if w * h > MAX_PIXELS:
-                    raise SkipFile("too large", f"{w}×{h}")
+                if reduction(w, h) > 1 and im.format == "JPEG":
+                    k = reduction(w, h)
+                    im.draft(None, (max(1, w // k), max(1, h // k)))
                 im.load()
-                return eight_bit(upright(im))
+                out = im
+                if reduction(*im.size) > 1:
+                    out = shrink(im, reduction(*im.size))
+                if out.size != (w, h) and shrunk is not None:
+                    shrunk.append(f"{w}×{h} read at {out.size[0]}×{out.size[1]}")
+                return eight_bit(upright(out))
     except SkipFile:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -83,6 +96,27 @@ def open_image(path: Path) -> Image.Image:
         raise SkipFile("not an image") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
         raise SkipFile("unreadable", str(exc)[:80]) from None
+
+
+def reduction(w: int, h: int) -> int:
+    """The smallest power of two k (at most 8: a JPEG decoder's coarsest scale; beyond it, more) with
+    (w/k)·(h/k) at most `MAX_PIXELS`; 1 when the image may be decoded in full."""
+    k = 1
+    while (w // k) * (h // k) > MAX_PIXELS:
+        k *= 2
+    return k
+
+
+def shrink(im: Image.Image, factor: int) -> Image.Image:
+    """`im` reduced `factor` times by averaging factor×factor boxes, in a mode where averages mean colours
+    (palette indices, 1-bit and 16-bit grey are converted first; a transparent colour becomes alpha)."""
+    if im.mode in SIXTEEN_BIT:
+        im = im.convert("I")
+    elif im.mode in ("P", "PA", "1") or "transparency" in im.info:
+        im = im.convert("L" if im.mode == "1" else "RGBA")
+    elif im.mode not in ("L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "I", "F"):
+        im = im.convert("RGB")
+    return im.reduce(factor)
 
 
 def upright(im: Image.Image) -> Image.Image:

@@ -151,7 +151,7 @@ class FolderListing:
         folder = Path(folder).expanduser().resolve()
         where = shown(str(folder))
         if not folder.exists():
-            raise GanvasError(f"data folder '{where}' does not exist")
+            raise GanvasError(f"data folder '{where}' does not exist; expected {expected}")
         if not folder.is_dir():
             raise GanvasError(f"data '{where}' is a file; expected {expected}")
         files, odd = walk(folder, suffixes)
@@ -207,3 +207,35 @@ def warn_if_few(folder: Path, count: int, noun: str, hint: str, where: str = "")
                 f"add more if you can: {hint}")
     unit = noun if count == 1 else f"{noun}s"
     info(f"warning: the data folder '{shown(str(folder))}' holds only {count} {unit}{where}, {what}")
+
+
+# what each skip reason means, for people (a run folder's skipped.txt); unknown reasons are shown as they are
+PLAIN_REASONS = {
+    "zero-byte": "the file is empty (0 bytes)",
+    "not an image": "not a file ganvas reads as {kind}",
+    "unreadable": "could not be decoded: damaged, cut short, or in a form ganvas does not read",
+    "too large": "over Pillow's decompression-bomb limit (about 89 million pixels), so it was never opened: "
+                 "a file can claim any size, and one this big would take gigabytes; save a smaller copy",
+    "is a folder": "a folder named like a file (its files are read as a sub-folder's)",
+    "symlink loop": "a symbolic link that leads back to itself or to a folder above it",
+    "broken symlink": "a symbolic link to something that does not exist",
+    "unreadable folder": "a folder that could not be opened (permissions?)",
+}
+
+
+def plain_skipped(listed: Path, folder: str, kind: str, suffixes: tuple[str, ...] = ()) -> tuple[int, str]:
+    """(how many, the text) of a run folder's ``skipped.txt``: each file of `folder` its data left out and why,
+    in words, from a cache's `listed` skipped.txt (``name<TAB>reason: detail`` lines); (0, "") when none.
+    `kind` names what the folder should hold ("an image"); `suffixes` are the file names read."""
+    lines = listed.read_text(encoding="utf-8").splitlines() if listed.is_file() else []
+    if not lines:
+        return 0, ""
+    reads = f" ({' '.join(suffixes)})" if suffixes else ""
+    out = [f"# {len(lines)} file(s) of {shown(folder)} were left out of this run's data, and why.",
+           "# Fix, convert or remove them and train again: the folder is read again when any file changes.", ""]
+    for line in lines:
+        name, _, why = line.partition("\t")
+        reason, _, detail = why.partition(": ")
+        plain = PLAIN_REASONS.get(reason, reason).format(kind=f"{kind}{reads}")
+        out.append(f"{name}: {plain}" + (f" [{detail}]" if detail else ""))
+    return len(lines), "\n".join(out) + "\n"

@@ -18,6 +18,7 @@ no file to read (FIFOs, symlink loops, folders named ``*.png``).
 from __future__ import annotations
 
 import collections
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -189,13 +190,15 @@ def load_translation_folder(folder: Path, resolution: int, layout: str, fit: str
                             home: Path | None = None, progress: bool | None = None) -> ArrayDataset:
     """Domains A and B from the user's folder, decoded once and cached until a file changes."""
     check_fit(fit)
-    listing = FolderListing.open(folder, "a folder with A/ and B/ sub-folders", f"{resolution}-{fit}-{layout}", home)
+    expected = f"a folder with A/ and B/ sub-folders of images ({' '.join(IMAGE_SUFFIXES)})"
+    listing = FolderListing.open(folder, expected, f"{resolution}-{fit}-{layout}", home)
     card = listing.cached_card()
     if card is not None:
         arrays = {role: load_npy(listing.cache / f"{role}.npy") for role in ROLES}
         ds = ArrayDataset(str(listing.folder), "image", arrays, card, card["fingerprint"], streams_for(layout))
     else:
         ds = _build(listing, resolution, layout, fit, progress)
+    ds = dataclasses.replace(ds, skipped_list=listing.cache / "skipped.txt")
     side = min("ab", key=lambda role: len(ds.arrays[role]))
     if layout == "paired":
         warn_if_few(listing.folder, len(ds.arrays["a"]), "pair", f"add pairs, or {TRANSLATION_HINT}")

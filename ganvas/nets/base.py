@@ -70,6 +70,7 @@ class GanModel(nn.Module):
     domain: ClassVar[str] = "image"
     Options: ClassVar[type] = NoOptions
     default_resolution: ClassVar[int] = 64
+    resolutions: ClassVar[tuple[int, ...]] = ()     # the image sides it can be built for (empty: not an image side)
     generator_names: ClassVar[tuple[str, ...]] = ("G",)
     discriminator_names: ClassVar[tuple[str, ...]] = ("D",)
     data_layout: ClassVar[str] = "single"   # single | paired | unpaired: what it trains on (data.dataset.LAYOUTS)
@@ -111,6 +112,13 @@ class GanModel(nn.Module):
         """Refuse data this model cannot be built for (wrong domain, unsupported size)."""
         if spec.domain != cls.domain:
             raise GanvasError(f"model '{cls.name}' works on {cls.domain} data, not {spec.domain}")
+
+    @classmethod
+    def check_resolution(cls, side: int) -> None:
+        """Refuse an image side this model cannot be built for, before any data is read at that side."""
+        if cls.resolutions and side not in cls.resolutions:
+            raise GanvasError(f"model '{cls.name}' supports resolution {' | '.join(map(str, cls.resolutions))}, "
+                              f"got {side}")
 
     @classmethod
     def build(cls, spec: DataSpec, args: dict[str, Any], tileable: bool = False,

@@ -91,6 +91,7 @@ class DCGAN(GanModel):
     name = "dcgan"
     Options = DCGANOptions
     default_resolution = 64
+    resolutions = RESOLUTIONS
     can_condition = True
     ganspace_layer = "net.2"            # after the first transposed convolution, BatchNorm and ReLU (4×4)
 

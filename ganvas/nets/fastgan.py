@@ -249,6 +249,7 @@ class FastGAN(GanModel):
     name = "fastgan"
     Options = FastGANOptions
     default_resolution = 64
+    resolutions = RESOLUTIONS
     can_condition = True
     ganspace_layer = "init"             # the 4×4 map after the first transposed convolution, BatchNorm and GLU
     config_defaults = {"loss": "rpgan", "r1_gamma": 0.5, "r2_gamma": 0.5, "r1_every": 4, "augment": "diffaugment",

@@ -80,6 +80,7 @@ class SeedDCGAN(GanModel):
     name = "seed-dcgan"
     Options = SeedDCGANOptions
     default_resolution = 64
+    resolutions = (64,)
     ganspace_layer = "net.0"            # after the dense layer and its LeakyReLU (8×8×256)
 
     def __init__(self, spec: DataSpec, options: SeedDCGANOptions) -> None:
@@ -91,7 +92,7 @@ class SeedDCGAN(GanModel):
     @classmethod
     def check_spec(cls, spec: DataSpec) -> None:
         super().check_spec(spec)
-        image_side(spec, cls.name, (64,))
+        image_side(spec, cls.name, cls.resolutions)
         if spec.shape[0] != 3:
             raise GanvasError(f"seed-dcgan makes RGB images (3 channels), got {spec.shape[0]}")
 

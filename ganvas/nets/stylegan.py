@@ -301,6 +301,7 @@ class StyleGAN(GanModel):
     name = "stylegan"
     Options = StyleGANOptions
     default_resolution = 32
+    resolutions = RESOLUTIONS
     compile_modules = ("G.mapping", "G.synthesis")     # the objective's style mixing calls them one by one
     edit_space = "w"
     can_condition = True

@@ -37,6 +37,7 @@ class TemplateGAN(GanModel):
     name = "template"
     Options = TemplateOptions
     default_resolution = 32
+    resolutions = (16, 32, 64)
     ganspace_layer = "1"                # GANSpace's `activations` method reads the hidden layer (after its ReLU)
 
     def __init__(self, spec: DataSpec, options: TemplateOptions) -> None:
@@ -50,4 +51,4 @@ class TemplateGAN(GanModel):
     @classmethod
     def check_spec(cls, spec: DataSpec) -> None:
         super().check_spec(spec)                              # image data only
-        image_side(spec, cls.name, (16, 32, 64))
+        image_side(spec, cls.name, cls.resolutions)

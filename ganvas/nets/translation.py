@@ -75,6 +75,7 @@ class TranslationModel(GanModel):
 
     data_layout = "paired"
     default_resolution = 64
+    resolutions = RESOLUTIONS
     directions: ClassVar[dict[str, str]] = {"AtoB": "G"}
     triptychs_per_row: ClassVar[int] = 4
 

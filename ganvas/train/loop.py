@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,42 @@ class Progress:
 
 
 @dataclass
+class Warmup:
+    """Times a run's first steps (each start or resume) to measure its images/s at no cost: the first step is
+    left out (it pays one-off costs: kernel choices, allocations), then it takes at least `min_steps` steps
+    and `min_s` seconds of them, so a fast small model is timed over many steps and a slow one over a few."""
+
+    skip: int = 1               # steps left out before timing
+    min_steps: int = 3          # steps timed at least
+    min_s: float = 2.0          # seconds timed at least
+    steps: int = 0
+    seconds: float = 0.0
+    images: int = 0
+    done: bool = False
+
+    def add(self, seconds: float, images: int) -> bool:
+        """Count one step; True once, on the step that completes the measurement."""
+        if self.done:
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        self.steps, self.seconds, self.images = self.steps + 1, self.seconds + seconds, self.images + images
+        self.done = self.steps >= self.min_steps and self.seconds >= self.min_s
+        return self.done
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / max(self.seconds, 1e-9)
+
+
+def clock(seconds: float) -> str:
+    """'1:05:09' or '4:07': time left, as a progress bar shows it."""
+    s = max(0, round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+@dataclass
 class RunResult:
     run_dir: Path
     checkpoint: Path
@@ -59,6 +96,7 @@ class RunResult:
     elapsed_s: float
     images_per_s: float
     domain: str = "image"       # the kind of data trained on (what the end-of-run hints point to)
+    model: str = ""             # the registered model's name (a translation model's hint is `ganvas translate`)
 
 
 class Trainer:
@@ -72,7 +110,8 @@ class Trainer:
                  progress_bar: bool | None = None,  # None: only when stderr is a terminal
                  domain: Domain | None = None,  # stored samples ↔ tensors, and grids; None: the data's, by name
                  hooks: tuple[StepHook, ...] = (),  # called every `hook.every` steps (evaluation...)
-                 ) -> None:
+                 on_speed: Callable[[Trainer, float], None] | None = None,  # told the images/s measured on the
+                 ) -> None:                                                     # first steps, once (ganvas.app)
         self.cfg, self.model, self.dataset, self.device = cfg, model, dataset, device
         self.dist = distributed.current()     # this process among the ranks (rank 0 of 1 without torchrun)
         self.run_dir = Path(run_dir)
@@ -113,6 +152,7 @@ class Trainer:
         self.logger: RunLogger | None = None   # rank 0's logs, while `run` runs
         self.hooks = tuple(hooks)   # their state travels in checkpoints under each hook's `name`
         self.stop_reason: str | None = None   # set by `stop`: the run ends after the current step
+        self.on_speed = on_speed
 
     # --- data ------------------------------------------------------------------------------------
 
@@ -272,6 +312,17 @@ class Trainer:
             return True
         return self.cfg.minutes > 0 and self.progress.elapsed_s >= self.cfg.minutes * 60
 
+    def seconds_left(self, images_per_s: float) -> float | None:
+        """Time to the end of the budget (steps or kimg at `images_per_s`, or minutes), None when unknown."""
+        left = []
+        total = self.total_steps()
+        if total is not None and images_per_s > 0:
+            per_step = self.cfg.batch_size * self.cfg.n_critic
+            left.append(max(0, total - self.progress.step) * per_step / images_per_s)
+        if self.cfg.minutes > 0:
+            left.append(max(0.0, self.cfg.minutes * 60 - self.progress.elapsed_s))
+        return min(left) if left else None
+
     def log_row(self, sums: dict[str, torch.Tensor], steps: int) -> dict[str, float]:
         """Means over the window's steps and over the ranks (every rank logs the same keys)."""
         keys = sorted(sums)
@@ -288,13 +339,17 @@ class Trainer:
         cfg, main = self.cfg, self.dist.is_main
         self.logger = RunLogger(self.run_dir, resume_step) if main else None
         total = self.total_steps()
+        # the time left in words ("0:42 left"): the budget is what people wait for, steps or minutes
+        counted = "{n_fmt}/{total_fmt} steps" if total is not None else "{elapsed} of " + clock(cfg.minutes * 60)
         bar = tqdm(total=total if total is not None else round(cfg.minutes * 60), initial=0,
                    unit="step" if total is not None else "s", disable=not self.progress_bar,
-                   dynamic_ncols=True, leave=True)
+                   dynamic_ncols=True, leave=True,
+                   bar_format="{l_bar}{bar}| " + counted + ", {remaining} left{postfix}")
         bar.update(self.progress.step if total is not None else round(self.progress.elapsed_s))
         sums: dict[str, torch.Tensor] = {}
         window_steps, window_t, window_img = 0, 0.0, 0
         last_print = time.perf_counter()
+        warmup = Warmup()
         final = self.run_dir / "final.png"
         try:
             if self.progress.step == 0:
@@ -308,6 +363,9 @@ class Trainer:
                 window_t += t1 - t0
                 window_img += self.progress.nimg - nimg0
                 window_steps += 1
+                if self.on_speed is not None and warmup.add(t1 - t0, self.progress.nimg - nimg0):
+                    with tqdm.external_write_mode(file=sys.stderr):     # a line above the bar, not through it
+                        self.on_speed(self, warmup.images_per_s)
                 for k, v in stats.items():
                     sums[k] = sums.get(k, 0.0) + v.detach().float()
                 step = self.progress.step
@@ -327,7 +385,9 @@ class Trainer:
                     bar.set_postfix_str(f"kimg {row['kimg']:.1f}{losses}  {row['images_per_s']:.0f} img/s",
                                         refresh=False)
                     if main and not self.progress_bar and time.perf_counter() - last_print > 30:
-                        info(f"step {step}  kimg {row['kimg']:.1f}{losses}  {row['images_per_s']:.0f} img/s")
+                        left = self.seconds_left(row["images_per_s"])
+                        eta = f"  {clock(left)} left" if left is not None and not self.done() else ""
+                        info(f"step {step}  kimg {row['kimg']:.1f}{losses}  {row['images_per_s']:.0f} img/s{eta}")
                         last_print = time.perf_counter()
                     self.last_rate = row["images_per_s"]
                     sums, window_steps, window_t, window_img = {}, 0, 0.0, 0
@@ -354,4 +414,5 @@ class Trainer:
             if self.logger is not None:
                 self.logger.close()
         return RunResult(self.run_dir, self.last_checkpoint, final, self.progress.step,
-                         self.progress.nimg / 1000, self.progress.elapsed_s, self.last_rate, self.model.spec.domain)
+                         self.progress.nimg / 1000, self.progress.elapsed_s, self.last_rate, self.model.spec.domain,
+                         self.model.name)
