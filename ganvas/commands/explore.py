@@ -344,7 +344,8 @@ def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, metho
     else:
         base = L.seed_codes(G, [seed])
     fields = {"seed": 0, "truncation": stored.get("truncation"), "truncation_cutoff": stored.get("truncation_cutoff"),
-              "edits": stored.get("edits") or [], "directions": stored.get("directions")}
+              "edits": stored.get("edits") or [], "directions": stored.get("directions"),
+              "units": stored.get("units") or None}
     if truncation is not None:
         fields["truncation"], fields["truncation_cutoff"] = truncation, truncation_cutoff
     if edits:
@@ -353,7 +354,7 @@ def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, metho
     recipe = Recipe.from_dict({k: v for k, v in fields.items() if v is not None}, G)
     dirs = recipe.directions.get(G) if recipe.edits else None
     final = torch.cat([recipe.final(G, base[i:i + 1], dirs) for i in range(base.shape[0])])
-    outputs = L.draw(G, final)
+    outputs = recipe.draw(G, final)
     stems = [f"seed{seed}" if seed is not None else f"{Path(latent).stem}-{i:02d}" for i in range(base.shape[0])]
     if dirs is not None:
         print(f"edits along {dirs.method} directions: {', '.join(edits) or 'from the file'}")
