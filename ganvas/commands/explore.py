@@ -1,4 +1,5 @@
-"""`ganvas explore`: interpolation, GANSpace directions, breeding, projection and rendering recipes."""
+"""`ganvas explore`: interpolation, GANSpace directions, unit dissection, breeding, projection and rendering
+recipes."""
 
 from __future__ import annotations
 
@@ -188,6 +189,75 @@ def directions(checkpoint, method, components, samples, layer, count, steps, spa
                                                 "layers": layers}, "seed": seed, "truncation": truncation})
     print(f"wrote {grid}: rows = directions 0-{min(count, len(d)) - 1}, "
           f"columns = −{span:g}σ … +{span:g}σ of seed {seed}")
+
+
+@explore.command()
+@click.argument("checkpoint", type=PathArg)
+@click.option("--layer", help="G's layer whose units are dissected (default: a middle one; see --list-layers)")
+@click.option("--list-layers", is_flag=True, help="list G's layers with units and stop")
+@click.option("--concept", help="the concept whose top units are switched (default: the first class, else "
+              "foreground)")
+@click.option("--off", "off", type=click.IntRange(1, 4096), help="switch the concept's top K units off (default 8)")
+@click.option("--up", "up", type=click.IntRange(1, 4096), help="switch the concept's top K units up instead")
+@click.option("--amount", type=click.FloatRange(0, 20), help="--up: the factor (default 3)")
+@click.option("--samples", type=click.IntRange(8, 4096), default=256, show_default=True,
+              help="seeds the units are scored on")
+@click.option("--effect-samples", type=click.IntRange(1, 4096), default=64, show_default=True,
+              help="held-out seeds the switching is measured on")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True,
+              help="first seed the units are scored on")
+@click.option("--top", type=click.IntRange(1, 64), default=8, show_default=True, help="units listed per concept")
+@click.option("--no-classes", is_flag=True, help="score the foreground mask only (no domain classifier)")
+@click.option("--grid", type=PathArg, help="the before/after picture (default dissect-CONCEPT.png): drawn; top "
+              "units switched; random units switched")
+@click.option("--json", "json_out", type=PathArg, help="also write the scores and the measured effect as JSON")
+@click.option("--no-cache", is_flag=True, help="recompute even if the run folder has it")
+@click.option("--device", default="cpu", show_default=True)
+@publish_options
+def dissect(checkpoint, layer, list_layers, concept, off, up, amount, samples, effect_samples, seed, top,
+            no_classes, grid, json_out, no_cache, device, no_watermark, guard) -> None:
+    """Units of a layer of CHECKPOINT's G scored against concepts (the foreground, each class), and one
+    concept's top units switched off (or up) on held-out seeds: a table and a before/after picture."""
+    from ganvas.errors import GanvasError
+    from ganvas.explore import dissect as DS
+    from ganvas.explore import units as U
+    from ganvas.files import write_json
+
+    G = _load(checkpoint, device)
+    if list_layers:
+        default = U.default_layer(G)
+        for info in U.layers(G):
+            mark = "  (default)" if info.name == default else ""
+            print(f"  {info.name:<24} {info.kind:<16} {info.units:>5} units  {info.height}×{info.width}{mark}")
+        return
+    if off is not None and up is not None:
+        raise GanvasError("give --off K or --up K, not both")
+    if amount is not None and up is None:
+        raise GanvasError("--amount is the factor of --up K; without --up the units are switched off")
+    mode, k = ("up", up) if up is not None else ("off", off or DS.TOP)
+    d = DS.get(G, layer, samples, seed, classes=not no_classes, cache=not no_cache)
+    print(DS.table(d, top))
+    if d.info.get("classes_skipped"):
+        print(f"no class concepts: {d.info['classes_skipped']}")
+    names = list(d.concepts)
+    concept = concept or (names[1] if len(names) > 1 else names[0])
+    d.concept(concept)
+    if k > d.units:
+        raise GanvasError(f"--{mode} {k}: layer '{d.layer}' has {d.units} units")
+    e = DS.effect(G, d, concept, k, mode, amount, effect_samples)
+    print(DS.effect_table(e))
+    pub = make_publisher(G, no_watermark, guard)
+    grid = grid or Path(f"dissect-{''.join(c if c.isalnum() or c in '-_' else '_' for c in concept)}.png")
+    edit = U.UnitEdit(d.layer, tuple(e.units), mode, amount).to_dict()
+    outputs = DS.before_after(G, d, concept, k, mode, amount)
+    pub.save_picture(grid, G.domain.preview(outputs, nrow=outputs.shape[0] // 3),
+                     {"dissect": {"concept": concept, "k": k, "random_units": e.random_units,
+                                  "seeds": [DS.EFFECT_SEED, DS.EFFECT_SEED + outputs.shape[0] // 3 - 1]},
+                      "units": [edit]}, outputs)
+    print(f"wrote {grid}: rows = as drawn; {concept}'s top {k} units {mode}; {k} random units {mode}")
+    if json_out is not None:
+        write_json(json_out, {"dissection": d.to_json(top), "effect": e.to_json()})
+        print(f"wrote {json_out}")
 
 
 @explore.command()

@@ -130,21 +130,26 @@ class Judge:
     """What each concept amounts to in outputs: the foreground's share of the picture, each class's mean
     probability under the domain classifier. Loads (or trains, once) the classifier of G's training data."""
 
-    def __init__(self, G: Generator, classes: bool = True, classifier: DomainRecipe | None = None) -> None:
+    def __init__(self, G: Generator, classes: bool = True, classifier: DomainRecipe | None = None,
+                 train: bool = True) -> None:
         self.net = None
         self.meta: dict[str, Any] | None = None
         self.skipped: str | None = None
         if classes:
-            self._load(G, classifier)
+            self._load(G, classifier, train)
 
-    def _load(self, G: Generator, recipe: DomainRecipe | None) -> None:
-        from ganvas.eval.domain_net import load_or_train
+    def _load(self, G: Generator, recipe: DomainRecipe | None, train: bool) -> None:
+        from ganvas.eval.domain_net import is_trained, load_or_train
         from ganvas.eval.evaluate import training_dataset
 
         try:
             dataset = training_dataset(G)
             if dataset.arrays.get("y") is None:
                 self.skipped = f"'{dataset.name}' has no labels"
+                return
+            if not train and not is_trained(dataset, recipe):
+                self.skipped = (f"the domain classifier of '{dataset.name}' is not trained yet (`ganvas explore "
+                                "dissect` or `ganvas evaluate --features domain` trains it once)")
                 return
             self.net, self.meta, _ = load_or_train(dataset, recipe, progress=False)
         except GanvasError as exc:
@@ -307,8 +312,11 @@ def load(path: Path, stamp: dict[str, Any]) -> Dissection | None:
 
 def get(G: Generator, layer: str | None = None, samples: int | None = None, seed: int = 0,
         quantile: float = QUANTILE, classes: bool = True, classifier: DomainRecipe | None = None,
-        cache: bool = True, lock: Callable[[], contextlib.AbstractContextManager] | None = None) -> Dissection:
-    """The dissection of `G`'s `layer`, from the run folder's cache when made before, else computed (and cached)."""
+        cache: bool = True, lock: Callable[[], contextlib.AbstractContextManager] | None = None,
+        train: bool = True) -> Dissection:
+    """The dissection of `G`'s `layer`, from the run folder's cache when made before, else computed (and cached).
+
+    `train` False: a classifier not trained yet is not trained now (the classes are left out, and not cached)."""
     from ganvas.files import write_json
 
     _check_image(G)
@@ -318,8 +326,9 @@ def get(G: Generator, layer: str | None = None, samples: int | None = None, seed
     stamp = _stamp(G)
     if cache and (found := load(path, stamp)) is not None:
         return found
-    d = compute(G, info.name, samples, seed, quantile, classes, classifier, lock=lock)
-    if cache:
+    judge = Judge(G, classes, classifier, train)
+    d = compute(G, info.name, samples, seed, quantile, classes, classifier, lock=lock, judge=judge)
+    if cache and not (classes and judge.net is None and not train):
         try:
             write_json(path, {**d.to_json(), "stamp": stamp})
         except OSError as exc:              # a read-only run folder: keep it in memory only
@@ -383,7 +392,7 @@ def effect(G: Generator, d: Dissection, concept: str, k: int = TOP, mode: str = 
         raise GanvasError(f"k must be in 1..{d.units} (the units of layer '{d.layer}'), got {k}")
     if not 1 <= samples <= MAX_SAMPLES:
         raise GanvasError(f"effect samples must be in 1..{MAX_SAMPLES}, got {samples}")
-    judge = judge or Judge(G, True, classifier)
+    judge = judge or Judge(G, d.classifier is not None, classifier or _recipe_of(d))
     top = d.top(concept, k)
     rnd = random_units(d, k, top, seed)
     codes = _seed_codes(G, range(seed, seed + samples))
@@ -445,3 +454,57 @@ def _recipe_of(d: Dissection) -> DomainRecipe | None:
 
     return DomainRecipe(**d.classifier["recipe"])
 
+
+
+# --- the evaluation report ------------------------------------------------------------------------------
+
+
+def sections(ev: Any) -> list:
+    """The report's `image.units` part: each concept's top units, and what switching them off does beside
+    random units (registered in REPORT_SECTIONS)."""
+    from PIL import Image as PILImage
+
+    from ganvas.api import Generator
+    from ganvas.eval.report import Section, esc, png_data_uri
+
+    G = getattr(ev, "generator", None)
+    if not isinstance(G, Generator) or G.model.spec.domain != "image":
+        return []
+    d = get(G, train=False)
+    judge = Judge(G, d.classifier is not None, _recipe_of(d))
+    found = effects(G, d, TOP, EFFECT_SAMPLES, judge)
+    head = "".join(f"<th>{esc(n)}</th>" for n in d.concepts)
+    rows = []
+    for name, e in found.items():
+        cells = []
+        for n in d.concepts:
+            style = " style='font-weight:bold'" if n == name else ""
+            cells.append(f"<td{style}>{e.change(n):+.3f}<br><span class='small'>random "
+                         f"{e.control_change(n):+.3f}</span></td>")
+        units = ", ".join(str(u) for u in e.units)
+        rows.append(f"<tr><td>{esc(name)} <span class='small'>({esc(d.concepts[name].measure)}; units {units})"
+                    f"</span></td>{''.join(cells)}</tr>")
+    before = "".join(f"<td>{v:.3f}</td>" for v in next(iter(found.values())).before.values())
+    tops = "".join(f"<tr><td>{esc(c.name)}</td><td>{esc(c.measure)}</td><td>"
+                   + ", ".join(f"{u} ({c.scores[u]:+.2f})" for u in c.top(TOP)) + "</td></tr>"
+                   for c in d.concepts.values())
+    names = list(d.concepts)
+    shown = names[1] if len(names) > 1 else names[0]
+    pic = picture(G, d, shown, TOP)
+    scale = max(1, 512 // max(pic.size))
+    pic = pic.resize((pic.width * scale, pic.height * scale), PILImage.Resampling.NEAREST)
+    skipped = f"<p class='small'>No class concepts: {esc(d.info['classes_skipped'])}.</p>" \
+        if d.info.get("classes_skipped") else ""
+    body = (f"<p>Layer <code>{esc(d.layer)}</code> of G ({d.units} units of {d.size[0]}×{d.size[1]}), scored on "
+            f"seeds {d.seed}–{d.seed + d.samples - 1}: the foreground by the IoU of each unit's map above its own "
+            f"{d.quantile:g} quantile with the pixels unlike the border; each class by the correlation of the "
+            f"unit's mean activation with the domain classifier's probability of the class.</p>{skipped}"
+            f"<table><tr><th>concept</th><th>measure</th><th>top units (score)</th></tr>{tops}</table>"
+            f"<p>Switching each concept's top {TOP} units off on {EFFECT_SAMPLES} held-out seeds (from "
+            f"{EFFECT_SEED}); each cell is the change of the column's concept (foreground: share of the picture; "
+            f"class: mean probability), and below it the change when {TOP} random other units are switched off "
+            f"instead. As drawn:</p><table><tr><th></th>{head}</tr><tr><td>before</td>{before}</tr>"
+            f"{''.join(rows)}</table>"
+            f"<p>{esc(shown)}: as drawn (top row), its top {TOP} units off (middle), {TOP} random units off "
+            f"(bottom).</p><img class='px' src='{png_data_uri(pic)}'>")
+    return [Section("Units, dissected", body)]
