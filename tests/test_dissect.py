@@ -110,7 +110,7 @@ def test_cli_table_pictures_and_errors(shapes_run: Path, tmp_path: Path) -> None
     run = tmp_path / "run"
     shutil.copytree(shapes_run, run)
     proc = run_cli("explore", "dissect", str(run), "--concept", "foreground", "--off", "8", "--effect-samples", "16",
-                   "--json", "units.json", "--grid", "units.png", cwd=tmp_path)
+                   "--json", "units.json", "--grid", "units.png", "--guard", "off", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "layer net.5: 64 units of 8×8" in proc.stdout and "foreground: off top units" in proc.stdout
     assert verify_file(tmp_path / "units.png").status == VERIFIED
@@ -188,3 +188,16 @@ def test_studio_units_panel_toggles_rerender_the_output(shapes_runs: Path, tmp_p
             assert not problems, problems
         finally:
             browser.close()
+
+
+def test_report_section_lists_top_units_and_the_measured_effect(G, dissection) -> None:
+    import types
+
+    from ganvas.registry import REPORT_SECTIONS
+
+    assert "image.units" in REPORT_SECTIONS.in_order()
+    (section,) = REPORT_SECTIONS.get("image.units")(types.SimpleNamespace(generator=G))
+    assert section.title == "Units, dissected"
+    assert "<code>net.5</code>" in section.body and "random" in section.body and "triangle" in section.body
+    assert section.body.count("<img") == 1
+    assert REPORT_SECTIONS.get("image.units")(types.SimpleNamespace(generator=None)) == []

@@ -223,6 +223,10 @@ def dissect(checkpoint, layer, list_layers, concept, off, up, amount, samples, e
     from ganvas.explore import units as U
     from ganvas.files import write_json
 
+    if off is not None and up is not None:
+        raise GanvasError("give --off K or --up K, not both")
+    if amount is not None and up is None:
+        raise GanvasError("--amount is the factor of --up K; without --up the units are switched off")
     G = _load(checkpoint, device)
     if list_layers:
         default = U.default_layer(G)
@@ -230,10 +234,6 @@ def dissect(checkpoint, layer, list_layers, concept, off, up, amount, samples, e
             mark = "  (default)" if info.name == default else ""
             print(f"  {info.name:<24} {info.kind:<16} {info.units:>5} units  {info.height}×{info.width}{mark}")
         return
-    if off is not None and up is not None:
-        raise GanvasError("give --off K or --up K, not both")
-    if amount is not None and up is None:
-        raise GanvasError("--amount is the factor of --up K; without --up the units are switched off")
     mode, k = ("up", up) if up is not None else ("off", off or DS.TOP)
     d = DS.get(G, layer, samples, seed, classes=not no_classes, cache=not no_cache)
     print(DS.table(d, top))

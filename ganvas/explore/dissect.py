@@ -52,6 +52,7 @@ FG_DIFF = 0.25              # a pixel is foreground when a channel differs from 
 EFFECT_SEED = 1_000_000     # held-out seeds of `effect`: never among the seeds the units were ranked on
 EFFECT_SAMPLES = 64
 TOP = 8                     # units per concept shown and switched by default
+REPORT_CONCEPTS = 6         # concepts whose switching the report measures (each costs 3 × 64 outputs)
 
 
 @dataclass
@@ -472,7 +473,8 @@ def sections(ev: Any) -> list:
         return []
     d = get(G, train=False)
     judge = Judge(G, d.classifier is not None, _recipe_of(d))
-    found = effects(G, d, TOP, EFFECT_SAMPLES, judge)
+    measured = list(d.concepts)[:REPORT_CONCEPTS]
+    found = {name: effect(G, d, name, TOP, samples=EFFECT_SAMPLES, judge=judge) for name in measured}
     head = "".join(f"<th>{esc(n)}</th>" for n in d.concepts)
     rows = []
     for name, e in found.items():
@@ -495,6 +497,10 @@ def sections(ev: Any) -> list:
     pic = pic.resize((pic.width * scale, pic.height * scale), PILImage.Resampling.NEAREST)
     skipped = f"<p class='small'>No class concepts: {esc(d.info['classes_skipped'])}.</p>" \
         if d.info.get("classes_skipped") else ""
+    more = len(d.concepts) - len(measured)
+    if more > 0:
+        skipped += (f"<p class='small'>The effect of the other {more} concepts' units: <code>ganvas explore dissect "
+                    "RUN --concept NAME</code>.</p>")
     body = (f"<p>Layer <code>{esc(d.layer)}</code> of G ({d.units} units of {d.size[0]}×{d.size[1]}), scored on "
             f"seeds {d.seed}–{d.seed + d.samples - 1}: the foreground by the IoU of each unit's map above its own "
             f"{d.quantile:g} quantile with the pixels unlike the border; each class by the correlation of the "
