@@ -124,6 +124,15 @@ def test_cli_table_pictures_and_errors(shapes_run: Path, tmp_path: Path) -> None
                           "give --off K or --up K, not both")
     assert_one_line_error(run_cli("explore", "dissect", str(run), "--concept", "hat", cwd=tmp_path),
                           "no concept 'hat'")
+    proc = run_cli("explore", "render", str(run), "--seed", "3", "--units", "net.5:55,62:off", "--units", "3:up:2",
+                   "--out", "r.png", "--guard", "off", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    from ganvas.publish import containers
+
+    data = (tmp_path / "r.png").read_bytes()
+    recipe = json.loads(containers.extract(data, containers.sniff(data)))["claim"]["provenance"]["recipe"]
+    assert recipe["units"] == [{"layer": "net.5", "units": [55, 62], "mode": "off"},
+                               {"layer": "net.5", "units": [3], "mode": "up", "amount": 2.0}]
 
 
 @pytest.fixture(scope="module")

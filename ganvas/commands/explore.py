@@ -388,13 +388,16 @@ def project(checkpoint, image, steps, space, features, feature_weight, lr, seed,
 @click.option("--edit", "edits", multiple=True, metavar="K:AMOUNT[:LAYERS]",
               help="move AMOUNT σ along direction K (on style LAYERS, e.g. 0-3); repeatable")
 @click.option("--method", type=click.Choice(["w", "z", "activations"]), help="the directions --edit refers to")
+@click.option("--units", "unit_edits", multiple=True, metavar="[LAYER:]U,U…[:off|up[:AMOUNT]]",
+              help="switch units of G's LAYER (default: the dissected middle one) off or up, e.g. 3,17 or "
+                   "net.5:3,17:up:2; repeatable (see `ganvas explore dissect`)")
 @click.option("--out", type=PathArg, help="a grid picture (default render.png)")
 @click.option("--out-dir", type=PathArg, help="each output as its own file(s) (music: midi, wav, png)")
 @click.option("--device", default="cpu", show_default=True)
 @publish_options
-def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, method, out, out_dir, device, no_watermark,
-           guard) -> None:
-    """Draw a recipe: a seed or latent file, truncation and direction edits (what the studio downloads)."""
+def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, method, unit_edits, out, out_dir, device,
+           no_watermark, guard) -> None:
+    """Draw a recipe: a seed or latent file, truncation, direction and unit edits (what the studio downloads)."""
     import torch
 
     from ganvas.errors import GanvasError
@@ -421,6 +424,8 @@ def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, metho
     if edits:
         fields["edits"] = [_edit(e) for e in edits]
         fields["directions"] = {"method": method} if method else None
+    if unit_edits:
+        fields["units"] = [_unit_edit(u) for u in unit_edits]
     recipe = Recipe.from_dict({k: v for k, v in fields.items() if v is not None}, G)
     dirs = recipe.directions.get(G) if recipe.edits else None
     final = torch.cat([recipe.final(G, base[i:i + 1], dirs) for i in range(base.shape[0])])
@@ -433,6 +438,28 @@ def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, metho
                                                                                  "index": i})}
                for i in range(base.shape[0])]
     _save_outputs(G, pub, outputs, out, out_dir, stems, "render.png", recipes, final)
+
+
+def _unit_edit(text: str) -> dict:
+    """--units [LAYER:]U,U…[:off|up[:AMOUNT]] as a recipe's unit edit."""
+    from ganvas.errors import GanvasError
+
+    parts = text.split(":")
+    out: dict = {}
+    if parts and not all(p.strip().isdigit() for p in parts[0].split(",")):
+        out["layer"] = parts.pop(0)
+    try:
+        out["units"] = [int(u) for u in parts[0].split(",")]
+        if len(parts) > 1:
+            out["mode"] = parts[1]
+        if len(parts) > 2:
+            out["amount"] = float(parts[2])
+        if len(parts) > 3:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise GanvasError(f"--units {text!r}: expected [LAYER:]U,U…[:off|up[:AMOUNT]], e.g. 3,17 or "
+                          "net.5:3,17:up:2") from None
+    return out
 
 
 def _edit(text: str) -> dict:
