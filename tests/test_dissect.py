@@ -122,8 +122,6 @@ def test_cli_table_pictures_and_errors(shapes_run: Path, tmp_path: Path) -> None
                           "no layer 'net.99' with units")
     assert_one_line_error(run_cli("explore", "dissect", str(run), "--off", "2", "--up", "2", cwd=tmp_path),
                           "give --off K or --up K, not both")
-    assert_one_line_error(run_cli("explore", "dissect", str(run), "--concept", "hat", cwd=tmp_path),
-                          "no concept 'hat'")
     proc = run_cli("explore", "render", str(run), "--seed", "3", "--units", "net.5:55,62:off", "--units", "3:up:2",
                    "--out", "r.png", "--guard", "off", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

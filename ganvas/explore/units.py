@@ -71,14 +71,15 @@ def _generator_net(G: Generator) -> nn.Module:
 
 @torch.no_grad()
 def layers(G: Generator) -> list[LayerInfo]:
-    """G's layers whose output is a feature map (N×C×H×W, C > 3) computed once per output, in the order they
-    run; found by drawing one output with a hook on every module (cached on G)."""
+    """G's modules whose output is a feature map (N×C×H×W, C > 3) computed once per output, in the order they
+    finish (an inner convolution before the layer holding it); found by drawing one output with a hook on every
+    module (cached on G)."""
     cached = getattr(G, "_unit_layers", None)
     if cached is not None:
         return cached
     from ganvas.explore import latent as L
 
-    named = [(n, m) for n, m in _generator_net(G).named_modules() if n and not list(m.children())]
+    named = [(n, m) for n, m in _generator_net(G).named_modules() if n]    # blocks too: a style layer is one
     seen: dict[str, list[tuple[int, ...]]] = {}
     order: list[str] = []
 
