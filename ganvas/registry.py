@@ -151,4 +151,5 @@ REPORT_SECTIONS = Registry("report section", {                   # a domain's pa
     "image": "ganvas.eval.report_image:sections",
     "music": "ganvas.eval.music_report:sections",
     "image.creativity": "ganvas.explore.creativity_report:sections",   # novelty, value, ambiguity; what was kept
+    "image.units": "ganvas.explore.dissect:sections",           # GAN dissection: top units per concept, ablations
 })

@@ -1,4 +1,5 @@
-"""`ganvas explore`: interpolation, GANSpace directions, breeding, projection and rendering recipes."""
+"""`ganvas explore`: interpolation, GANSpace directions, unit dissection, breeding, projection and rendering
+recipes."""
 
 from __future__ import annotations
 
@@ -192,6 +193,75 @@ def directions(checkpoint, method, components, samples, layer, count, steps, spa
 
 @explore.command()
 @click.argument("checkpoint", type=PathArg)
+@click.option("--layer", help="G's layer whose units are dissected (default: a middle one; see --list-layers)")
+@click.option("--list-layers", is_flag=True, help="list G's layers with units and stop")
+@click.option("--concept", help="the concept whose top units are switched (default: the first class, else "
+              "foreground)")
+@click.option("--off", "off", type=click.IntRange(1, 4096), help="switch the concept's top K units off (default 8)")
+@click.option("--up", "up", type=click.IntRange(1, 4096), help="switch the concept's top K units up instead")
+@click.option("--amount", type=click.FloatRange(0, 20), help="--up: the factor (default 3)")
+@click.option("--samples", type=click.IntRange(8, 4096), default=256, show_default=True,
+              help="seeds the units are scored on")
+@click.option("--effect-samples", type=click.IntRange(1, 4096), default=64, show_default=True,
+              help="held-out seeds the switching is measured on")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True,
+              help="first seed the units are scored on")
+@click.option("--top", type=click.IntRange(1, 64), default=8, show_default=True, help="units listed per concept")
+@click.option("--no-classes", is_flag=True, help="score the foreground mask only (no domain classifier)")
+@click.option("--grid", type=PathArg, help="the before/after picture (default dissect-CONCEPT.png): drawn; top "
+              "units switched; random units switched")
+@click.option("--json", "json_out", type=PathArg, help="also write the scores and the measured effect as JSON")
+@click.option("--no-cache", is_flag=True, help="recompute even if the run folder has it")
+@click.option("--device", default="cpu", show_default=True)
+@publish_options
+def dissect(checkpoint, layer, list_layers, concept, off, up, amount, samples, effect_samples, seed, top,
+            no_classes, grid, json_out, no_cache, device, no_watermark, guard) -> None:
+    """Units of a layer of CHECKPOINT's G scored against concepts (the foreground, each class), and one
+    concept's top units switched off (or up) on held-out seeds: a table and a before/after picture."""
+    from ganvas.errors import GanvasError
+    from ganvas.explore import dissect as DS
+    from ganvas.explore import units as U
+    from ganvas.files import write_json
+
+    if off is not None and up is not None:
+        raise GanvasError("give --off K or --up K, not both")
+    if amount is not None and up is None:
+        raise GanvasError("--amount is the factor of --up K; without --up the units are switched off")
+    G = _load(checkpoint, device)
+    if list_layers:
+        default = U.default_layer(G)
+        for info in U.layers(G):
+            mark = "  (default)" if info.name == default else ""
+            print(f"  {info.name:<24} {info.kind:<16} {info.units:>5} units  {info.height}×{info.width}{mark}")
+        return
+    mode, k = ("up", up) if up is not None else ("off", off or DS.TOP)
+    d = DS.get(G, layer, samples, seed, classes=not no_classes, cache=not no_cache)
+    print(DS.table(d, top))
+    if d.info.get("classes_skipped"):
+        print(f"no class concepts: {d.info['classes_skipped']}")
+    names = list(d.concepts)
+    concept = concept or (names[1] if len(names) > 1 else names[0])
+    d.concept(concept)
+    if k > d.units:
+        raise GanvasError(f"--{mode} {k}: layer '{d.layer}' has {d.units} units")
+    e = DS.effect(G, d, concept, k, mode, amount, effect_samples)
+    print(DS.effect_table(e))
+    pub = make_publisher(G, no_watermark, guard)
+    grid = grid or Path(f"dissect-{''.join(c if c.isalnum() or c in '-_' else '_' for c in concept)}.png")
+    edit = U.UnitEdit(d.layer, tuple(e.units), mode, amount).to_dict()
+    outputs = DS.before_after(G, d, concept, k, mode, amount)
+    pub.save_picture(grid, G.domain.preview(outputs, nrow=outputs.shape[0] // 3),
+                     {"dissect": {"concept": concept, "k": k, "random_units": e.random_units,
+                                  "seeds": [DS.EFFECT_SEED, DS.EFFECT_SEED + outputs.shape[0] // 3 - 1]},
+                      "units": [edit]}, outputs)
+    print(f"wrote {grid}: rows = as drawn; {concept}'s top {k} units {mode}; {k} random units {mode}")
+    if json_out is not None:
+        write_json(json_out, {"dissection": d.to_json(top), "effect": e.to_json()})
+        print(f"wrote {json_out}")
+
+
+@explore.command()
+@click.argument("checkpoint", type=PathArg)
 @click.argument("parents", nargs=-1, required=True)
 @click.option("--pick", help="with one latent file as PARENTS: the codes to breed from, e.g. 0,3,5")
 @click.option("--n", "count", type=click.IntRange(1, 64), default=8, show_default=True, help="children")
@@ -318,13 +388,16 @@ def project(checkpoint, image, steps, space, features, feature_weight, lr, seed,
 @click.option("--edit", "edits", multiple=True, metavar="K:AMOUNT[:LAYERS]",
               help="move AMOUNT σ along direction K (on style LAYERS, e.g. 0-3); repeatable")
 @click.option("--method", type=click.Choice(["w", "z", "activations"]), help="the directions --edit refers to")
+@click.option("--units", "unit_edits", multiple=True, metavar="[LAYER:]U,U…[:off|up[:AMOUNT]]",
+              help="switch units of G's LAYER (default: the dissected middle one) off or up, e.g. 3,17 or "
+                   "net.5:3,17:up:2; repeatable (see `ganvas explore dissect`)")
 @click.option("--out", type=PathArg, help="a grid picture (default render.png)")
 @click.option("--out-dir", type=PathArg, help="each output as its own file(s) (music: midi, wav, png)")
 @click.option("--device", default="cpu", show_default=True)
 @publish_options
-def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, method, out, out_dir, device, no_watermark,
-           guard) -> None:
-    """Draw a recipe: a seed or latent file, truncation and direction edits (what the studio downloads)."""
+def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, method, unit_edits, out, out_dir, device,
+           no_watermark, guard) -> None:
+    """Draw a recipe: a seed or latent file, truncation, direction and unit edits (what the studio downloads)."""
     import torch
 
     from ganvas.errors import GanvasError
@@ -344,16 +417,19 @@ def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, metho
     else:
         base = L.seed_codes(G, [seed])
     fields = {"seed": 0, "truncation": stored.get("truncation"), "truncation_cutoff": stored.get("truncation_cutoff"),
-              "edits": stored.get("edits") or [], "directions": stored.get("directions")}
+              "edits": stored.get("edits") or [], "directions": stored.get("directions"),
+              "units": stored.get("units") or None}
     if truncation is not None:
         fields["truncation"], fields["truncation_cutoff"] = truncation, truncation_cutoff
     if edits:
         fields["edits"] = [_edit(e) for e in edits]
         fields["directions"] = {"method": method} if method else None
+    if unit_edits:
+        fields["units"] = [_unit_edit(u) for u in unit_edits]
     recipe = Recipe.from_dict({k: v for k, v in fields.items() if v is not None}, G)
     dirs = recipe.directions.get(G) if recipe.edits else None
     final = torch.cat([recipe.final(G, base[i:i + 1], dirs) for i in range(base.shape[0])])
-    outputs = L.draw(G, final)
+    outputs = recipe.draw(G, final)
     stems = [f"seed{seed}" if seed is not None else f"{Path(latent).stem}-{i:02d}" for i in range(base.shape[0])]
     if dirs is not None:
         print(f"edits along {dirs.method} directions: {', '.join(edits) or 'from the file'}")
@@ -362,6 +438,28 @@ def render(checkpoint, seed, latent, truncation, truncation_cutoff, edits, metho
                                                                                  "index": i})}
                for i in range(base.shape[0])]
     _save_outputs(G, pub, outputs, out, out_dir, stems, "render.png", recipes, final)
+
+
+def _unit_edit(text: str) -> dict:
+    """--units [LAYER:]U,U…[:off|up[:AMOUNT]] as a recipe's unit edit."""
+    from ganvas.errors import GanvasError
+
+    parts = text.split(":")
+    out: dict = {}
+    if parts and not all(p.strip().isdigit() for p in parts[0].split(",")):
+        out["layer"] = parts.pop(0)
+    try:
+        out["units"] = [int(u) for u in parts[0].split(",")]
+        if len(parts) > 1:
+            out["mode"] = parts[1]
+        if len(parts) > 2:
+            out["amount"] = float(parts[2])
+        if len(parts) > 3:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise GanvasError(f"--units {text!r}: expected [LAYER:]U,U…[:off|up[:AMOUNT]], e.g. 3,17 or "
+                          "net.5:3,17:up:2") from None
+    return out
 
 
 def _edit(text: str) -> dict:

@@ -1,4 +1,4 @@
-"""Exploring a trained generator: interpolation, GANSpace directions, breeding, projection.
+"""Exploring a trained generator: interpolation, GANSpace directions, breeding, projection, unit dissection.
 
 The same tools back ``ganvas explore …``, the REST API and the studio page (``ganvas studio``).
 
@@ -12,6 +12,8 @@ The same tools back ``ganvas explore …``, the REST API and the studio page (``
     d = explore.directions(G)                                              # cached in the run folder
     kids = explore.breed(G, explore.codes(G, [3, 8]), n=8, strength=0.3)   # children codes
     p = explore.project(G, PIL.Image.open("me.png"), steps=200)            # p.code, p.output
+    units = explore.dissection(G)                                          # which units agree with which concept
+    x = explore.render(G, seed=3, units=[{"units": units.top("circle", 8), "mode": "off"}])   # circles removed
 
 Codes live in the model's edit space (``w`` per style layer for style models, ``z`` otherwise);
 see `ganvas.explore.latent` for how a code becomes an output.
@@ -31,12 +33,14 @@ from ganvas.explore.ganspace import Directions, Edit
 from ganvas.explore.interpolation import animation_bytes, save_animation, slerp
 from ganvas.explore.projection import Projection, project
 from ganvas.explore.recipe import DirectionSet, Recipe
+from ganvas.explore.units import UnitEdit
 
 if TYPE_CHECKING:
     from ganvas.api import Generator
 
-__all__ = ["Directions", "DirectionSet", "Edit", "Projection", "Recipe", "animation_bytes", "breed", "codes",
-           "directions", "draw", "interpolate", "latent", "project", "render", "save_animation", "slerp"]
+__all__ = ["Directions", "DirectionSet", "Edit", "Projection", "Recipe", "UnitEdit", "animation_bytes", "breed",
+           "codes", "directions", "dissection", "draw", "interpolate", "latent", "project", "render", "save_animation",
+           "slerp"]
 
 
 def codes(G: Generator, seeds: Sequence[int]) -> torch.Tensor:
@@ -59,17 +63,29 @@ def directions(G: Generator, method: str | None = None, components: int = 16, sa
 
 def render(G: Generator, seed: int | None = None, code: torch.Tensor | None = None, truncation: float | None = None,
            edits: Sequence[Edit | tuple] = (), truncation_cutoff: int | None = None,
-           direction_set: DirectionSet | None = None) -> torch.Tensor:
-    """The output of a seed or base code, truncated and edited ([1, …]); `edits` are Edits or (index, σ[, layers])."""
+           direction_set: DirectionSet | None = None, units: Sequence[UnitEdit | dict] = ()) -> torch.Tensor:
+    """The output of a seed or base code, truncated and edited ([1, …]); `edits` are Edits or (index, σ[, layers]);
+    `units` UnitEdits or dicts {layer, units, mode, amount} (see `ganvas.explore.units`)."""
+    from ganvas.explore.units import parse_edit
+
     recipe = Recipe(seed=seed, truncation=truncation, truncation_cutoff=truncation_cutoff,
                     edits=[e if isinstance(e, Edit) else Edit(*e) for e in edits],
-                    directions=direction_set or DirectionSet())
+                    directions=direction_set or DirectionSet(),
+                    units=[u if isinstance(u, UnitEdit) else parse_edit(u, G) for u in units])
     base = None
     if code is not None:
         base = code if code.dim() > len(latent.code_shape(G)) else code[None]
     elif seed is None:
         raise GanvasError("render needs a seed or a code")
-    return latent.draw(G, recipe.final(G, base))
+    return recipe.draw(G, recipe.final(G, base))
+
+
+def dissection(G: Generator, layer: str | None = None, samples: int | None = None, seed: int = 0,
+            cache: bool = True, **options: Any) -> Any:
+    """Which units of a layer of `G` agree with which concept (see `ganvas.explore.dissect`), cached per checkpoint."""
+    from ganvas.explore import dissect as DS
+
+    return DS.get(G, layer, samples, seed, cache=cache, **options)
 
 
 def interpolate(G: Generator, a: int | torch.Tensor, b: int | torch.Tensor, steps: int = 8,

@@ -2,8 +2,11 @@
 
     {"seed": 42, "truncation": 0.7, "edits": [{"index": 0, "amount": 1.5, "layers": "0-3"}]}
     {"latent": [...], "space": "w", "truncation": 1.0, "edits": []}
+    {"seed": 7, "units": [{"layer": "net.5", "units": [3, 17], "mode": "off"}]}
 
-The output is drawn as base code → truncation → edits → generator (see ganvas.explore.latent), so
+The output is drawn as base code → truncation → edits → generator (see ganvas.explore.latent), with
+the recipe's unit edits (ganvas.explore.units: units of a layer switched off or up) applied inside the
+generator while it draws, so
 the studio, the REST API, ``ganvas explore render`` and a downloaded ``provenance.json`` all make
 the same output from the same recipe.
 """
@@ -18,6 +21,7 @@ import torch
 from ganvas.errors import GanvasError
 from ganvas.explore import ganspace as D
 from ganvas.explore import latent as L
+from ganvas.explore import units as U
 
 if TYPE_CHECKING:
     from ganvas.api import Generator
@@ -56,13 +60,15 @@ class Recipe:
     edits: list[D.Edit] = field(default_factory=list)   # moves along directions, in σ
     directions: DirectionSet = field(default_factory=DirectionSet)   # the directions edits refer to
     label: str | None = None                # conditional models, with a seed: a class name or blend "A:0.5,B:0.5"
+    units: list[U.UnitEdit] = field(default_factory=list)   # units of G's layers switched off or up while drawing
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], G: Generator | None = None) -> Recipe:
         """A recipe from JSON-like data; one-line errors for anything missing, extra or out of range."""
         if not isinstance(d, dict):
             raise GanvasError("a recipe must be an object with 'seed' or 'latent'")
-        known = {"seed", "label", "latent", "space", "truncation", "truncation_cutoff", "edits", "directions"}
+        known = {"seed", "label", "latent", "space", "truncation", "truncation_cutoff", "edits", "directions",
+                 "units"}
         extra = sorted(set(d) - known)
         if extra:
             raise GanvasError(f"unknown recipe field(s) {', '.join(extra)}; known: {', '.join(sorted(known))}")
@@ -92,7 +98,7 @@ class Recipe:
         if label is not None and not isinstance(label, str):
             raise GanvasError(f"a recipe's 'label' must be a class name or a blend 'A:0.5,B:0.5', got {label!r}")
         return cls(seed, d.get("latent"), d.get("space"), None if psi is None else float(psi),
-                   None if cutoff is None else int(cutoff), edits, directions, label)
+                   None if cutoff is None else int(cutoff), edits, directions, label, U.parse_edits(d.get("units"), G))
 
     def to_dict(self, G: Generator | None = None, directions: D.Directions | None = None,
                 latent: bool = True) -> dict[str, Any]:
@@ -112,6 +118,8 @@ class Recipe:
                         for e in self.edits]
         if self.edits:
             out["directions"] = self.directions.to_dict(directions)
+        if self.units:
+            out["units"] = [u.to_dict() for u in self.units]
         return out
 
     def base(self, G: Generator) -> torch.Tensor:
@@ -131,6 +139,10 @@ class Recipe:
             directions = directions or self.directions.get(G)
             code = directions.apply(code, self.edits)
         return code
+
+    def draw(self, G: Generator, finals: torch.Tensor) -> torch.Tensor:
+        """Outputs of final codes (`final`) with this recipe's unit edits applied while G draws them."""
+        return U.draw(G, finals, self.units)
 
 
 def _layers(value: Any, G: Generator | None) -> list[int] | None:

@@ -33,6 +33,14 @@ class EditIn(Strict):
                                                               "[0, 1]; default all (style models only)")
 
 
+class UnitEditIn(Strict):
+    layer: str | None = Field(None, max_length=200, description="G's layer (default: the middle one GET …/units "
+                                                               "dissects)")
+    units: list[int] = Field(min_length=1, max_length=4096, description="unit (channel) numbers of the layer")
+    mode: Literal["off", "up"] = Field("off", description="off: zeroed; up: multiplied by `amount`")
+    amount: float | None = Field(None, ge=0, le=20, allow_inf_nan=False, description="up: the factor (default 3)")
+
+
 class DirectionSetIn(Strict):
     method: Literal["w", "z", "activations"] | None = Field(None, description="default: w for style models, "
                                                                               "activations otherwise")
@@ -57,6 +65,8 @@ class RecipeIn(Strict):
     truncation_cutoff: int | None = Field(None, ge=1, description="style models: truncate the first N layers only")
     edits: list[EditIn] = Field(default_factory=list, max_length=64)
     directions: DirectionSetIn | None = Field(None, description="the directions `edits` refer to (default set)")
+    units: list[UnitEditIn] = Field(default_factory=list, max_length=16,
+                                    description="units of G's layers switched off or up while drawing")
 
 
 class EndIn(Strict):

@@ -5,7 +5,19 @@ service call, HTTP out. `ROUTERS` is the order `create_app` includes them in: mo
 
 from __future__ import annotations
 
-from ganvas.studio.routes import export, generate, jobs, kept, models, projection, publish, sketch, text, translation
+from ganvas.studio.routes import (
+           export,
+           generate,
+           jobs,
+           kept,
+           models,
+           projection,
+           publish,
+           sketch,
+           text,
+           translation,
+           units,
+)
 
 ROUTERS = [models.router, jobs.router, text.router, generate.router, export.router, projection.router,
-           translation.router, sketch.router, publish.router, kept.router, models.details]
+           translation.router, sketch.router, publish.router, kept.router, units.router, models.details]

@@ -20,6 +20,7 @@ from ganvas.studio.services.publish import PublishService
 from ganvas.studio.services.sketch import SketchService
 from ganvas.studio.services.text import TextService
 from ganvas.studio.services.translation import TranslationService
+from ganvas.studio.services.units import UnitService
 from ganvas.studio.state import StudioState
 
 
@@ -36,6 +37,7 @@ class Services:
     text: TextService
     publish: PublishService
     kept: KeptService
+    units: UnitService
 
     @classmethod
     def over(cls, state: StudioState) -> Services:
@@ -46,4 +48,5 @@ class Services:
         return cls(state, catalogue, directions, generation, export,
                    ProjectionService(state, catalogue, generation), TranslationService(state, catalogue),
                    SketchService(state, catalogue), TextService(state, catalogue),
-                   PublishService(state, catalogue, generation, export), KeptService(state, catalogue, generation))
+                   PublishService(state, catalogue, generation, export), KeptService(state, catalogue, generation),
+                   UnitService(state, catalogue))

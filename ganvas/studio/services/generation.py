@@ -58,7 +58,10 @@ class GenerationService:
         with self.state.compute:
             bases = torch.cat([r.base(G) for r in recipes])
             finals = torch.cat([r.final(G, bases[i:i + 1], dirs[i]) for i, r in enumerate(recipes)])
-            outs = L.draw(G, finals)
+            if any(r.units for r in recipes):       # unit edits hook G while it draws: one recipe at a time
+                outs = torch.cat([r.draw(G, finals[i:i + 1]) for i, r in enumerate(recipes)])
+            else:
+                outs = L.draw(G, finals)
         return Drawn(recipes, bases, finals, outs, dirs)
 
     def items(self, item: Loaded, drawn: Drawn) -> list[Item]:

@@ -3,6 +3,7 @@ import { api, saveBlob } from "./api.js";
 import { Sketchpad } from "./draw.js";
 import { Writer } from "./write.js";
 import { keptMessage, recordKeep } from "./kept.js";
+import { UnitsPanel, describeUnits } from "./units.js";
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_DIRECTIONS = 8;
@@ -18,6 +19,7 @@ const state = {
   kept: [], view: "explore", job: null, projectFile: null, audioKey: null,
   pad: null, drawn: null,                     // Draw: the sketchpad; the last rendering {output, sketch, drawing}
   writer: null,                               // Write: the text model's panel (write.js)
+  units: null,                                // Explore: the Units panel (units.js)
 };
 
 // --- status line -------------------------------------------------------------------------------------
@@ -83,6 +85,8 @@ function recipe(item = state.current) {
   const r = { ...base(item), truncation: state.truncation };
   const e = edits();
   if (e.length) r.edits = e;
+  const u = state.units?.edits() || [];
+  if (u.length) r.units = u;
   return r;
 }
 function describe(r) {
@@ -90,6 +94,7 @@ function describe(r) {
   if (r.label) parts.push(r.label);
   if (r.truncation !== undefined && r.truncation < 1) parts.push(`ψ ${Number(r.truncation).toFixed(2)}`);
   if (r.edits?.length) parts.push(r.edits.map((e) => `d${e.index}${e.amount > 0 ? "+" : ""}${e.amount}σ`).join(" "));
+  if (r.units?.length) parts.push(describeUnits(r.units));
   return parts.join(" · ");
 }
 
@@ -195,6 +200,7 @@ async function selectModel(name) {
   $("audio-row").hidden = true;
   $("layers-row").hidden = !info.explore?.style;
   setupClasses(info.explore?.classes || []);
+  state.units.reset(info);
   state.label = null;
   loadKept();
   if (generator) {
@@ -245,7 +251,7 @@ function pick(item) {
   state.edits.clear();
   syncSliders();
   showCurrent(item.image, recipe());
-  if (edits().length || (item.truncation ?? 1) !== state.truncation) renderCurrent();
+  if (edits().length || state.units.edits().length || (item.truncation ?? 1) !== state.truncation) renderCurrent();
 }
 function showCurrent(image, r) {
   $("guard-box").hidden = true;
@@ -403,6 +409,7 @@ function openKept(k) {
   state.current = { seed: r.seed, latent: r.latent, space: r.space, image: k.image };
   state.edits = new Map((r.edits || []).map((e) => [e.index, e.amount]));
   syncSliders();
+  state.units.restore(r.units);
   showView("explore");
   showCurrent(k.image, r);
 }
@@ -786,6 +793,7 @@ function wire() {
   $("project-cancel").addEventListener("click", () => state.job && api.cancel(state.job).catch(fail));
   $("project-use").addEventListener("click", () => { pick(state.projected); showView("explore"); });
   $("translate-go").addEventListener("click", () => translate().catch(fail));
+  state.units = new UnitsPanel({ box: $("units-box"), model: () => state.model, changed: () => renderCurrent(), say });
   state.writer = new Writer({ model: () => state.model, keep: keepText, say });
   state.pad = new Sketchpad($("draw-canvas"), () => renderDrawing());
   state.pad.listeners.add(syncDrawButtons);
