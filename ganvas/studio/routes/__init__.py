@@ -6,17 +6,17 @@ service call, HTTP out. `ROUTERS` is the order `create_app` includes them in: mo
 from __future__ import annotations
 
 from ganvas.studio.routes import (
-           export,
-           generate,
-           jobs,
-           kept,
-           models,
-           projection,
-           publish,
-           sketch,
-           text,
-           translation,
-           units,
+    export,
+    generate,
+    jobs,
+    kept,
+    models,
+    projection,
+    publish,
+    sketch,
+    text,
+    translation,
+    units,
 )
 
 ROUTERS = [models.router, jobs.router, text.router, generate.router, export.router, projection.router,
