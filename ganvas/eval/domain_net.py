@@ -139,18 +139,29 @@ def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _folder(dataset: Any, recipe: DomainRecipe, home: Path | None = None) -> Path:
+    """Where the classifier of `dataset` under `recipe` lives in the data home."""
+    from ganvas.data import data_home
+
+    fp = (dataset.fingerprint or "nofingerprint").split(":")[-1][:12]
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(str(dataset.name)).name) or "data"
+    return (home or data_home()) / "extractors" / "domain" / f"{safe}-{fp}-{recipe.key()}"
+
+
+def is_trained(dataset: Any, recipe: DomainRecipe | None = None, home: Path | None = None) -> bool:
+    """Whether the classifier of `dataset` under `recipe` was trained before (so using it costs no training)."""
+    folder = _folder(dataset, recipe or DomainRecipe(), home)
+    return (folder / "weights.safetensors").exists() and (folder / "recipe.json").exists()
+
+
 def load_or_train(dataset: Any, recipe: DomainRecipe | None = None, progress: bool | None = None,
                   home: Path | None = None) -> tuple[ConvNet, dict, Path]:
     """The domain network for `dataset`: loaded (hash-checked) if trained before, else trained and saved."""
-    from ganvas.data import data_home
-
     recipe = recipe or DomainRecipe()
     labels, names = _labels(dataset)
     images = dataset.arrays["x"]
     size = recipe.input_size or int(np.clip(images.shape[1], 32, 64))
-    fp = (dataset.fingerprint or "nofingerprint").split(":")[-1][:12]
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(str(dataset.name)).name) or "data"
-    folder = (home or data_home()) / "extractors" / "domain" / f"{safe}-{fp}-{recipe.key()}"
+    folder = _folder(dataset, recipe, home)
     weights, meta_path = folder / "weights.safetensors", folder / "recipe.json"
     if weights.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
