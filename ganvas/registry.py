@@ -150,4 +150,5 @@ METRICS = Registry("metric", {                                   # metrics on fe
 REPORT_SECTIONS = Registry("report section", {                   # a domain's part of the HTML report (ganvas/eval)
     "image": "ganvas.eval.report_image:sections",
     "music": "ganvas.eval.music_report:sections",
+    "image.directions": "ganvas.explore.directions_report:sections",
 })

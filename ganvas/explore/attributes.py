@@ -7,7 +7,8 @@ on the outputs and sees which of them change. Every attribute is one number per 
   emoji and shapes, light grey for a half-trained model), and a pixel's *foreground weight* is how far
   its colour is from that background (0 below `FG_LOW`, 1 above `FG_HIGH`, linear between), so soft
   edges count in part and no hard threshold flips. Then
-  ``brightness`` (mean luminance of the foreground, 0–1), ``saturation`` (its mean HSV saturation),
+  ``brightness`` (mean HSV value of the foreground, 0–1: not luminance, which would make every turn from
+  yellow to blue "darker"), ``saturation`` (its mean HSV saturation),
   ``hue`` (the circular mean hue of the foreground, weighted by saturation too, so grey pixels do not
   vote; radians, compared as signed turns on the hue circle), ``size`` (the foreground's share of the
   picture) and ``x``, ``y`` (the foreground's centre, 0 = left/top, 1 = right/bottom). Foreground
@@ -50,7 +51,7 @@ class Attribute:
 
 
 ATTRIBUTES = {
-    "brightness": Attribute("brightness", "luminance 0–1", 0.01),
+    "brightness": Attribute("brightness", "HSV value 0–1", 0.01),
     "saturation": Attribute("saturation", "HSV saturation 0–1", 0.01),
     "hue": Attribute("hue", "radians on the hue circle", 0.05),
     "size": Attribute("size", "share of the picture", 0.005),
@@ -119,14 +120,13 @@ def image_attributes(images: np.ndarray) -> dict[str, np.ndarray]:
     some = mass > 1e-9
     wts = np.where(some[:, None, None], fg, 1.0)            # no foreground at all: the whole picture
     total = wts.sum((1, 2))
-    hue, sat, _ = _hsv(x)
-    lum = x @ np.array([0.299, 0.587, 0.114])
+    hue, sat, value = _hsv(x)
     hw = wts * sat
     hue_vec = (hw * np.cos(hue)).sum((1, 2)) + 1j * (hw * np.sin(hue)).sum((1, 2))
     ys = (np.arange(h) + 0.5) / h
     xs = (np.arange(w) + 0.5) / w
     return {
-        "brightness": (wts * lum).sum((1, 2)) / total,
+        "brightness": (wts * value).sum((1, 2)) / total,
         "saturation": (wts * sat).sum((1, 2)) / total,
         "hue": np.angle(hue_vec) % (2 * np.pi),
         "size": mass / (h * w),

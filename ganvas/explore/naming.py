@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 FORMAT = "ganvas-direction-names"
 FORMAT_VERSION = 1
-SEEDS = 32                  # outputs moved per direction
-AMOUNT = 2.0                # moved to −a and +a σ
+SEEDS = 64                  # outputs moved per direction
+AMOUNT = 1.0                # moved to −a and +a σ (1: near the centre, where a slider starts and moves are linear)
 MIN_EFFECT = 0.15           # an effect below this (spreads per σ) is not named
 RELATIVE = 0.5              # nor one below this share of the direction's largest
 PHRASES = 3                 # at most this many phrases in a name
@@ -220,8 +220,12 @@ def classes_for(G: Generator, train: bool = True, recipe: Any = None, dataset: A
     if G.domain.name != "image":
         return None, ""
     if dataset is None:
+        from ganvas.data.dataset import is_built, is_builtin, split_spec
         from ganvas.eval.evaluate import training_dataset
 
+        name = str(G.meta.get("config", {}).get("data", ""))
+        if not train and is_builtin(name) and not is_built(split_spec(name)[0]):
+            return None, f"class probabilities not measured: the dataset '{name}' is not built here"
         try:
             dataset = training_dataset(G)
         except GanvasError as exc:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ganvas.errors import GanvasError
-from ganvas.explore import ganspace
+from ganvas.explore import ganspace, naming
 from ganvas.explore.recipe import DirectionSet
 from ganvas.studio import outputs as O
 from ganvas.studio.models import Loaded
@@ -83,11 +83,43 @@ class DirectionService:
                               f"ask for at most {MAX_ACTIVATION_VALUES // width} samples or an earlier layer")
 
     def info(self, model: str, ds: DirectionSet) -> DirectionsInfo:
-        """The set used and each direction's σ and share of variance (computed once, cached)."""
+        """The set used and each direction's σ, share of variance, name and largest effects (computed once, cached)."""
         item = self.catalogue.generator(model)
         d = self.get(item, ds)
+        rows, note = d.describe(), ""
+        try:
+            named = self.names(item, ds, d)
+        except GanvasError as exc:          # a domain ganvas cannot measure: the sliders keep their numbers
+            named, note = None, f"directions not named: {exc}"
+        if named is not None:
+            note = named.note
+            for row, n in zip(rows, naming.describe(named), strict=True):
+                row.update(name=n["name"], effects=n["effects"])
         return DirectionsInfo(ds.to_dict(d), d.space, d.layer,
-                              item.model.model.code_shape("w")[0] if d.space == "w" else None, d.describe())
+                              item.model.model.code_shape("w")[0] if d.space == "w" else None, rows, note)
+
+    def names(self, item: Loaded, ds: DirectionSet, d: ganspace.Directions) -> naming.Naming:
+        """The names of a direction set (ganvas.explore.naming), kept with the model and cached in the run folder.
+
+        Class probabilities count only when the data's domain classifier was trained before: a request does
+        not wait a minute for its training (`ganvas explore directions RUN --describe` trains it).
+        """
+        key = (ds.method, ds.components, ds.samples, ds.seed, ds.layer)
+        with item.lock:
+            found = item.names.get(key)
+        if found is not None:
+            return found
+        with item.computing:
+            with item.lock:
+                found = item.names.get(key)
+            if found is None:
+                classes, note = naming.classes_for(item.model, train=False)
+                found = naming.get(item.model, d, classes=classes, note=note, lock=lambda: self.state.compute)
+                with item.lock:
+                    item.names[key] = found
+                    while len(item.names) > DIRECTION_SETS:
+                        item.names.popitem(last=False)
+        return found
 
     def grid(self, model: str, req: GridRequest) -> File:
         from ganvas.explore.recipe import _layers
