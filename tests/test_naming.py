@@ -117,9 +117,12 @@ def test_names_read_as_the_slider_moves_right() -> None:
         "bigger, further right"
     assert naming.name_of({"size": 0.05}, {"size": "bigger"}) == "little measured change"
     # every output pulled towards red, from either side of the circle: "redder", not a turn
-    before = np.array([0.5, -0.5, 1.0, -1.0]) % (2 * np.pi)
-    e, word = naming._hue_effect(before, before * 0.5 % (2 * np.pi), before * 1.5 % (2 * np.pi), 1.0, 0.5)
+    signed = np.array([0.5, -0.5, 1.0, -1.0])                          # radians either side of red (0)
+    before, plus, minus = ((signed * k) % (2 * np.pi) for k in (1.0, 0.5, 1.5))
+    e, word = naming._hue_effect(before, plus, minus, 1.0, 0.5)
     assert word == "redder" and e > 0
+    e, word = naming._hue_effect(before, (before - 0.2) % (2 * np.pi), (before + 0.2) % (2 * np.pi), 1.0, 0.5)
+    assert word == "hue ↺" and e == pytest.approx(-0.4)                # every output turned the same way
 
 
 def test_class_probabilities_of_a_small_classifier(shapes_model) -> None:
