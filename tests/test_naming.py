@@ -209,12 +209,17 @@ def test_the_studio_directions_answer_carries_names(shapes_copy: Path, shapes_na
     from ganvas.studio.app import create_app
 
     _, named = shapes_names
+    for p in (shapes_copy / "explore").rglob("names-*.json"):
+        p.unlink()                                                      # not measured yet
     with TestClient(create_app(shapes_copy.parent), base_url="http://127.0.0.1") as c:
-        d = c.get("/api/models/shapes/directions").json()
-    row = d["directions"][0]
-    assert {"index", "sigma", "explained"} <= set(row)                  # the old fields stay
+        before = c.get("/api/models/shapes/directions").json()
+        names = c.get("/api/models/shapes/directions/names").json()
+        after = c.get("/api/models/shapes/directions").json()
+    assert before["names_pending"] and "name" not in before["directions"][0]
+    assert [n["name"] for n in names["directions"]] == [n.name for n in named.directions]
+    row = after["directions"][0]
+    assert not after["names_pending"] and {"index", "sigma", "explained"} <= set(row)    # the old fields stay
     assert row["name"] == named[0].name and list(row["effects"]) == [a for a, _ in named[0].top(3)]
-    assert "not trained yet" in d["names_note"] or d["names_note"] == ""
 
 
 def test_one_line_errors(shapes_copy: Path, shapes_model) -> None:

@@ -67,6 +67,7 @@ def named_sliders(page, url: str, model: str) -> None:
     number; its tooltip lists the largest effects."""
     import json
 
+    page.wait_for_selector("#direction-sliders .dir-name", timeout=120000)     # measured after the sliders show
     with urllib.request.urlopen(f"{url}/api/models/{model}/directions") as r:
         dirs = json.load(r)["directions"]
     shown = page.locator("#direction-sliders .slider")

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 FORMAT = "ganvas-direction-names"
 FORMAT_VERSION = 1
 SEEDS = 64                  # outputs moved per direction
+SPREAD_SEEDS = 256          # unmoved outputs the spreads are measured on (a steadier yardstick than the moved few)
 AMOUNT = 1.0                # moved to −a and +a σ (1: near the centre, where a slider starts and moves are linear)
 MIN_EFFECT = 0.15           # an effect below this (spreads per σ) is not named
 RELATIVE = 0.5              # nor one below this share of the direction's largest
@@ -129,13 +130,14 @@ def _hue_effect(before: np.ndarray, after: np.ndarray, minus: np.ndarray, amount
     return rotation, WORDS["hue"][0 if rotation >= 0 else 1]
 
 
-def effects(values: dict[str, np.ndarray], n: int, k: int, amount: float
+def effects(values: dict[str, np.ndarray], m: int, n: int, k: int, amount: float
             ) -> tuple[list[dict[str, float]], list[dict[str, str]], dict[str, float]]:
-    """Effects per direction from attribute arrays laid out [base n | dir0 −a n | dir0 +a n | dir1 −a …]."""
-    spreads = {name: A.spread(name, v[:n]) for name, v in values.items()}
+    """Effects per direction from attribute arrays laid out [base m (the first n moved) | dir0 −a n | dir0 +a n |
+    dir1 −a …]; spreads over all m unmoved outputs."""
+    spreads = {name: A.spread(name, v[:m]) for name, v in values.items()}
     out, words = [], []
     for j in range(k):
-        lo, hi = slice(n + 2 * j * n, n + (2 * j + 1) * n), slice(n + (2 * j + 1) * n, n + (2 * j + 2) * n)
+        lo, hi = slice(m + 2 * j * n, m + (2 * j + 1) * n), slice(m + (2 * j + 1) * n, m + (2 * j + 2) * n)
         eff, wd = {}, {}
         for name, v in values.items():
             if name == "hue":
@@ -185,16 +187,17 @@ def compute(G: Generator, d: ganspace.Directions, seeds: int = SEEDS, amount: fl
     """Names of every direction of `d` (see the module docstring): seconds on a CPU for a small model."""
     check(seeds, amount)
     lock = lock or contextlib.nullcontext
+    m = max(seeds, SPREAD_SEEDS)
     with lock():
-        base = L.truncate(G, L.seed_codes(G, list(range(seed, seed + seeds))), truncation)
+        base = L.truncate(G, L.seed_codes(G, list(range(seed, seed + m))), truncation)
     k = len(d)
     moved = [base]
     for j in range(k):
         for a in (-amount, amount):
-            moved.append(d.apply(base, [ganspace.Edit(j, a)]))
+            moved.append(d.apply(base[:seeds], [ganspace.Edit(j, a)]))
     outputs = _render(G, torch.cat(moved), lock)
     values = A.measure(G.domain, outputs, classes if classes is not None and classes.available else None)
-    eff, words, spreads = effects(values, seeds, k, amount)
+    eff, words, spreads = effects(values, m, seeds, k, amount)
     named = [Named(j, name_of(eff[j], words[j]), eff[j], words[j]) for j in range(k)]
     key = classes.key if classes is not None and classes.available else None
     return Naming(named, spreads, seeds, amount, seed, key, note)
@@ -257,6 +260,13 @@ def _load(path: Path, stamp: dict[str, Any], k: int) -> Naming | None:
         return Naming.from_json(data)
     except (OSError, ValueError, KeyError, TypeError):   # missing, half-written elsewhere, corrupt: recompute
         return None
+
+
+def cached(G: Generator, d: ganspace.Directions, seeds: int = SEEDS, amount: float = AMOUNT, seed: int = 0,
+           classes: A.ClassProbabilities | None = None) -> Naming | None:
+    """The names of `d` if the run folder's cache has them for this checkpoint, else None (nothing is measured)."""
+    key = classes.key if classes is not None and classes.available else None
+    return _load(cache_path(G, d, seeds, amount, seed, key), ganspace._stamp(G), len(d))
 
 
 def get(G: Generator, d: ganspace.Directions, seeds: int = SEEDS, amount: float = AMOUNT, seed: int = 0,

@@ -25,3 +25,20 @@ export function directionTitle(d) {
   const effects = Object.entries(d.effects).map(([a, e]) => `${a} ${e > 0 ? "+" : ""}${e.toFixed(2)}`).join(", ");
   return `Direction ${d.index}: ${d.name}\nper σ, in spreads over samples: ${effects}\n${spread}`;
 }
+
+// Names measured after the sliders were built (the directions answer said names_pending): merged into the
+// directions `dirs` and written into the sliders already on the page, in place (a focused slider keeps focus).
+export function applyNames(box, dirs, names) {
+  const byIndex = new Map(names.map((n) => [n.index, n]));
+  for (const d of dirs) Object.assign(d, byIndex.get(d.index) || {});
+  box.querySelectorAll("input[data-index]").forEach((input) => {
+    const d = dirs.find((x) => x.index === Number(input.dataset.index));
+    if (!d?.name) return;
+    const row = input.parentElement;
+    const label = directionLabel(d);
+    label.htmlFor = input.id;
+    row.querySelector("label").replaceWith(label);
+    row.classList.add("named");
+    input.title = directionTitle(d);
+  });
+}

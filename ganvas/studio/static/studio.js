@@ -2,7 +2,7 @@
 import { api, saveBlob } from "./api.js";
 import { Sketchpad } from "./draw.js";
 import { Writer } from "./write.js";
-import { directionLabel, directionTitle } from "./names.js";
+import { applyNames, directionLabel, directionTitle } from "./names.js";
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_DIRECTIONS = 8;
@@ -288,6 +288,13 @@ async function loadDirections() {
   $("directions-info").textContent = `(${d.set.method}${where}: PCA of ${d.set.samples} samples)`;
   $("directions-info").title = d.names_note || "";    // why names or class effects are missing, if they are
   buildSliders();
+  if (d.names_pending) loadDirectionNames(model, d).catch(fail);
+}
+async function loadDirectionNames(model, d) {          // measured once per model (seconds), then cached
+  const named = await api.directionNames(model);
+  if (model !== state.model || state.directions !== d) return;
+  $("directions-info").title = named.names_note || "";
+  applyNames($("direction-sliders"), d.directions, named.directions);
 }
 function buildSliders() {
   const box = $("direction-sliders");
