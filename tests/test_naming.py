@@ -203,12 +203,14 @@ def test_cli_describe_and_the_report_section(shapes_copy: Path, shapes_model, sh
     assert REPORT_SECTIONS.get("image.directions") is directions_report.sections
 
 
-def test_the_studio_directions_answer_carries_names(shapes_copy: Path, shapes_names) -> None:
+def test_the_studio_directions_answer_carries_names(shapes_copy: Path, shapes_model, shapes_names) -> None:
     from fastapi.testclient import TestClient
 
     from ganvas.studio.app import create_app
 
-    _, named = shapes_names
+    d, _ = shapes_names
+    classes, _ = naming.classes_for(shapes_model, train=False)    # class effects if this home trained it before
+    named = naming.compute(shapes_model, d, classes=classes)
     for p in (shapes_copy / "explore").rglob("names-*.json"):
         p.unlink()                                                      # not measured yet
     with TestClient(create_app(shapes_copy.parent), base_url="http://127.0.0.1") as c:
