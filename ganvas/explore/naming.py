@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ganvas.api import Generator
 
 FORMAT = "ganvas-direction-names"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SEEDS = 64                  # outputs moved per direction
 SPREAD_SEEDS = 256          # unmoved outputs the spreads are measured on (a steadier yardstick than the moved few)
 AMOUNT = 1.0                # moved to −a and +a σ (1: near the centre, where a slider starts and moves are linear)
@@ -255,7 +255,8 @@ def cache_path(G: Generator, d: ganspace.Directions, seeds: int, amount: float, 
 def _load(path: Path, stamp: dict[str, Any], k: int) -> Naming | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT or data.get("stamp") != stamp or len(data["directions"]) != k:
+        if (data.get("format"), data.get("format_version")) != (FORMAT, FORMAT_VERSION) or \
+                data.get("stamp") != stamp or len(data["directions"]) != k:
             return None
         return Naming.from_json(data)
     except (OSError, ValueError, KeyError, TypeError):   # missing, half-written elsewhere, corrupt: recompute
