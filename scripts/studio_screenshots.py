@@ -48,16 +48,18 @@ def write_shot(page, url: str, model: str, out: Path) -> None:
 
 def names_shot(page, url: str, model: str, out: Path) -> None:
     """The Explore tab of `model` with its sliders named (ganvas/explore/naming.py); the first one moved +2σ."""
+    page.set_viewport_size({"width": 1360, "height": 1180})            # room for eight sliders
     page.goto(f"{url}/#model={model}")
     page.wait_for_function("document.querySelectorAll('#seed-grid .tile').length === 16")
     page.wait_for_selector("#direction-sliders .dir-name", timeout=120000)
-    page.locator("#seed-grid .tile").nth(3).click()
+    page.locator("#seed-grid .tile").nth(9).click()
     page.fill("#dir-0", "2")
     page.dispatch_event("#dir-0", "input")
-    page.wait_for_function("document.getElementById('current-caption').textContent.includes('d0+2.0σ')")
+    page.wait_for_function("document.getElementById('current-caption').textContent.includes('d0+2σ')")
     page.locator("#dir-0").focus()
     quiet(page)
     page.screenshot(path=str(out / "studio-named-directions.png"))
+    page.set_viewport_size({"width": 1360, "height": 860})
 
 
 def main() -> None:
