@@ -61,7 +61,7 @@ ATTRIBUTES = {
     "density": Attribute("density", "notes per bar and track", 0.1),
     "mode": Attribute("mode", "major − minor key correlation", 0.01),
 }
-CLASS_FLOOR = 0.05              # the floor of a class probability: a class the classifier (almost) never picks stays quiet
+CLASS_FLOOR = 0.05              # a class probability's floor: a class the classifier hardly picks stays quiet
 
 
 def attribute(name: str) -> Attribute:

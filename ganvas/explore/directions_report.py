@@ -8,8 +8,9 @@ for this section); the section says so when they are missing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ganvas.errors import GanvasError
 from ganvas.eval.report import Section, esc, png_data_uri
 from ganvas.explore import ganspace, naming
 
@@ -25,6 +26,13 @@ def sections(ev: Evaluation) -> list[Section]:
     G = ev.generator
     if G is None or not hasattr(G.model, "edit_space"):
         return []
+    try:
+        return [_section(G, ev)]
+    except GanvasError as exc:              # the rest of the report stands without this section
+        return [Section("Named directions", f"<p class='note'>directions not named: {esc(exc)}</p>")]
+
+
+def _section(G: Any, ev: Evaluation) -> Section:
     d = ganspace.get(G)
     classes, note = naming.classes_for(G, train=False, dataset=ev.reference.dataset)
     named = naming.get(G, d, classes=classes, note=note)
@@ -46,4 +54,4 @@ def sections(ev: Evaluation) -> list[Section]:
             + (f"<p class='note'>{esc(named.note)}</p>" if named.note else "")
             + "<table><tr><th>#</th><th>name</th><th>largest effects</th><th>variance</th><th>−2σ … +2σ</th></tr>"
             + "".join(rows) + "</table>")
-    return [Section("Named directions", body)]
+    return Section("Named directions", body)
