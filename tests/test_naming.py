@@ -98,12 +98,13 @@ def test_names_are_deterministic_and_cached_per_checkpoint(shapes_model, shapes_
     d, named = shapes_names
     again = naming.compute(shapes_model, d)
     assert again.to_json() == named.to_json()
-    files = sorted((shapes_copy / "explore").rglob("names-*.json"))
-    assert len(files) == 1 and json.loads(files[0].read_text())["directions"][0]["name"] == named[0].name
-    assert naming.get(shapes_model, d).to_json() == named.to_json()            # read back
-    data = json.loads(files[0].read_text())
+    assert naming.get(shapes_model, d).to_json() == named.to_json()            # measured or read back
+    path = naming.cache_path(shapes_model, d, naming.SEEDS, naming.AMOUNT, 0, None)
+    assert path.parent == shapes_copy / "explore" / Path(shapes_model.path).name
+    data = json.loads(path.read_text())
+    assert data["directions"][0]["name"] == named[0].name and data["stamp"] == ganspace._stamp(shapes_model)
     data["directions"][0]["name"] = "tampered"
-    files[0].write_text(json.dumps(data))
+    path.write_text(json.dumps(data))
     assert naming.get(shapes_model, d)[0].name == "tampered"                   # it is the cache that is read
     nets = Path(shapes_model.path) / "nets.safetensors"
     os.utime(nets, ns=(nets.stat().st_atime_ns, nets.stat().st_mtime_ns + 10**9))   # "a new checkpoint"
