@@ -152,4 +152,5 @@ REPORT_SECTIONS = Registry("report section", {                   # a domain's pa
     "music": "ganvas.eval.music_report:sections",
     "image.creativity": "ganvas.explore.creativity_report:sections",   # novelty, value, ambiguity; what was kept
     "image.units": "ganvas.explore.dissect:sections",           # GAN dissection: top units per concept, ablations
+    "image.directions": "ganvas.explore.directions_report:sections",   # named GANSpace directions, strips
 })

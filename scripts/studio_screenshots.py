@@ -4,11 +4,13 @@
     .venv/bin/python scripts/studio_screenshots.py runs --model emoji-dcgan-32 \
         --music chorales-musegan-hybrid --out docs
     .venv/bin/python scripts/studio_screenshots.py runs --text tang-poems-ctrl --out docs
+    .venv/bin/python scripts/studio_screenshots.py runs --names shapes-dcgan --out docs
 
 Writes studio-explore.png (a seed grid, a chosen output moved along two directions, two kept
 outputs), studio-interpolate.png, studio-breed.png (after one generation) and, with --music,
 studio-music.png (a phrase playing); with --text, studio-write.png (七绝 with the acrostic 春花秋月,
-two poems kept). The browser is /usr/bin/chromium (Debian), launched headless
+two poems kept); with --names, studio-named-directions.png (the sliders labelled with what each direction
+changes, one moved). The browser is /usr/bin/chromium (Debian), launched headless
 by Playwright; nothing is downloaded. The test suite drives the same page (tests/test_studio_browser.py).
 """
 
@@ -44,12 +46,29 @@ def write_shot(page, url: str, model: str, out: Path) -> None:
     page.set_viewport_size({"width": 1360, "height": 860})
 
 
+def names_shot(page, url: str, model: str, out: Path) -> None:
+    """The Explore tab of `model` with its sliders named (ganvas/explore/naming.py); the first one moved +2σ."""
+    page.set_viewport_size({"width": 1360, "height": 1180})            # room for eight sliders
+    page.goto(f"{url}/#model={model}")
+    page.wait_for_function("document.querySelectorAll('#seed-grid .tile').length === 16")
+    page.wait_for_selector("#direction-sliders .dir-name", timeout=120000)
+    page.locator("#seed-grid .tile").nth(9).click()
+    page.fill("#dir-0", "2")
+    page.dispatch_event("#dir-0", "input")
+    page.wait_for_function("document.getElementById('current-caption').textContent.includes('d0+2σ')")
+    page.locator("#dir-0").focus()
+    quiet(page)
+    page.screenshot(path=str(out / "studio-named-directions.png"))
+    page.set_viewport_size({"width": 1360, "height": 860})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", type=Path)
     ap.add_argument("--model", help="an image model in RUNS")
     ap.add_argument("--music", help="a music model in RUNS")
     ap.add_argument("--text", help="a text model in RUNS (e.g. a tang-poems-ctrl run)")
+    ap.add_argument("--names", help="an image model in RUNS whose directions have meaningful names (e.g. on shapes)")
     ap.add_argument("--seed-start", type=int, default=0)
     ap.add_argument("--out", type=Path, default=REPO / "docs")
     args = ap.parse_args()
@@ -65,9 +84,12 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1360, "height": 860}, bypass_csp=True)
             if args.text:
                 write_shot(page, url, args.text, args.out)
+            if args.names:
+                names_shot(page, url, args.names, args.out)
             if not args.model:
                 browser.close()
-                print(f"wrote studio-write.png to {args.out}")
+                print(f"wrote {'studio-write.png ' if args.text else ''}"
+                      f"{'studio-named-directions.png ' if args.names else ''}to {args.out}")
                 return
             page.goto(f"{url}/#model={args.model}")
             page.wait_for_function("document.querySelectorAll('#seed-grid .tile').length === 16")

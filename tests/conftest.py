@@ -274,7 +274,9 @@ def studio_runs(tmp_path_factory: pytest.TempPathFactory, emoji_built, chorales_
     return root
 
 
-SHAPES_KIMG = 40          # images shown to the session's shapes model: hue, size and place vary, shapes still soft
+# Images shown to the session's shapes model: hue, size and place vary, shapes still soft. At 60 kimg its first
+# GANSpace directions are hue, size, x and y (tests/test_naming.py); at 40 no direction is mostly y.
+SHAPES_KIMG = 60
 
 
 @pytest.fixture(scope="session")

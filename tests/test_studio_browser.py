@@ -63,6 +63,23 @@ def watch(page) -> list[str]:
     return problems
 
 
+def named_sliders(page, url: str, model: str) -> None:
+    """Each slider's label is its direction's name from the REST answer (ganvas/explore/naming.py), with its
+    number; its tooltip lists the largest effects."""
+    import json
+
+    page.wait_for_selector("#direction-sliders .dir-name", timeout=120000)     # measured after the sliders show
+    with urllib.request.urlopen(f"{url}/api/models/{model}/directions") as r:
+        dirs = json.load(r)["directions"]
+    shown = page.locator("#direction-sliders .slider")
+    assert shown.count() == min(8, len(dirs))
+    for i in range(shown.count()):
+        assert shown.nth(i).locator(".dir-name").text_content() == dirs[i]["name"] != ""
+        assert shown.nth(i).locator(".dir-num").text_content() == str(dirs[i]["index"])
+        assert page.get_attribute(f"#dir-{dirs[i]['index']}", "title").startswith(
+            f"Direction {dirs[i]['index']}: {dirs[i]['name']}")
+
+
 def test_explore_interpolate_keep_and_breed(server, browser, shots: Path, studio_runs: Path) -> None:
     url, scratch, _ = server
     page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)   # for wait_for_function
@@ -74,6 +91,7 @@ def test_explore_interpolate_keep_and_breed(server, browser, shots: Path, studio
     page.wait_for_function("document.querySelectorAll('#seed-grid .tile').length === 16")
     page.wait_for_selector("#direction-sliders input")
     assert page.locator("#layers-row").is_visible()                          # a style model: edit layers
+    named_sliders(page, url, SG)
 
     # keyboard: into the grid, one to the right, Enter picks seed 1
     page.locator("#seed-grid .tile").first.focus()

@@ -41,6 +41,7 @@ OPERATIONS = {
     "DELETE /api/jobs/{job_id}": 8,
     "GET /api/models/{model}/directions": 6,            # each new direction set is computed: the dearest
     "GET /api/models/{model}/directions/grid": 6,
+    "GET /api/models/{model}/directions/names": 6,      # each new set is computed, then its outputs measured
     "POST /api/models/{model}/seeds": 12,
     "POST /api/models/{model}/render": 12,
     "POST /api/models/{model}/interpolate": 12,

@@ -167,28 +167,59 @@ def _morph(G, pub, frames, out_dir: Path, formats: tuple[str, ...], recipe: dict
 @click.option("--layers", help="style models: move only these style layers, e.g. 0-3 or 4- (default all)")
 @click.option("--grid", type=PathArg, help="where to write the picture (default directions-METHOD.png)")
 @click.option("--no-cache", is_flag=True, help="recompute even if the run folder has them")
+@click.option("--describe", is_flag=True, help="name each direction by what moving along it measurably changes")
+@click.option("--classes/--no-classes", default=True, show_default=True,
+              help="--describe of labelled images: measure the domain classifier's class probabilities too "
+                   "(trained once per dataset on first use)")
+@click.option("--json", "json_path", type=PathArg, help="--describe: also write the names and effect sizes here")
 @click.option("--device", default="cpu", show_default=True)
 @publish_options
 def directions(checkpoint, method, components, samples, layer, count, steps, span, seed, truncation, layers, grid,
-               no_cache, device, no_watermark, guard) -> None:
+               no_cache, describe, classes, json_path, device, no_watermark, guard) -> None:
     """GANSpace: principal directions of CHECKPOINT's latent space, as a grid (−σ … +σ per row)."""
     from ganvas import explore as X
+    from ganvas.errors import GanvasError
     from ganvas.explore import ganspace
     from ganvas.explore.recipe import _layers
 
+    if json_path is not None and not describe:
+        raise GanvasError("--json writes the directions' names: add --describe")
     G = _load(checkpoint, device)
     pub = make_publisher(G, no_watermark, guard)
     d = X.directions(G, method, components, samples, 0, layer, cache=not no_cache)
     where = f", layer {d.layer}" if d.layer else ""
     print(f"{len(d)} directions ({d.method}{where}, {d.n_samples} samples); cached in {ganspace.cache_dir(G)}")
-    for row in d.describe()[:count]:
-        print(f"  {row['index']:2d}  σ = {row['sigma']:.4g}  variance share {100 * row['explained']:.2f}%")
+    if describe:
+        _describe(G, d, count, classes, not no_cache, json_path)
+    else:
+        for row in d.describe()[:count]:
+            print(f"  {row['index']:2d}  σ = {row['sigma']:.4g}  variance share {100 * row['explained']:.2f}%")
     pic = ganspace.picture(G, d, count, steps, span, seed, truncation, _layers(layers, G))
     grid = grid or Path(f"directions-{d.method}.png")
     pub.save_picture(grid, pic, {"directions": {"method": d.method, "count": count, "steps": steps, "span": span,
                                                 "layers": layers}, "seed": seed, "truncation": truncation})
     print(f"wrote {grid}: rows = directions 0-{min(count, len(d)) - 1}, "
           f"columns = −{span:g}σ … +{span:g}σ of seed {seed}")
+
+
+def _describe(G, d, count: int, classes: bool, cache: bool, json_path: Path | None) -> None:
+    """Each direction's name and largest effects (ganvas.explore.naming), as a table."""
+    from ganvas.explore import naming
+
+    cp, note = naming.classes_for(G, train=True) if classes else (None, "")
+    named = naming.get(G, d, classes=cp, cache=cache, note=note)
+    print(f"names from {named.seeds} seeds moved ±{named.amount:g}σ; effect = change per σ / spread over samples")
+    for n in named.directions[:count]:
+        effects = ", ".join(f"{a} {e:+.2f}" for a, e in n.top(3))
+        print(f"  {n.index:2d}  {n.name:<36s} σ = {float(d.sigma[n.index]):.4g}  "
+              f"variance {100 * float(d.explained[n.index]):.1f}%  ({effects})")
+    if named.note:
+        print(named.note)
+    if json_path is not None:
+        from ganvas.files import write_json
+
+        write_json(json_path, {**named.to_json(), "checkpoint": str(G.path)})
+        print(f"wrote {json_path}")
 
 
 @explore.command()

@@ -25,7 +25,8 @@ class Loaded:
         self.entry = entry                          # where it came from
         self.model = model                          # a Generator, a Translator or a Writer
         self.directions: OrderedDict[tuple, Any] = OrderedDict()   # DirectionSet key → Directions, recent last
-        self.lock = threading.Lock()                # guards `directions`
+        self.names: OrderedDict[tuple, Any] = OrderedDict()        # DirectionSet key → their Naming, recent last
+        self.lock = threading.Lock()                # guards `directions` and `names`
         self.computing = threading.Lock()           # held while its directions are being computed
         self.seed_items: OrderedDict[tuple, dict] = OrderedDict()   # (seed, ψ, cutoff) → item, recent last
 

@@ -59,11 +59,13 @@ class DirectionsInfo:
     space: str
     layer: str | None
     num_ws: int | None
-    directions: list[dict[str, Any]]    # each one's σ and share of variance
+    directions: list[dict[str, Any]]    # each one's σ, share of variance, name and largest effects
+    names_note: str = ""                # why names or their class probabilities are missing, if they are
+    names_pending: bool = False         # names not measured yet: GET …/directions/names measures them
 
     def to_json(self) -> dict[str, Any]:
         return {"set": self.set, "space": self.space, "layer": self.layer, "num_ws": self.num_ws,
-                "directions": self.directions}
+                "directions": self.directions, "names_note": self.names_note, "names_pending": self.names_pending}
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,17 @@ def directions_grid(model: str, service: Directions, count: int = Query(8, ge=1,
     return Response(grid.data, media_type=grid.media_type)
 
 
+@router.get("/api/models/{model:path}/directions/names", tags=["directions"], responses=MODEL_ERRORS,
+            summary="Each direction's name and largest effects: what moving along it measurably changes "
+                    "(measured once, cached)")
+def direction_names(model: str, service: Directions, method: str | None = None,
+                    components: int = Query(16, ge=1, le=64),
+                    samples: int | None = Query(None, ge=32, le=S.MAX_SAMPLES),
+                    seed: int = Query(0, ge=0, le=2**31 - 1),
+                    layer: str | None = Query(None, max_length=200)) -> dict[str, Any]:
+    return service.names(model, DirectionSet(method, components, samples, seed, layer))
+
+
 @router.get("/api/models/{model:path}/directions", tags=["directions"], responses=MODEL_ERRORS,
             summary="GANSpace directions: each one's σ and share of variance (computed once, cached)")
 def directions(model: str, service: Directions, method: str | None = None,

@@ -4,11 +4,12 @@ between requests, refused before they would fill memory; their table and their p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from ganvas.errors import GanvasError
-from ganvas.explore import ganspace
+from ganvas.explore import ganspace, naming
 from ganvas.explore.recipe import DirectionSet
 from ganvas.studio import outputs as O
 from ganvas.studio.models import Loaded
@@ -83,11 +84,68 @@ class DirectionService:
                               f"ask for at most {MAX_ACTIVATION_VALUES // width} samples or an earlier layer")
 
     def info(self, model: str, ds: DirectionSet) -> DirectionsInfo:
-        """The set used and each direction's σ and share of variance (computed once, cached)."""
+        """The set used and each direction's σ and share of variance (computed once, cached), with each one's name
+        and largest effects when they were measured before (else `names_pending`: ask `names`)."""
         item = self.catalogue.generator(model)
         d = self.get(item, ds)
+        rows, note, pending = d.describe(), "", False
+        try:
+            named = self._names(item, ds, d, measure=False)
+        except GanvasError as exc:          # a domain ganvas cannot measure: the sliders keep their numbers
+            named, note = None, f"directions not named: {exc}"
+        if named is not None:
+            note = named.note
+            for row, n in zip(rows, naming.describe(named), strict=True):
+                row.update(name=n["name"], effects=n["effects"])
+        else:
+            pending = not note
         return DirectionsInfo(ds.to_dict(d), d.space, d.layer,
-                              item.model.model.code_shape("w")[0] if d.space == "w" else None, d.describe())
+                              item.model.model.code_shape("w")[0] if d.space == "w" else None, rows, note, pending)
+
+    def names(self, model: str, ds: DirectionSet) -> dict[str, Any]:
+        """Each direction's name and largest effects, measured now if never before (seconds; between requests)."""
+        item = self.catalogue.generator(model)
+        d = self.get(item, ds)
+        named = self._names(item, ds, d, measure=True)
+        assert named is not None
+        return {"set": ds.to_dict(d), "seeds": named.seeds, "amount": named.amount, "names_note": named.note,
+                "directions": naming.describe(named)}
+
+    def _names(self, item: Loaded, ds: DirectionSet, d: ganspace.Directions, measure: bool) -> naming.Naming | None:
+        """The names of a direction set (ganvas.explore.naming), kept with the model and cached in the run folder;
+        None when not measured yet and `measure` is False.
+
+        Class probabilities count only when the data's domain classifier was trained before: a request does
+        not wait a minute for its training (`ganvas explore directions RUN --describe` trains it).
+        """
+        key = (ds.method, ds.components, ds.samples, ds.seed, ds.layer)
+        with item.lock:
+            found = item.names.get(key)
+            classes = item.names.get("classes")
+        if found is not None:
+            return found
+        if classes is None:
+            classes = naming.classes_for(item.model, train=False)
+            with item.lock:
+                item.names["classes"] = classes
+        if not measure:
+            found = naming.cached(item.model, d, classes=classes[0])
+            if found is not None:
+                found.note = found.note or classes[1]
+        else:
+            with item.computing:
+                with item.lock:
+                    found = item.names.get(key)
+                if found is None:
+                    found = naming.get(item.model, d, classes=classes[0], note=classes[1],
+                                       lock=lambda: self.state.compute)
+        if found is not None:
+            with item.lock:
+                item.names[key] = found
+                while len(item.names) > DIRECTION_SETS + 1:         # + the classifier, kept first
+                    oldest = next(k for k in item.names if k != "classes")
+                    item.names.pop(oldest)
+        return found
 
     def grid(self, model: str, req: GridRequest) -> File:
         from ganvas.explore.recipe import _layers

@@ -28,6 +28,7 @@ export const api = {
   models: () => get("/api/models"),
   model: (m) => get(`/api/models/${enc(m)}`),
   directions: (m, components = 16) => get(`/api/models/${enc(m)}/directions?components=${components}`),
+  directionNames: (m, components = 16) => get(`/api/models/${enc(m)}/directions/names?components=${components}`),
   seeds: (m, body) => post(`/api/models/${enc(m)}/seeds`, body),
   render: (m, recipe, signal) => post(`/api/models/${enc(m)}/render`, recipe, { signal }),
   interpolate: (m, body) => post(`/api/models/${enc(m)}/interpolate`, body),

@@ -4,6 +4,7 @@ import { Sketchpad } from "./draw.js";
 import { Writer } from "./write.js";
 import { keptMessage, recordKeep } from "./kept.js";
 import { UnitsPanel, describeUnits } from "./units.js";
+import { applyNames, directionLabel, directionTitle } from "./names.js";
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_DIRECTIONS = 8;
@@ -292,7 +293,15 @@ async function loadDirections() {
   state.directions = d;
   const where = d.layer ? ` of layer ${d.layer}` : "";
   $("directions-info").textContent = `(${d.set.method}${where}: PCA of ${d.set.samples} samples)`;
+  $("directions-info").title = d.names_note || "";    // why names or class effects are missing, if they are
   buildSliders();
+  if (d.names_pending) loadDirectionNames(model, d).catch(fail);
+}
+async function loadDirectionNames(model, d) {          // measured once per model (seconds), then cached
+  const named = await api.directionNames(model);
+  if (model !== state.model || state.directions !== d) return;
+  $("directions-info").title = named.names_note || "";
+  applyNames($("direction-sliders"), d.directions, named.directions);
 }
 function buildSliders() {
   const box = $("direction-sliders");
@@ -300,13 +309,16 @@ function buildSliders() {
   const shown = state.showAll ? dirs : dirs.slice(0, SHOWN_DIRECTIONS);
   box.replaceChildren(...shown.map((d) => {
     const row = document.createElement("div");
-    row.className = "slider";
+    row.className = d.name ? "slider named" : "slider";
     const id = `dir-${d.index}`;
-    row.innerHTML = `<label for="${id}">Direction ${d.index}</label>` +
-      `<input id="${id}" type="range" min="-3" max="3" step="0.1" value="0" data-index="${d.index}" ` +
-      `aria-describedby="${id}-out" title="σ = ${d.sigma.toPrecision(3)}, ${(100 * d.explained).toFixed(1)}% of the variance">` +
+    row.innerHTML = `<input id="${id}" type="range" min="-3" max="3" step="0.1" value="0" data-index="${d.index}" ` +
+      `aria-describedby="${id}-out">` +
       `<output id="${id}-out" for="${id}">0.0σ</output>`;
     const input = row.querySelector("input");
+    const label = directionLabel(d);
+    label.htmlFor = id;
+    input.title = directionTitle(d);
+    row.prepend(label);
     input.addEventListener("input", () => {
       const v = Number(input.value);
       state.edits.set(d.index, v);
