@@ -147,6 +147,11 @@ METRICS = Registry("metric", {                                   # metrics on fe
     "diversity": "ganvas.eval.suite:metric_diversity",
     "data_copying": "ganvas.eval.suite:metric_data_copying",
 })
+ATTRIBUTIONS = Registry("attribution method", {                  # why-fake maps of D's verdict (ganvas/explore/why.py)
+    "integrated-gradients": "ganvas.explore.why:integrated_gradients",
+    "gradient-x-input": "ganvas.explore.why:gradient_x_input",
+    "patch": "ganvas.explore.why:patch_logits",
+})
 REPORT_SECTIONS = Registry("report section", {                   # a domain's part of the HTML report (ganvas/eval)
     "image": "ganvas.eval.report_image:sections",
     "music": "ganvas.eval.music_report:sections",
