@@ -257,7 +257,7 @@ def picture_tensor(model: LoadedModel, source: Path | Any, what: str | None = No
     ch, side = sample_shape(model)[0], sample_shape(model)[1]
     fit = str(model.meta.get("config", {}).get("fit", "crop"))
     im = fit_square(im, side, "pad" if fit == "pad" else "crop")
-    a = np.asarray(im.convert("L") if ch == 1 else im, np.uint8)
+    a = np.array(im.convert("L") if ch == 1 else im, np.uint8)
     return from_arrays(model, a[None], what)
 
 
@@ -282,6 +282,32 @@ def explain(model: LoadedModel, x: torch.Tensor, method: str = "integrated-gradi
     if not 1 <= steps <= 1024:
         raise GanvasError(f"integrated-gradients steps must be in 1..1024, got {steps}")
     return fn(judge, x, baseline_value(model), steps, list(labels))
+
+
+def explain_seeds(model: LoadedModel, seeds: Sequence[int], method: str | None = None, *,
+                  truncation: float | None = None, label: Any = None, steps: int = STEPS) -> Maps:
+    """The outputs of `seeds` (as `ganvas sample` makes them: truncation ψ, class `label`) and D's maps of them."""
+    if not getattr(model.model, "has_latent", True):
+        raise GanvasError(f"'{model.name}' translates pictures and has no seeds; give the pictures to translate")
+    seeds = [int(s) for s in seeds]
+    m = model.model
+    codes = m.latents_for_seeds(seeds, truncation, model.device, label)
+    with torch.no_grad():
+        x = m.generate(codes)
+    return explain(model, x, method or default_method(model), condition=condition_for_seeds(model, seeds, label),
+                   steps=steps, labels=[f"seed {s}" for s in seeds])
+
+
+def explain_translations(model: LoadedModel, inputs: torch.Tensor, direction: str = "AtoB",
+                         method: str | None = None, *, steps: int = STEPS, labels: Sequence[str] = ()) -> Maps:
+    """A translation model's outputs of `inputs` and D's maps of them (pix2pix's D judges each with its input)."""
+    translate = getattr(model, "translate", None)
+    if translate is None:
+        raise GanvasError(f"'{model.name}' is not a translation model")
+    out = translate(inputs, direction)
+    context = inputs if model.model.data_layout == "paired" else None
+    return explain(model, out, method or default_method(model), context=context, direction=direction,
+                   steps=steps, labels=labels)
 
 
 def _score_grad(judge: Judge, points: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
