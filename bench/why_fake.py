@@ -1,8 +1,9 @@
 """Why-fake maps (ganvas/explore/why.py): the figures docs/why-fake.md quotes, measured on a trained run.
 
-1. BatchNorm: does D in eval mode (running statistics, what the maps use) still tell real from generated?
-   AUC of D's logit, real (training items) against generated (seeds 0…), in eval mode; in train mode on
-   all-real and all-fake batches (as D saw them in training); in train mode on one mixed batch.
+1. BatchNorm: does D in eval mode still tell real from generated? AUC of D's logit, real (training items)
+   against generated (seeds 0…): in eval mode on its running statistics; in eval mode on one balanced batch's
+   statistics (what the maps use); in train mode on all-real and all-fake batches (as D saw them in
+   training); in train mode on one mixed batch.
 2. Integrated gradients: the completeness gap |Σ map − (D(x) − D(b))| / |D(x) − D(b)| by step count, and
    the time per map.
 3. The model-randomisation sanity check (Adebayo et al. 2018): Spearman ρ of |map| between trained and
@@ -68,8 +69,11 @@ def main() -> None:
     print("## 1. BatchNorm: D's logits, real against generated\n")
     print("| D's BatchNorm | mean logit real | mean logit generated | AUC |")
     print("|---|---|---|---|")
-    ev_r, ev_f = why.judge_scores(G, real), why.judge_scores(G, fake)
-    print(f"| eval (running statistics; the maps) | {ev_r.mean():+.3f} | {ev_f.mean():+.3f} | {auc(ev_r, ev_f):.3f} |")
+    ev_r, ev_f = why.judge_scores(G, real, calibrate=False), why.judge_scores(G, fake, calibrate=False)
+    print(f"| eval, running statistics | {ev_r.mean():+.3f} | {ev_f.mean():+.3f} | {auc(ev_r, ev_f):.3f} |")
+    ca_r, ca_f = why.judge_scores(G, real), why.judge_scores(G, fake)
+    print(f"| eval, one balanced batch's statistics ({why.CALIBRATION} + {why.CALIBRATION}; the maps) | "
+          f"{ca_r.mean():+.3f} | {ca_f.mean():+.3f} | {auc(ca_r, ca_f):.3f} |")
     tr_r, tr_f = train_mode_scores(G.model.D, real), train_mode_scores(G.model.D, fake)
     print(f"| train, all-real and all-fake batches (as in training) | {tr_r.mean():+.3f} | {tr_f.mean():+.3f} | "
           f"{auc(tr_r, tr_f):.3f} |")

@@ -155,4 +155,6 @@ ATTRIBUTIONS = Registry("attribution method", {                  # why-fake maps
 REPORT_SECTIONS = Registry("report section", {                   # a domain's part of the HTML report (ganvas/eval)
     "image": "ganvas.eval.report_image:sections",
     "music": "ganvas.eval.music_report:sections",
+    "image.why": "ganvas.explore.why_report:sections",            # D's maps of the worst/best-judged samples
+    "music.why": "ganvas.explore.why_report:sections",
 })

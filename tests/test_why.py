@@ -25,18 +25,6 @@ EDGE_BOUND = 0.6        # median Spearman ρ of |map| with Sobel edge strength (
 
 
 @pytest.fixture(scope="session")
-def why_run(tmp_path_factory: pytest.TempPathFactory, ganvas_home: Path) -> Path:
-    """A dcgan on `shapes` trained for 4 kimg (about 12 s on one core): its D tells real from generated."""
-    from ganvas.cli import main
-
-    out = tmp_path_factory.mktemp("why") / "shapes-dcgan"
-    assert main(["train", "--model", "dcgan", "--data", "shapes", "--resolution", "32", "--kimg", "4",
-                 "--batch-size", "32", "--set", "model_args.ngf=16", "--set", "model_args.ndf=16",
-                 "--set", "sample_count=4", "--seed", "0", "--minutes", "0", "--out", str(out)]) == 0
-    return out
-
-
-@pytest.fixture(scope="session")
 def loaded(why_run: Path):
     return ganvas.load(why_run)
 
@@ -196,3 +184,15 @@ def test_cli_writes_maps_scores_and_the_sanity_check(why_run: Path, tmp_path: Pa
                                   "--out", str(out)), "missing.png", "does not exist")
     assert_one_line_error(run_cli("explore", "why", str(why_run), "--seeds", "3-1", "--out", str(out)),
                           "runs backwards")
+
+
+def test_report_shows_worst_and_best_judged_and_the_sanity_check(loaded) -> None:
+    from ganvas.eval.evaluate import evaluate_run
+    from ganvas.eval.report import render, section_names
+
+    assert "image.why" in section_names("image") and "music.why" in section_names("music")
+    html = render(evaluate_run(loaded, n=48, features="random", progress=False))
+    part = html[html.index("Why fake? The discriminator"):]
+    assert "Judged most fake (4)" in part and "Judged most real (4)" in part
+    assert "Sanity check: model randomisation" in part and "the maps pass the check" in part
+    assert part.count("<svg") >= 1 and part.count("data:image/png;base64,") >= 4

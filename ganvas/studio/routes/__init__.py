@@ -5,7 +5,7 @@ service call, HTTP out. `ROUTERS` is the order `create_app` includes them in: mo
 
 from __future__ import annotations
 
-from ganvas.studio.routes import export, generate, jobs, models, projection, publish, sketch, text, translation
+from ganvas.studio.routes import export, generate, jobs, models, projection, publish, sketch, text, translation, why
 
 ROUTERS = [models.router, jobs.router, text.router, generate.router, export.router, projection.router,
-           translation.router, sketch.router, publish.router, models.details]
+           translation.router, sketch.router, publish.router, why.router, models.details]

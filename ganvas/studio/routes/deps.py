@@ -18,6 +18,7 @@ from ganvas.studio.services.publish import PublishService
 from ganvas.studio.services.sketch import SketchService
 from ganvas.studio.services.text import TextService
 from ganvas.studio.services.translation import TranslationService
+from ganvas.studio.services.why import WhyService
 from ganvas.studio.state import StudioState
 
 MODEL_ERRORS = S.errors(400, 404, 422)     # what every route naming a model may answer
@@ -46,3 +47,4 @@ Translation = Annotated[TranslationService, Depends(_service("translation"))]
 Sketch = Annotated[SketchService, Depends(_service("sketch"))]
 Text = Annotated[TextService, Depends(_service("text"))]
 Publish = Annotated[PublishService, Depends(_service("publish"))]
+Why = Annotated[WhyService, Depends(_service("why"))]

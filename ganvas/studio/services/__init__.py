@@ -19,6 +19,7 @@ from ganvas.studio.services.publish import PublishService
 from ganvas.studio.services.sketch import SketchService
 from ganvas.studio.services.text import TextService
 from ganvas.studio.services.translation import TranslationService
+from ganvas.studio.services.why import WhyService
 from ganvas.studio.state import StudioState
 
 
@@ -34,6 +35,7 @@ class Services:
     sketch: SketchService
     text: TextService
     publish: PublishService
+    why: WhyService
 
     @classmethod
     def over(cls, state: StudioState) -> Services:
@@ -44,4 +46,4 @@ class Services:
         return cls(state, catalogue, directions, generation, export,
                    ProjectionService(state, catalogue, generation), TranslationService(state, catalogue),
                    SketchService(state, catalogue), TextService(state, catalogue),
-                   PublishService(state, catalogue, generation, export))
+                   PublishService(state, catalogue, generation, export), WhyService(state, catalogue, generation))
