@@ -179,7 +179,7 @@ def test_cli_writes_maps_scores_and_the_sanity_check(why_run: Path, tmp_path: Pa
     assert [s["label"] for s in fake["samples"]] == ["seed 0", "seed 1", "seed 2", "seed 3"]
     assert real_batch["samples"][0]["score"] > max(s["score"] for s in fake["samples"])
     assert result["sanity"]["median_rho"] < SANITY_BOUND
-    assert (out / "sheet-output.png").exists() and (out / "sanity.json").exists()
+    assert all((out / f).exists() for f in ("sheet-output.png", "sheet-real.png", "sanity.json", "sanity.png"))
     assert_one_line_error(run_cli("explore", "why", str(why_run), "--images", str(tmp_path / "missing.png"),
                                   "--out", str(out)), "missing.png", "does not exist")
     assert_one_line_error(run_cli("explore", "why", str(why_run), "--seeds", "3-1", "--out", str(out)),

@@ -25,7 +25,8 @@ from ganvas.registry import ATTRIBUTIONS, Choices
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB", show_default=True,
               help="translation models: which way --images are translated")
 @click.option("--sanity", is_flag=True, help="also run the model-randomisation sanity check (D re-initialised) "
-              "on these samples: sanity.json, and its median rank correlation printed")
+              "on the first batch: sanity.json, sanity.png (sample, trained map, randomised map), the median "
+              "rank correlation printed")
 @click.option("--out", "out_dir", type=PathArg, default=Path("why"), show_default=True,
               help="folder: one picture per sample (the sample beside its map), sheet.png, why.json (D's scores)")
 @click.option("--device", default="cpu", show_default=True)
@@ -98,6 +99,8 @@ def why(checkpoint, seeds, images, method, steps, truncation, label, direction, 
                             steps=steps)
         result["sanity"] = sc.to_json()
         write_json(out_dir / "sanity.json", sc.to_json())
+        pub.save_picture(out_dir / "sanity.png", P.sanity_picture(model, sc.trained, sc.random),
+                         {"why": {**record, "sanity": {"median_rho": round(sc.median, 4), "seed": sc.seed}}})
         print(f"sanity check (D re-initialised): median Spearman ρ of |map| = {sc.median:.3f} over "
               f"{len(sc.rho)} samples (low: the maps depend on what D learnt)")
     write_json(out_dir / "why.json", result)

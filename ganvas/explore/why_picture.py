@@ -109,3 +109,27 @@ def sheet(model: LoadedModel, maps: Maps, indices: list[int] | None = None, colu
     draw.text((112, y), f"towards fake   ({maps.method}; D = logit, higher = more real)", fill=(0, 0, 0),
               font=ImageFont.load_default())
     return img
+
+
+def sanity_picture(model: LoadedModel, trained: Maps, random: Maps, indices: list[int] | None = None) -> Image.Image:
+    """One row per sample: the sample, its map from the trained D, its map from the re-initialised D
+    (the model-randomisation test, drawn), with a heading."""
+    indices = list(range(len(trained.scores))) if indices is None else indices
+    rows = []
+    for i in indices:
+        a = np.asarray(panel(model, trained, i, caption=False))
+        b = np.asarray(panel(model, random, i, caption=False))
+        half = b[:, (b.shape[1] + 4) // 2:]                       # the randomised D's overlay alone
+        rows.append(np.concatenate([a, np.full((a.shape[0], 4, 3), 255, np.uint8), half], axis=1))
+    w = max(r.shape[1] for r in rows)
+    body = np.full((sum(r.shape[0] + 4 for r in rows), w, 3), 255, np.uint8)
+    y = 0
+    for r in rows:
+        body[y:y + r.shape[0], :r.shape[1]] = r
+        y += r.shape[0] + 4
+    head = Image.new("RGB", (w, 14), "white")
+    third = (w - 8) // 3
+    draw = ImageDraw.Draw(head)
+    for k, text in enumerate(("sample", "trained D", "D re-initialised")):
+        draw.text((k * (third + 4) + 2, 1), text, fill=(0, 0, 0), font=ImageFont.load_default())
+    return Image.fromarray(np.concatenate([np.asarray(head), body], axis=0))

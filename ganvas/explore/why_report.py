@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ganvas.errors import GanvasError
 from ganvas.eval.report import Section, esc, png_data_uri
@@ -67,15 +66,6 @@ def _cascade_svg(sc: why.SanityCheck) -> str:
     return "".join(parts)
 
 
-def _pair_picture(ev: Evaluation, sc: why.SanityCheck, i: int) -> Image.Image:
-    """Sample i's map from the trained D beside its map from the re-initialised D."""
-    G = ev.generator
-    a = np.asarray(P.panel(G, sc.trained, i, caption=False))
-    b = np.asarray(P.panel(G, sc.random, i, caption=False))
-    half = b[:, b.shape[1] // 2 + 2:]
-    return Image.fromarray(np.concatenate([a, np.full((a.shape[0], 4, 3), 255, np.uint8), half], axis=1))
-
-
 def sections(ev: Evaluation) -> list[Section]:
     G = ev.generator
     if G is None or not hasattr(G.model, "D"):
@@ -119,8 +109,7 @@ def _section(ev: Evaluation) -> Section:
     body = (intro + f"<h3>Judged most fake ({k})</h3><img class='px' src='{png_data_uri(worst)}'>"
             f"<h3>Judged most real ({k})</h3><img class='px' src='{png_data_uri(best)}'>")
     verdict = "pass" if sc.median < 0.5 else "fail"
-    pairs = "".join(f"<div class='cell'><img class='px' src='{png_data_uri(_pair_picture(ev, sc, i))}'><br>"
-                    f"{esc(labels[i])}: ρ {sc.rho[i]:.2f}</div>" for i in range(min(2, len(chosen))))
+    drawn = P.sanity_picture(G, sc.trained, sc.random, list(range(min(3, len(chosen)))))
     body += (f"<h3>Sanity check: model randomisation</h3><p>D's weights re-initialised (all layers at once, the "
              f"model's own initialisation, seed {sc.seed}) and the maps of these {len(sc.rho)} samples recomputed "
              f"(Adebayo et al. 2018): the median Spearman rank correlation of |map| between trained and "
@@ -129,6 +118,6 @@ def _section(ev: Evaluation) -> Section:
              f"correlation of |map| with the samples' edge strength: trained "
              f"{np.median(sc.rho_edges_trained):+.2f}, randomised {np.median(sc.rho_edges_random):+.2f}.</p>"
              f"<p class='small'>Cascading from the top layer down (median ρ after each):</p>{_cascade_svg(sc)}"
-             f"<p class='small'>Sample, its map from the trained D, its map from the randomised D:</p>"
-             f"<div class='row'>{pairs}</div>")
+             f"<p class='small'>Samples, their maps from the trained D and from the re-initialised D (ρ "
+             f"{', '.join(f'{r:.2f}' for r in sc.rho[:3])}):</p><img class='px' src='{png_data_uri(drawn)}'>")
     return Section("Why fake? The discriminator's view", body)
