@@ -47,6 +47,7 @@ def why(checkpoint, seeds, images, method, steps, truncation, label, direction, 
     from ganvas.style import parse_int_list
 
     model = load(checkpoint, pick_device(device))
+    W.refuse_text(model)
     translates = not getattr(model.model, "has_latent", True)
     method = method or W.default_method(model)
     pub = make_publisher(model, no_watermark, guard)

@@ -27,7 +27,7 @@ real and fake batches alike) were measured to lose most of its verdict on a long
 40 kimg: AUC real against generated 0.57 in eval mode, 1.00 in train mode on all-real and all-fake
 batches). What D is honestly asked here is its verdict under the statistics of one balanced batch,
 `CALIBRATION` training items and as many outputs (seeds from `CALIBRATION_SEED`): fixed, per-sample, and
-measured to keep D's verdict (0.93 on that run; docs/why-fake.md has the figures). Where the training
+measured to keep D's verdict (AUC 0.94 on that run; docs/why-fake.md has the figures). Where the training
 data cannot be read, D keeps its running statistics and `Maps.norm` says so.
 
 The model-randomisation sanity check of Adebayo et al. (2018) is `sanity_check`: the maps recomputed with
@@ -137,10 +137,8 @@ def judge_for(model: LoadedModel, n: int, condition: torch.Tensor | None = None,
     conditional model; a pix2pix's inputs `context`; for a cyclegan the D of `direction`'s target domain).
     `calibrate`: a BatchNorm D normalises with a balanced batch's statistics (see the module's docstring);
     False keeps its running statistics."""
+    refuse_text(model)
     m = model.model
-    if model.domain.name == "text" or m.domain == "text":
-        raise GanvasError(f"'{model.name}' is a text model: its critic judges token sequences, which have no "
-                          "pixels or cells to map (why-fake maps are for image and music models)")
     names = m.discriminator_names
     if len(names) == 1:
         name = names[0]
@@ -169,6 +167,13 @@ def judge_for(model: LoadedModel, n: int, condition: torch.Tensor | None = None,
         context = None
     net, norm = calibrated(model, name, net) if calibrate else (net, "running" if has_batchnorm(net) else "none")
     return Judge(net, condition, context, patch, norm)
+
+
+def refuse_text(model: LoadedModel) -> None:
+    """A one-line error for a text model: there is nothing to draw a map over."""
+    if model.domain.name == "text" or model.model.domain == "text":
+        raise GanvasError(f"'{model.name}' is a text model: its critic judges token sequences, which have no "
+                          "pixels or cells to map (why-fake maps are for image and music models)")
 
 
 def has_batchnorm(net: nn.Module) -> bool:
@@ -361,6 +366,7 @@ def explain(model: LoadedModel, x: torch.Tensor, method: str = "integrated-gradi
 def explain_seeds(model: LoadedModel, seeds: Sequence[int], method: str | None = None, *,
                   truncation: float | None = None, label: Any = None, steps: int = STEPS) -> Maps:
     """The outputs of `seeds` (as `ganvas sample` makes them: truncation ψ, class `label`) and D's maps of them."""
+    refuse_text(model)
     if not getattr(model.model, "has_latent", True):
         raise GanvasError(f"'{model.name}' translates pictures and has no seeds; give the pictures to translate")
     seeds = [int(s) for s in seeds]
