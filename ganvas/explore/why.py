@@ -151,7 +151,7 @@ def judge_for(model: LoadedModel, n: int, condition: torch.Tensor | None = None,
     if not _has_trained_weights(model, name):
         raise GanvasError(f"checkpoint {model.path} holds no trained weights of its discriminator {name} "
                           "(saved before ganvas kept them?): there is no trained D to ask")
-    patch = any(type(x).__name__ == "PatchDiscriminator" for x in [net])
+    patch = is_patch(net)
     if getattr(m, "num_classes", 0) and m.data_layout == "single":
         if condition is None:
             raise GanvasError(f"'{model.name}' is conditional: D needs the class each sample was made with (give "
@@ -446,8 +446,14 @@ def patch_logits(judge: Judge, x: torch.Tensor, baseline: float, steps: int, lab
 def default_method(model: LoadedModel) -> str:
     """Patch logits for a PatchGAN (D already says where), integrated gradients otherwise."""
     m = model.model
-    nets = [getattr(m, n) for n in m.discriminator_names]
-    return "patch" if any(type(d).__name__ == "PatchDiscriminator" for d in nets) else "integrated-gradients"
+    return "patch" if any(is_patch(getattr(m, n)) for n in m.discriminator_names) else "integrated-gradients"
+
+
+def is_patch(net: nn.Module) -> bool:
+    """Whether D answers with a map of patch logits (Isola et al.'s PatchGAN)."""
+    from ganvas.nets.translation import PatchDiscriminator
+
+    return isinstance(net, PatchDiscriminator)
 
 
 def judge_scores(model: LoadedModel, x: torch.Tensor, condition: torch.Tensor | None = None,
