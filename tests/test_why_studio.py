@@ -99,3 +99,20 @@ def test_the_map_appears_beside_the_output_and_follows_it(why_runs: Path, tmp_pa
         page.wait_for_selector("#why-box", state="hidden")
         browser.close()
     assert not problems, problems
+
+
+def test_a_music_models_map_lies_over_its_piano_roll(chorales_built: Path, tmp_path: Path) -> None:
+    from ganvas.cli import main
+
+    runs = tmp_path / "runs"
+    assert main(["train", "--preset", "chorales-musegan-hybrid", "--kimg", "0.032", "--set", "model_args.g_width=32",
+                 "--set", "model_args.d_width=8", "--set", "batch_size=16", "--set", "sample_count=4",
+                 "--minutes", "0", "--out", str(runs / "chorales")]) == 0
+    with TestClient(create_app(runs), base_url=LOCAL, raise_server_exceptions=False) as c:
+        v = c.post("/api/models/chorales/why", json={"seed": 2}).json()
+        info = c.get("/api/models/chorales").json()
+        up = c.post("/api/models/chorales/why/upload", content=b"x", headers={"Content-Type": "image/png"})
+    assert v["baseline"] == -1.0 and v["method"] == "integrated-gradients", v
+    _, steps, pitches = info["shape"]                                         # tracks × steps × pitches
+    assert picture(v["picture"]).shape == (2 * pitches, 3 * steps, 3)          # the roll's picture: 2 px × 3 px cells
+    assert up.status_code in (400, 415) and "\n" not in up.json()["error"]

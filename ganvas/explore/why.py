@@ -554,7 +554,7 @@ class SanityCheck:
     method: str
     rho: np.ndarray                         # per sample: Spearman of |map| trained vs all layers randomised
     rho_edges_trained: np.ndarray           # per sample: Spearman of |trained map| and the sample's edge strength
-    rho_edges_random: np.ndarray            # … of |randomised map| and the edge strength
+    rho_edges_random: np.ndarray            # … of |randomised map| and the edge strength (both empty for music)
     cascade: list[tuple[str, float]]        # (top layer randomised down to this one, median ρ) from the top down
     trained: Maps
     random: Maps
@@ -569,8 +569,9 @@ class SanityCheck:
                         "against D re-initialised (all layers at once; cascade: from the top layer down)",
                 "method": self.method, "seed": self.seed, "n": int(len(self.rho)),
                 "median_rho": round(self.median, 4), "rho": [round(float(r), 4) for r in self.rho],
-                "median_rho_edges_trained": round(float(np.median(self.rho_edges_trained)), 4),
-                "median_rho_edges_random": round(float(np.median(self.rho_edges_random)), 4),
+                **({"median_rho_edges_trained": round(float(np.median(self.rho_edges_trained)), 4),
+                    "median_rho_edges_random": round(float(np.median(self.rho_edges_random)), 4)}
+                   if len(self.rho_edges_trained) else {}),
                 "cascade": [{"randomised_down_to": name, "median_rho": round(r, 4)} for name, r in self.cascade]}
 
 
@@ -593,9 +594,11 @@ def sanity_check(model: LoadedModel, x: torch.Tensor, method: str | None = None,
     rand_judge = judge.randomised(seed, model.model)
     random = explain(model, x, method, steps=steps, judge=rand_judge)
     rho = np.array([spearman(np.abs(a), np.abs(b)) for a, b in zip(trained.maps, random.maps, strict=True)])
-    e = edges(x) if model.domain.name == "image" else np.abs(x.detach().cpu().numpy()).sum(1)
-    edges_trained = np.array([spearman(np.abs(a), b) for a, b in zip(trained.maps, e, strict=True)])
-    edges_random = np.array([spearman(np.abs(a), b) for a, b in zip(random.maps, e, strict=True)])
+    edges_trained = edges_random = np.zeros(0)                  # pictures only: a piano-roll has no edges to find
+    if model.domain.name == "image":
+        e = edges(x)
+        edges_trained = np.array([spearman(np.abs(a), b) for a, b in zip(trained.maps, e, strict=True)])
+        edges_random = np.array([spearman(np.abs(a), b) for a, b in zip(random.maps, e, strict=True)])
     steps_cascade: list[tuple[str, float]] = []
     if cascade:
         order = layers_in_order(judge.net, lambda: judge.score(x[:1], torch.zeros(1, dtype=torch.long,

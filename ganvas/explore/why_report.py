@@ -110,13 +110,15 @@ def _section(ev: Evaluation) -> Section:
             f"<h3>Judged most real ({k})</h3><img class='px' src='{png_data_uri(best)}'>")
     verdict = "pass" if sc.median < 0.5 else "fail"
     drawn = P.sanity_picture(G, sc.trained, sc.random, list(range(min(3, len(chosen)))))
+    edge_note = ("" if not len(sc.rho_edges_trained) else
+                 f" Rank correlation of |map| with the samples' edge strength (an edge detector's map would follow "
+                 f"it): trained {np.median(sc.rho_edges_trained):+.2f}, randomised "
+                 f"{np.median(sc.rho_edges_random):+.2f}.")
     body += (f"<h3>Sanity check: model randomisation</h3><p>D's weights re-initialised (all layers at once, the "
              f"model's own initialisation, seed {sc.seed}) and the maps of these {len(sc.rho)} samples recomputed "
              f"(Adebayo et al. 2018): the median Spearman rank correlation of |map| between trained and "
              f"randomised D is <b>{sc.median:.2f}</b> (range {sc.rho.min():.2f}–{sc.rho.max():.2f}); the maps "
-             f"{verdict} the check (below 0.5: they depend on what D learnt, not only on the picture). Rank "
-             f"correlation of |map| with the samples' edge strength: trained "
-             f"{np.median(sc.rho_edges_trained):+.2f}, randomised {np.median(sc.rho_edges_random):+.2f}.</p>"
+             f"{verdict} the check (below 0.5: they depend on what D learnt, not only on the sample).{edge_note}</p>"
              f"<p class='small'>Cascading from the top layer down (median ρ after each):</p>{_cascade_svg(sc)}"
              f"<p class='small'>Samples, their maps from the trained D and from the re-initialised D (ρ "
              f"{', '.join(f'{r:.2f}' for r in sc.rho[:3])}):</p><img class='px' src='{png_data_uri(drawn)}'>")
