@@ -102,8 +102,9 @@ def why(checkpoint, seeds, images, method, steps, truncation, label, direction, 
         write_json(out_dir / "sanity.json", sc.to_json())
         pub.save_picture(out_dir / "sanity.png", P.sanity_picture(model, sc.trained, sc.random),
                          {"why": {**record, "sanity": {"median_rho": round(sc.median, 4), "seed": sc.seed}}})
-        print(f"sanity check (D re-initialised): median Spearman ρ of |map| = {sc.median:.3f} over "
-              f"{len(sc.rho)} samples (low: the maps depend on what D learnt)")
+        print(f"sanity check (D re-initialised): median Spearman ρ of |map| = {sc.median:.3f} over {len(sc.rho)} "
+              f"samples: {'passed' if sc.passed else 'failed'} (below {W.SANITY_BOUND:g}, the maps depend on what D "
+              "learnt)")
     write_json(out_dir / "why.json", result)
     for kind, maps in batches:
         worst, best = int(maps.scores.argmin()), int(maps.scores.argmax())

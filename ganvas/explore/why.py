@@ -59,6 +59,8 @@ STEPS = 32                  # integrated-gradients steps (midpoint rule): comple
 CALIBRATION = 64            # real and generated samples each: the batch a BatchNorm D's statistics come from
 CALIBRATION_SEED = 10**9    # first seed of its generated half (far from the seeds people look at)
 CASCADE_POINTS = 8          # depths the cascading test stops at (every layer of a D with no more)
+SANITY_BOUND = 0.5          # median Spearman ρ of |map| below which maps pass the randomisation test (trained
+                            # DCGANs measured 0.08–0.25; Ds of a few dozen steps 0.52 and 0.96: docs/why-fake.md)
 CHUNK = 256                 # samples per forward/backward pass of D (bounds memory, not results)
 BASELINES = {"image": 0.0, "music": -1.0}   # the domain's "nothing": mid-grey, silence
 METHODS = registry.ATTRIBUTIONS
@@ -564,11 +566,17 @@ class SanityCheck:
     def median(self) -> float:
         return float(np.median(self.rho))
 
+    @property
+    def passed(self) -> bool:
+        """The maps changed substantially when D was randomised: median ρ below SANITY_BOUND."""
+        return self.median < SANITY_BOUND
+
     def to_json(self) -> dict[str, Any]:
         return {"test": "model randomisation (Adebayo et al. 2018): Spearman rank correlation of |map|, trained D "
                         "against D re-initialised (all layers at once; cascade: from the top layer down)",
                 "method": self.method, "seed": self.seed, "n": int(len(self.rho)),
-                "median_rho": round(self.median, 4), "rho": [round(float(r), 4) for r in self.rho],
+                "median_rho": round(self.median, 4), "bound": SANITY_BOUND, "passed": self.passed,
+                "rho": [round(float(r), 4) for r in self.rho],
                 **({"median_rho_edges_trained": round(float(np.median(self.rho_edges_trained)), 4),
                     "median_rho_edges_random": round(float(np.median(self.rho_edges_random)), 4)}
                    if len(self.rho_edges_trained) else {}),

@@ -50,7 +50,7 @@ def _real_labels(ev: Evaluation, idx: np.ndarray) -> torch.Tensor | None:
 
 
 def _cascade_svg(sc: why.SanityCheck) -> str:
-    """Median ρ after randomising D from the top layer down to each layer (bars), the bound 0.5 dashed."""
+    """Median ρ after randomising D from the top layer down to each layer (bars), the bound dashed."""
     rows = [("trained", 1.0)] + [(f"down to {name}", r) for name, r in sc.cascade]
     w, bar, h = 560, 18, 24 + 20 * len(rows)
     parts = [f"<svg width='{w}' height='{h}' font-size='11' font-family='sans-serif'>"]
@@ -61,7 +61,8 @@ def _cascade_svg(sc: why.SanityCheck) -> str:
         parts.append(f"<text x='4' y='{y + 13}'>{esc(name)}</text><rect x='{x0}' y='{y}' width='{v * span:.1f}' "
                      f"height='{bar - 4}' fill='{'#999' if i == 0 else '#0072b2'}'/><text x='{x0 + v * span + 4:.1f}' "
                      f"y='{y + 13}'>{r:.2f}</text>")
-    parts.append(f"<line x1='{x0 + 0.5 * span:.1f}' x2='{x0 + 0.5 * span:.1f}' y1='6' y2='{h - 4}' stroke='#d00' "
+    bound = x0 + why.SANITY_BOUND * span
+    parts.append(f"<line x1='{bound:.1f}' x2='{bound:.1f}' y1='6' y2='{h - 4}' stroke='#d00' "
                  "stroke-dasharray='4'/></svg>")
     return "".join(parts)
 
@@ -108,7 +109,7 @@ def _section(ev: Evaluation) -> Section:
              "“real”, blue towards “fake”.</p>")
     body = (intro + f"<h3>Judged most fake ({k})</h3><img class='px' src='{png_data_uri(worst)}'>"
             f"<h3>Judged most real ({k})</h3><img class='px' src='{png_data_uri(best)}'>")
-    verdict = "pass" if sc.median < 0.5 else "fail"
+    verdict = "pass" if sc.passed else "fail"
     drawn = P.sanity_picture(G, sc.trained, sc.random, list(range(min(3, len(chosen)))))
     edge_note = ("" if not len(sc.rho_edges_trained) else
                  f" Rank correlation of |map| with the samples' edge strength (an edge detector's map would follow "
@@ -118,7 +119,8 @@ def _section(ev: Evaluation) -> Section:
              f"model's own initialisation, seed {sc.seed}) and the maps of these {len(sc.rho)} samples recomputed "
              f"(Adebayo et al. 2018): the median Spearman rank correlation of |map| between trained and "
              f"randomised D is <b>{sc.median:.2f}</b> (range {sc.rho.min():.2f}–{sc.rho.max():.2f}); the maps "
-             f"{verdict} the check (below 0.5: they depend on what D learnt, not only on the sample).{edge_note}</p>"
+             f"{verdict} the check (below {why.SANITY_BOUND:g}: they depend on what D learnt, not only on the "
+             f"sample).{edge_note}</p>"
              f"<p class='small'>Cascading from the top layer down (median ρ after each):</p>{_cascade_svg(sc)}"
              f"<p class='small'>Samples, their maps from the trained D and from the re-initialised D (ρ "
              f"{', '.join(f'{r:.2f}' for r in sc.rho[:3])}):</p><img class='px' src='{png_data_uri(drawn)}'>")
