@@ -36,6 +36,7 @@ def why(checkpoint, seeds, images, method, steps, truncation, label, direction, 
     """Why fake? D's score of each sample and a map of where it comes from, drawn over the sample.
 
     Orange: pushes D towards "real"; blue: towards "fake". D's score is its logit (higher = more real)."""
+    import numpy as np
     import torch
 
     from ganvas.accel import pick_device
@@ -98,8 +99,12 @@ def why(checkpoint, seeds, images, method, steps, truncation, label, direction, 
         context = inputs if translates and model.model.data_layout == "paired" else None
         sc = W.sanity_check(model, first.samples, method, condition=cond, context=context, direction=direction,
                             steps=steps)
-        result["sanity"] = sc.to_json()
-        write_json(out_dir / "sanity.json", sc.to_json())
+        top, rnd = W.deletion(model, sc.trained, 0.05, condition=cond, context=context, direction=direction)
+        result["sanity"] = {**sc.to_json(), "deletion": {
+            "what": "D's logit drop when the 5% of cells the map ranks most towards real are set to the baseline, "
+                    "against as many random cells", "median_drop_map": round(float(np.median(top)), 4),
+            "median_drop_random": round(float(np.median(rnd)), 4)}}
+        write_json(out_dir / "sanity.json", result["sanity"])
         pub.save_picture(out_dir / "sanity.png", P.sanity_picture(model, sc.trained, sc.random),
                          {"why": {**record, "sanity": {"median_rho": round(sc.median, 4), "seed": sc.seed}}})
         print(f"sanity check (D re-initialised): median Spearman ρ of |map| = {sc.median:.3f} over {len(sc.rho)} "

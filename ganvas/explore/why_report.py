@@ -111,6 +111,12 @@ def _section(ev: Evaluation) -> Section:
             f"<h3>Judged most real ({k})</h3><img class='px' src='{png_data_uri(best)}'>")
     verdict = "pass" if sc.passed else "fail"
     drawn = P.sanity_picture(G, sc.trained, sc.random, list(range(min(3, len(chosen)))))
+    top, rnd = why.deletion(G, maps, 0.05, condition=sub_cond)
+    deletion_note = (f" Setting the 5% of cells each map ranks most “towards real” to the baseline lowers D's logit by "
+                     f"{np.median(top):.2f} (median), as many random cells by {np.median(rnd):.2f}: the maps find "
+                     "what D's verdict rests on." if np.median(top) > np.median(rnd) else
+                     f" Setting the 5% of cells each map ranks most “towards real” to the baseline lowers D's logit by "
+                     f"{np.median(top):.2f} (median), no more than as many random cells ({np.median(rnd):.2f}).")
     edge_note = ("" if not len(sc.rho_edges_trained) else
                  f" Rank correlation of |map| with the samples' edge strength (an edge detector's map would follow "
                  f"it): trained {np.median(sc.rho_edges_trained):+.2f}, randomised "
@@ -120,7 +126,7 @@ def _section(ev: Evaluation) -> Section:
              f"(Adebayo et al. 2018): the median Spearman rank correlation of |map| between trained and "
              f"randomised D is <b>{sc.median:.2f}</b> (range {sc.rho.min():.2f}–{sc.rho.max():.2f}); the maps "
              f"{verdict} the check (below {why.SANITY_BOUND:g}: they depend on what D learnt, not only on the "
-             f"sample).{edge_note}</p>"
+             f"sample).{edge_note}{deletion_note}</p>"
              f"<p class='small'>Cascading from the top layer down (median ρ after each):</p>{_cascade_svg(sc)}"
              f"<p class='small'>Samples, their maps from the trained D and from the re-initialised D (ρ "
              f"{', '.join(f'{r:.2f}' for r in sc.rho[:3])}):</p><img class='px' src='{png_data_uri(drawn)}'>")
