@@ -327,7 +327,8 @@ def picture_tensor(model: LoadedModel, source: Path | Any, what: str | None = No
     from ganvas.data.imageprep import SkipFile, fit_square, open_image
 
     if model.domain.name != "image":
-        raise GanvasError(f"'{model.name}' makes {model.domain.name}, not pictures")
+        raise GanvasError(f"'{model.name}' makes {model.domain.name}, not pictures: give it stored samples (.npy), "
+                          "not a picture")
     what = what or f"picture '{source}'"
     try:
         im = source if isinstance(source, Image.Image) else open_image(Path(source))
