@@ -31,7 +31,8 @@ measured to keep D's verdict (AUC 0.94 on that run; docs/why-fake.md has the fig
 data cannot be read, D keeps its running statistics and `Maps.norm` says so.
 
 The model-randomisation sanity check of Adebayo et al. (2018) is `sanity_check`: the maps recomputed with
-D's weights re-initialised must differ from the trained D's, else the map shows the picture, not D.
+D's weights re-initialised must differ from the trained D's, else the map shows the picture, not D; and
+`deletion` checks that the cells a map ranks highest are the ones D's score rests on.
 """
 
 from __future__ import annotations
