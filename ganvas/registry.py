@@ -147,10 +147,17 @@ METRICS = Registry("metric", {                                   # metrics on fe
     "diversity": "ganvas.eval.suite:metric_diversity",
     "data_copying": "ganvas.eval.suite:metric_data_copying",
 })
+ATTRIBUTIONS = Registry("attribution method", {                  # why-fake maps of D's verdict (ganvas/explore/why.py)
+    "integrated-gradients": "ganvas.explore.why:integrated_gradients",
+    "gradient-x-input": "ganvas.explore.why:gradient_x_input",
+    "patch": "ganvas.explore.why:patch_logits",
+})
 REPORT_SECTIONS = Registry("report section", {                   # a domain's part of the HTML report (ganvas/eval)
     "image": "ganvas.eval.report_image:sections",
     "music": "ganvas.eval.music_report:sections",
-    "image.creativity": "ganvas.explore.creativity_report:sections",   # novelty, value, ambiguity; what was kept
-    "image.units": "ganvas.explore.dissect:sections",           # GAN dissection: top units per concept, ablations
+    "image.why": "ganvas.explore.why_report:sections",            # D's maps of the worst/best-judged samples
     "image.directions": "ganvas.explore.directions_report:sections",   # named GANSpace directions, strips
+    "image.units": "ganvas.explore.dissect:sections",           # GAN dissection: top units per concept, ablations
+    "image.creativity": "ganvas.explore.creativity_report:sections",   # novelty, value, ambiguity; what was kept
+    "music.why": "ganvas.explore.why_report:sections",
 })

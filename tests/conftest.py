@@ -354,3 +354,15 @@ def tileable_run(tmp_path_factory: pytest.TempPathFactory, emoji_built) -> Path:
                  "--batch-size", "16", "--tileable", "--set", "model_args.ngf=8", "--set", "model_args.ndf=8",
                  "--set", "sample_count=4", "--out", str(out)]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def why_run(tmp_path_factory: pytest.TempPathFactory, ganvas_home: Path) -> Path:
+    """A dcgan on `shapes` trained for 4 kimg (about 12 s on one core): its D tells real from generated."""
+    from ganvas.cli import main
+
+    out = tmp_path_factory.mktemp("why") / "shapes-dcgan"
+    assert main(["train", "--model", "dcgan", "--data", "shapes", "--resolution", "32", "--kimg", "4",
+                 "--batch-size", "32", "--set", "model_args.ngf=16", "--set", "model_args.ndf=16",
+                 "--set", "sample_count=4", "--seed", "0", "--minutes", "0", "--out", str(out)]) == 0
+    return out

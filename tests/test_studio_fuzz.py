@@ -58,6 +58,8 @@ OPERATIONS = {
     "POST /api/models/{model}/guard": 12,
     "POST /api/models/{model}/kept": 12,               # the first keep of a model builds its scorer
     "POST /api/verify": 12,
+    "POST /api/models/{model}/why": 12,
+    "POST /api/models/{model}/why/upload": 12,
 }
 # MuseGAN's activation directions take seconds per set of 2,000 samples on a slow CPU, and each new set
 # is computed: its direction sets are fuzzed with 32 samples, and its direction grids (2,000) not at all

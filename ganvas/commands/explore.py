@@ -504,3 +504,8 @@ def _edit(text: str) -> dict:
     if len(parts) > 2:
         out["layers"] = ":".join(parts[2:])
     return out
+
+
+from ganvas.commands.explore_why import why  # noqa: E402 -- its own file: `ganvas explore why`
+
+explore.add_command(why)

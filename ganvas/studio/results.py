@@ -185,3 +185,20 @@ class ModelDetails:
         if self.write is not None:
             out["write"] = self.write
         return out
+
+
+@dataclass(frozen=True)
+class WhyMap:
+    """D's verdict on one output or uploaded picture, and its map drawn over it (ganvas.explore.why)."""
+
+    score: float                        # D's logit: higher = more real-looking to D
+    picture: str                        # a data URL: the map over the sample (PNG)
+    method: str                         # integrated-gradients | gradient-x-input | patch
+    baseline: float | None
+    steps: int
+    batchnorm: str                      # D's BatchNorm statistics: none | balanced batch | running
+    describe: str                       # one sentence for people
+
+    def to_json(self) -> dict[str, Any]:
+        return {"score": self.score, "picture": self.picture, "method": self.method, "baseline": self.baseline,
+                "steps": self.steps, "batchnorm": self.batchnorm, "describe": self.describe}

@@ -17,7 +17,8 @@ from ganvas.studio.routes import (
     text,
     translation,
     units,
+    why,
 )
 
 ROUTERS = [models.router, jobs.router, text.router, generate.router, export.router, projection.router,
-           translation.router, sketch.router, publish.router, kept.router, units.router, models.details]
+           translation.router, sketch.router, publish.router, kept.router, units.router, why.router, models.details]

@@ -20,6 +20,7 @@ from ganvas.studio.services.sketch import SketchService
 from ganvas.studio.services.text import TextService
 from ganvas.studio.services.translation import TranslationService
 from ganvas.studio.services.units import UnitService
+from ganvas.studio.services.why import WhyService
 from ganvas.studio.state import StudioState
 
 MODEL_ERRORS = S.errors(400, 404, 422)     # what every route naming a model may answer
@@ -50,3 +51,4 @@ Text = Annotated[TextService, Depends(_service("text"))]
 Publish = Annotated[PublishService, Depends(_service("publish"))]
 Kept = Annotated[KeptService, Depends(_service("kept"))]
 Units = Annotated[UnitService, Depends(_service("units"))]
+Why = Annotated[WhyService, Depends(_service("why"))]

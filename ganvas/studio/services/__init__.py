@@ -21,6 +21,7 @@ from ganvas.studio.services.sketch import SketchService
 from ganvas.studio.services.text import TextService
 from ganvas.studio.services.translation import TranslationService
 from ganvas.studio.services.units import UnitService
+from ganvas.studio.services.why import WhyService
 from ganvas.studio.state import StudioState
 
 
@@ -38,6 +39,7 @@ class Services:
     publish: PublishService
     kept: KeptService
     units: UnitService
+    why: WhyService
 
     @classmethod
     def over(cls, state: StudioState) -> Services:
@@ -49,4 +51,4 @@ class Services:
                    ProjectionService(state, catalogue, generation), TranslationService(state, catalogue),
                    SketchService(state, catalogue), TextService(state, catalogue),
                    PublishService(state, catalogue, generation, export), KeptService(state, catalogue, generation),
-                   UnitService(state, catalogue))
+                   UnitService(state, catalogue), WhyService(state, catalogue, generation))

@@ -5,6 +5,7 @@ import { Writer } from "./write.js";
 import { keptMessage, recordKeep } from "./kept.js";
 import { UnitsPanel, describeUnits } from "./units.js";
 import { applyNames, directionLabel, directionTitle } from "./names.js";
+import { WhyPanel } from "./why.js";
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_DIRECTIONS = 8;
@@ -199,6 +200,7 @@ async function selectModel(name) {
   $("current-caption").textContent = "Pick a seed on the left.";
   $("guard-box").hidden = true;
   $("audio-row").hidden = true;
+  state.why.hide();
   $("layers-row").hidden = !info.explore?.style;
   setupClasses(info.explore?.classes || []);
   state.units.reset(info);
@@ -263,6 +265,7 @@ function showCurrent(image, r) {
   state.current.image = image;
   const music = state.info?.domain === "music";
   $("audio-row").hidden = !music;
+  state.why.refresh();
 }
 
 let inflight = false;
@@ -729,7 +732,7 @@ function onKey(ev) {
   if (state.info?.kind !== "generator") return;
   const onTile = ev.target.closest?.(".tile");
   if (k === "e" && onTile && onTile.closest("#population")) return run(() => { pick(state.population[Number(onTile.dataset.index)]); showView("explore"); });
-  const actions = { k: keep, d: () => state.current && download([recipe()], [describe(recipe())]), c: checkCopies,
+  const actions = { k: keep, d: () => state.current && download([recipe()], [describe(recipe())]), c: checkCopies, f: () => state.why.toggle(),
                     a: () => setEnd("A"), b: () => setEnd("B"), m: addParent, r: reset,
                     n: () => page(1), p: () => page(-1), N: () => page(0, true) };
   if (actions[k]) run(actions[k]);
@@ -766,6 +769,9 @@ function wire() {
   $("to-parents").addEventListener("click", addParent);
   $("reset").addEventListener("click", reset);
   $("check-copies").addEventListener("click", () => checkCopies().catch(fail));
+  state.why = new WhyPanel({ button: $("why-fake"), box: $("why-box"), img: $("why-img"), text: $("why-text"),
+                             model: () => state.model, recipe: () => state.current && recipe(), say });
+  $("why-fake").addEventListener("click", () => state.why.toggle());
   $("verify-file").addEventListener("change", (e) => e.target.files[0] && verifyFile(e.target.files[0]).catch(fail));
   $("play").addEventListener("click", () => play().catch(fail));
   $("kept-download").addEventListener("click", async () => {
