@@ -111,6 +111,15 @@ def test_explore_interpolate_keep_and_breed(server, browser, shots: Path, studio
     page.locator("#truncation").focus()
     page.keyboard.press("ArrowLeft")                                          # ψ 0.95: changes it again
     page.wait_for_function("b => document.getElementById('current-img').src !== b", arg=edited)
+    # undo (u): the last change (ψ) goes back, the direction edit stays; then ψ 0.95 again
+    page.locator("body").focus()
+    page.keyboard.press("u")
+    page.wait_for_function("document.getElementById('truncation-out').textContent === '1.00'")
+    assert page.inner_text("#dir-0-out") == "+1.5σ" and page.locator("#undo-edit").is_enabled()
+    page.wait_for_function("e => document.getElementById('current-img').src === e", arg=edited)   # as before
+    page.locator("#truncation").focus()
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("document.getElementById('truncation-out').textContent === '0.95'")
 
     # keep it (k), make it interpolation end A (a); another seed as B (b)
     page.locator("body").focus()
@@ -130,6 +139,8 @@ def test_explore_interpolate_keep_and_breed(server, browser, shots: Path, studio
     page.click("#interp-go")
     page.wait_for_function("document.querySelectorAll('#interp-strip .tile').length === 8")
     page.wait_for_selector("#interp-anim-img[src^='data:image/gif']")
+    page.click("#interpolate-keep")                                           # every frame kept, from this tab
+    page.wait_for_function("document.getElementById('kept-count').textContent === '9'")
 
     # breed once: two parents, children, generation 1
     page.keyboard.press("3")
@@ -141,6 +152,13 @@ def test_explore_interpolate_keep_and_breed(server, browser, shots: Path, studio
     page.click("#breed-go")
     page.wait_for_function("document.getElementById('generation').textContent === 'Generation 1'")
     assert page.locator("#population .tile").count() == 12
+    assert page.locator("#breed-keep").is_disabled()                          # nothing picked yet
+    page.locator("#population .tile").nth(4).click()
+    page.click("#breed-keep")
+    page.wait_for_function("document.getElementById('kept-count').textContent === '10'")
+    with page.expect_download() as dl:
+        page.click("#breed-download")
+    assert dl.value.suggested_filename.endswith(".zip")
     page.screenshot(path=str(shots / "test-studio-breed.png"))
 
     # a narrow screen: one column, the kept list below
@@ -184,6 +202,9 @@ def test_music_plays_in_the_page_and_projection_runs(server, browser, shots: Pat
     page.click("#project-go")
     page.wait_for_selector("#project-use:not([hidden])", timeout=60000)
     assert "steps, mean pixel error" in page.inner_text("#project-caption")
+    kept = int(page.inner_text("#kept-count") or 0)
+    page.click("#project-keep")                                              # kept from the Project tab
+    page.wait_for_function(f"document.getElementById('kept-count').textContent === '{kept + 1}'")
     page.click("#project-use")
     page.wait_for_function("document.getElementById('current-caption').textContent === 'a code'")
     assert not problems, problems

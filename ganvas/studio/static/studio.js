@@ -22,6 +22,8 @@ const state = {
   pad: null, drawn: null,                     // Draw: the sketchpad; the last rendering {output, sketch, drawing}
   writer: null,                               // Write: the text model's panel (write.js)
   units: null,                                // Explore: the Units panel (units.js)
+  frames: [],                                 // Interpolate: the last strip's items
+  history: [], committed: null,               // Explore: slider states before each edit (undo), the last one
 };
 
 // --- status line -------------------------------------------------------------------------------------
@@ -187,6 +189,9 @@ async function selectModel(name) {
     $(`tab-${view}`).hidden = !shown;
   }
   state.current = null; state.edits.clear(); state.A = state.B = null; state.directions = null;
+  state.frames = []; state.projected = null; state.history = []; state.committed = null;
+  $("undo-edit").disabled = true;
+  syncTabButtons();
   $("direction-sliders").replaceChildren();
   $("more-directions").hidden = true;
   $("interp-strip").replaceChildren();
@@ -253,6 +258,7 @@ function pick(item) {
   state.current = { seed: item.seed, latent: item.latent, space: item.space, image: item.image };
   state.edits.clear();
   syncSliders();
+  forgetEdits();
   showCurrent(item.image, recipe());
   if (edits().length || state.units.edits().length || (item.truncation ?? 1) !== state.truncation) renderCurrent();
 }
@@ -322,6 +328,7 @@ function buildSliders() {
     label.htmlFor = id;
     input.title = directionTitle(d);
     row.prepend(label);
+    input.addEventListener("change", commitEdit);
     input.addEventListener("input", () => {
       const v = Number(input.value);
       state.edits.set(d.index, v);
@@ -344,7 +351,37 @@ function syncSliders() {
 function reset() {
   state.edits.clear();
   syncSliders();
+  commitEdit();
   renderCurrent();
+}
+
+// --- undo of slider edits: each finished change (a slider let go, reset) is one step back -------------
+function sliderState() {
+  return { edits: [...state.edits], truncation: state.truncation };
+}
+function commitEdit() {
+  const now = sliderState();
+  if (state.committed && JSON.stringify(state.committed) !== JSON.stringify(now)) state.history.push(state.committed);
+  state.committed = now;
+  $("undo-edit").disabled = !state.history.length;
+}
+function forgetEdits() {                       // a new output starts a new history
+  state.history = [];
+  state.committed = sliderState();
+  $("undo-edit").disabled = true;
+}
+function undoEdit() {
+  const back = state.history.pop();
+  if (!back) return;
+  state.edits = new Map(back.edits);
+  state.truncation = back.truncation;
+  $("truncation").value = String(state.truncation);
+  $("truncation-out").textContent = state.truncation.toFixed(2);
+  state.committed = back;
+  $("undo-edit").disabled = !state.history.length;
+  syncSliders();
+  renderCurrent();
+  say("undone");
 }
 
 // --- music -------------------------------------------------------------------------------------------
@@ -424,6 +461,7 @@ function openKept(k) {
   state.current = { seed: r.seed, latent: r.latent, space: r.space, image: k.image };
   state.edits = new Map((r.edits || []).map((e) => [e.index, e.amount]));
   syncSliders();
+  forgetEdits();
   state.units.restore(r.units);
   showView("explore");
   showCurrent(k.image, r);
@@ -437,6 +475,39 @@ async function downloadTexts(recipes, names) {
   say("preparing the download…");
   const blob = await api.writeDownload(state.model, recipes, names);
   saveBlob(blob, `ganvas-${state.model.replaceAll("/", "_")}-texts.zip`);
+}
+// --- keep and download on the other tabs: interpolation frames, picked children, a projection --------
+function itemRecipe(item) {
+  const r = { ...base(item), truncation: item.truncation ?? state.truncation };
+  return r;
+}
+function keepItems(items, what) {
+  if (!items.length) { say(`nothing to keep: ${what}`, true); return; }
+  const model = state.model;
+  for (const item of items) {
+    const r = itemRecipe(item);
+    state.kept.unshift({ recipe: r, image: item.image, label: describe(r), edited: null, at: new Date().toISOString() });
+    recordKeep(model, r).catch((e) => say(`kept in this browser; the run did not record it: ${e.message}`, true));
+  }
+  saveKept();
+  say(`kept ${items.length}`);
+}
+async function downloadItems(items, what) {
+  if (!items.length) { say(`nothing to download: ${what}`, true); return; }
+  const recipes = items.map(itemRecipe);
+  await download(recipes, recipes.map(describe));
+}
+function tabItems(view) {                      // what Keep and Download act on in each tab
+  if (view === "interpolate") return [state.frames, "make the strip first"];
+  if (view === "breed") return [[...state.parents].map((i) => state.population[i]), "pick children first"];
+  if (view === "project") return [state.projected ? [state.projected] : [], "project a picture first"];
+  return [[], ""];
+}
+function syncTabButtons() {
+  for (const view of ["interpolate", "breed", "project"]) {
+    const [items] = tabItems(view);
+    $(`${view}-keep`).disabled = $(`${view}-download`).disabled = !items.length;
+  }
 }
 function keepText(entry) {
   state.kept.unshift(entry);
@@ -475,6 +546,8 @@ async function interpolate() {
   if (anim && state.info.domain === "image") body.animation = anim;
   say("interpolating…");
   const out = await api.interpolate(state.model, body);
+  state.frames = out.items;
+  syncTabButtons();
   const box = $("interp-strip");
   fillTiles(box, out.items.map((it, i) => tile(it, `${i + 1}`, (item, b) => { mark(box, b); pick(item); showView("explore"); })));
   $("interp-anim-box").hidden = !out.animation;
@@ -505,12 +578,14 @@ function renderPopulation() {
   $("generation").textContent = `Generation ${state.generation}`;
   $("breed-go").disabled = !state.parents.size;
   $("breed-back").disabled = !state.generations.length;
+  syncTabButtons();
 }
 function toggleParent(i, b) {
   if (state.parents.has(i)) state.parents.delete(i); else state.parents.add(i);
   b.classList.toggle("parent", state.parents.has(i));
   b.setAttribute("aria-selected", String(state.parents.has(i)));
   $("breed-go").disabled = !state.parents.size;
+  syncTabButtons();
 }
 async function breed() {
   if (!state.parents.size) { say("pick at least one parent", true); return; }
@@ -565,6 +640,7 @@ async function project() {
       $("project-warning").hidden = !r.warning;
       $("project-warning").textContent = r.warning || "";
       state.projected = r;
+      syncTabButtons();
       $("project-use").hidden = false;
       say("projected: open it in Explore to edit it");
       return;
@@ -720,6 +796,9 @@ function onKey(ev) {
   if (state.view === "draw" && (ev.ctrlKey || ev.metaKey) && k.toLowerCase() === "z") {
     return run(() => (ev.shiftKey ? state.pad.redo() : state.pad.undo()));
   }
+  if (state.view === "explore" && (ev.ctrlKey || ev.metaKey) && k.toLowerCase() === "z" && !ev.shiftKey) {
+    return run(undoEdit);
+  }
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
   const tabs = ["explore", "interpolate", "breed", "project", "translate", "draw", "write", "verify"];
   if (/^[1-8]$/.test(k) && !$(`tab-${tabs[k - 1]}`).hidden) return run(() => showView(tabs[k - 1]));
@@ -730,10 +809,14 @@ function onKey(ev) {
     return;
   }
   if (state.info?.kind !== "generator") return;
+  if (["interpolate", "breed", "project"].includes(state.view) && (k === "k" || k === "d")) {
+    const [items, what] = tabItems(state.view);
+    return run(() => (k === "k" ? keepItems(items, what) : downloadItems(items, what)));
+  }
   const onTile = ev.target.closest?.(".tile");
   if (k === "e" && onTile && onTile.closest("#population")) return run(() => { pick(state.population[Number(onTile.dataset.index)]); showView("explore"); });
   const actions = { k: keep, d: () => state.current && download([recipe()], [describe(recipe())]), c: checkCopies, f: () => state.why.toggle(),
-                    a: () => setEnd("A"), b: () => setEnd("B"), m: addParent, r: reset,
+                    a: () => setEnd("A"), b: () => setEnd("B"), m: addParent, r: reset, u: undoEdit,
                     n: () => page(1), p: () => page(-1), N: () => page(0, true) };
   if (actions[k]) run(actions[k]);
 }
@@ -752,7 +835,7 @@ function wire() {
     $("truncation-out").textContent = state.truncation.toFixed(2);
     renderCurrent();
   });
-  $("truncation").addEventListener("change", () => loadGrid().catch(fail));
+  $("truncation").addEventListener("change", () => { commitEdit(); loadGrid().catch(fail); });
   for (const id of ["class-a", "class-b"]) $(id).addEventListener("change", () => classChanged().catch(fail));
   $("class-mix").addEventListener("input", () => { $("class-mix-out").textContent = Number($("class-mix").value).toFixed(1); });
   $("class-mix").addEventListener("change", () => classChanged().catch(fail));
@@ -768,6 +851,11 @@ function wire() {
   $("set-b").addEventListener("click", () => setEnd("B"));
   $("to-parents").addEventListener("click", addParent);
   $("reset").addEventListener("click", reset);
+  $("undo-edit").addEventListener("click", undoEdit);
+  for (const view of ["interpolate", "breed", "project"]) {
+    $(`${view}-keep`).addEventListener("click", () => keepItems(...tabItems(view)));
+    $(`${view}-download`).addEventListener("click", () => downloadItems(...tabItems(view)).catch(fail));
+  }
   $("check-copies").addEventListener("click", () => checkCopies().catch(fail));
   state.why = new WhyPanel({ button: $("why-fake"), box: $("why-box"), img: $("why-img"), text: $("why-text"),
                              model: () => state.model, recipe: () => state.current && recipe(), say });
