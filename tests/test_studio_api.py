@@ -310,6 +310,16 @@ def test_translation_of_text_and_uploads(client: TestClient) -> None:
                             headers={"content-type": "image/png"})
     assert wrong_way.status_code == 400 and "AtoB (ming → kai) only" in wrong_way.json()["error"]
     assert str(client.app.state.studio.index.root) not in wrong_way.json()["error"]   # no server paths in errors
+    # the same translation as a download: watermarked, signed outputs beside their inputs and provenance
+    got = client.post("/api/models/fonts-pix2pix/translate?download=true", json={"text": "春 眠"})
+    assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+    zf = zipfile.ZipFile(io.BytesIO(got.content))
+    assert sorted(zf.namelist()) == sorted([f"{k}-{i}.png" for k in ("output", "input") for i in (1, 2, 3)]
+                                           + ["provenance.json"])
+    for i in (0, 2):                                    # the two characters (the space between is blank paper)
+        shown = pixels(out["items"][i]["output"])
+        assert_marked_copy(zf.read(f"output-{i + 1}.png"), shown if shown.ndim == 2 else shown[..., 0])
+    assert json.loads(zf.read("provenance.json"))["recipe"]["text"] == "春 眠"
 
 
 # --- bad input: always a 4xx with one line of JSON, never a 500 --------------------------------------------

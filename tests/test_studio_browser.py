@@ -222,6 +222,12 @@ def test_translation_view_for_a_font_model(server, browser) -> None:
     page.click("#translate-go")
     page.wait_for_function("document.querySelectorAll('#translate-out .pair').length === 2")
     assert page.get_attribute("#translate-strip", "src").startswith("data:image/png")
+    with page.expect_download() as dl:                                        # the Translate tab downloads too
+        page.click("#translate-download")
+    import zipfile
+
+    names = zipfile.ZipFile(dl.value.path()).namelist()
+    assert sorted(names) == ["input-1.png", "input-2.png", "output-1.png", "output-2.png", "provenance.json"]
     assert not problems, problems
     page.close()
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
 from ganvas.errors import GanvasError
 from ganvas.studio import schemas as S
@@ -24,8 +25,14 @@ router = APIRouter()
     summary="Translate an uploaded picture, or a typed line for font models",
     responses={**MODEL_ERRORS, **S.errors(415)})
 async def translate(model: str, request: Request, state: State, translation: Translation,
-                    direction: str = Query("AtoB", pattern="^(AtoB|BtoA)$")) -> dict[str, Any]:
-    async def run(req: TranslateRequest) -> dict[str, Any]:
+                    direction: str = Query("AtoB", pattern="^(AtoB|BtoA)$"),
+                    download: bool = Query(False, description="answer a zip: output-N.png (watermarked, signed), "
+                                                              "input-N.png, provenance.json")) -> Any:
+    async def run(req: TranslateRequest) -> Any:
+        if download:
+            file = await run_in_threadpool(translation.download, model, req)
+            return Response(file.data, media_type=file.media_type,
+                            headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
         return (await run_in_threadpool(translation.translate, model, req)).to_json()
 
     if request.headers.get("content-type", "").startswith("application/json"):

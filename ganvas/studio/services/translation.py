@@ -3,6 +3,9 @@ a pix2pix or CycleGAN generator; the outputs side by side carry their provenance
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +14,7 @@ import torch
 from ganvas.errors import GanvasError
 from ganvas.explore import provenance as P
 from ganvas.studio import outputs as O
-from ganvas.studio.results import Translation
+from ganvas.studio.results import File, Translation
 from ganvas.studio.services.catalogue import Catalogue
 from ganvas.studio.state import StudioState
 
@@ -35,6 +38,33 @@ class TranslationService:
         import numpy as np
         from PIL import Image
 
+        T, item, x, y, missing, record = self._run(model, req)
+        direction = req.direction
+        pics_in, pics_out = T.domain.to_pil(x), T.domain.to_pil(y)
+        items = [(O.data_url(O.png(a)), O.data_url(O.png(b))) for a, b in zip(pics_in, pics_out, strict=True)]
+        strip = np.concatenate([np.asarray(p.convert("RGB")) for p in pics_out], axis=1)
+        return Translation(items, direction, T.describe(direction), missing,
+                           O.data_url(O.png(Image.fromarray(strip), record)))
+
+    def download(self, model: str, req: TranslateRequest) -> File:
+        """A zip of the same translation: output-N.png (watermarked, each with its signed manifest), input-N.png
+        (what the model was given), provenance.json."""
+        T, item, x, y, missing, record = self._run(model, req)
+        n = y.shape[0]
+        names = [f"{kind}-{i + 1}.png" for kind in ("output", "input") for i in range(n)]
+        record = {**record, "files": names}
+        pub = self.state.publishing.publisher(T, item.entry.name, self.catalogue.checkpoint_name(item))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for i, (a, b) in enumerate(zip(T.domain.to_pil(x), T.domain.to_pil(y), strict=True)):
+                zf.writestr(f"output-{i + 1}.png", pub.publish(O.png(b), "png", record).data)
+                zf.writestr(f"input-{i + 1}.png", O.png(a))
+            zf.writestr("provenance.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        self.state.publishing.keep(pub)
+        return File(buf.getvalue(), O.MEDIA["zip"], f"ganvas-translation-{model.replace('/', '_')}.zip")
+
+    def _run(self, model: str, req: TranslateRequest) -> tuple[Any, Any, torch.Tensor, torch.Tensor, list, dict]:
+        """The translator, its catalogue item, inputs, outputs, characters the font lacks, the provenance record."""
         item = self.catalogue.translator(model)
         T = item.model
         direction, text, font = req.direction, req.text, req.font
@@ -51,11 +81,7 @@ class TranslationService:
                 x, missing, blank = T.prepare([req.image]), [], [False]
             y = T.translate(x, direction)
             y[torch.as_tensor(blank, device=y.device)] = 1.0      # blank glyphs stay white
-        pics_in, pics_out = T.domain.to_pil(x), T.domain.to_pil(y)
-        items = [(O.data_url(O.png(a)), O.data_url(O.png(b))) for a, b in zip(pics_in, pics_out, strict=True)]
-        strip = np.concatenate([np.asarray(p.convert("RGB")) for p in pics_out], axis=1)
         record = P.provenance(T, {"translate": direction, "describe": T.describe(direction),
                                   **({"text": text, "font": font} if text is not None else {"input": "upload"})},
                               None, item.entry.name, self.catalogue.checkpoint_name(item))
-        return Translation(items, direction, T.describe(direction), missing,
-                           O.data_url(O.png(Image.fromarray(strip), record)))
+        return T, item, x, y, missing, record

@@ -45,13 +45,14 @@ export const api = {
   },
   job: (id) => get(`/api/jobs/${encodeURIComponent(id)}`),
   async cancel(id) { return (await check(await fetch(`/api/jobs/${encodeURIComponent(id)}`, { method: "DELETE" }))).json(); },
-  async translateFile(m, file, direction) {
-    const response = await check(await fetch(`/api/models/${enc(m)}/translate?direction=${direction}`, {
+  async translateFile(m, file, direction, download = false) {
+    const response = await check(await fetch(`/api/models/${enc(m)}/translate?direction=${direction}${download ? "&download=true" : ""}`, {
       method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file,
     }));
-    return response.json();
+    return download ? response.blob() : response.json();
   },
-  translateText: (m, text, direction) => post(`/api/models/${enc(m)}/translate`, { text, direction }),
+  translateText: (m, text, direction, download = false) =>
+    post(`/api/models/${enc(m)}/translate${download ? "?download=true" : ""}`, { text, direction }, download ? { as: "blob" } : {}),
   write: (m, body) => post(`/api/models/${enc(m)}/write`, body),
   writeExport: (m, recipe, format) => post(`/api/models/${enc(m)}/write/export?format=${format}`, recipe, { as: "blob" }),
   writeDownload: (m, items, names) => post(`/api/models/${enc(m)}/write/download`, { items, names }, { as: "blob" }),

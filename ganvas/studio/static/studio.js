@@ -23,6 +23,7 @@ const state = {
   writer: null,                               // Write: the text model's panel (write.js)
   units: null,                                // Explore: the Units panel (units.js)
   frames: [],                                 // Interpolate: the last strip's items
+  translated: null,                           // Translate: the last request {file, text, direction}
   history: [], committed: null,               // Explore: slider states before each edit (undo), the last one
 };
 
@@ -189,7 +190,8 @@ async function selectModel(name) {
     $(`tab-${view}`).hidden = !shown;
   }
   state.current = null; state.edits.clear(); state.A = state.B = null; state.directions = null;
-  state.frames = []; state.projected = null; state.history = []; state.committed = null;
+  state.frames = []; state.projected = null; state.history = []; state.committed = null; state.translated = null;
+  $("translate-download").disabled = true;
   $("undo-edit").disabled = true;
   syncTabButtons();
   $("direction-sliders").replaceChildren();
@@ -677,7 +679,18 @@ async function translate() {
   $("translate-strip").src = out.strip;
   $("translate-strip").alt = `${out.describe}: the translation`;
   $("translate-strip").hidden = false;
+  state.translated = { file, text, direction };
+  $("translate-download").disabled = false;
   say(out.missing.length ? `the font lacks ${out.missing.join("")}` : out.describe);
+}
+
+async function downloadTranslation() {
+  const t = state.translated;
+  if (!t) { say("translate something first", true); return; }
+  say("preparing the download…");
+  const blob = t.file ? await api.translateFile(state.model, t.file, t.direction, true)
+                      : await api.translateText(state.model, t.text, t.direction, true);
+  saveBlob(blob, `ganvas-${state.model.replaceAll("/", "_")}-translation.zip`);
 }
 
 // --- draw (sketch to image) ---------------------------------------------------------------------------
@@ -808,6 +821,7 @@ function onKey(ev) {
     if (k === "d" && state.drawn) return run(() => downloadDrawing(state.drawn.drawing, "drawing"));
     return;
   }
+  if (state.view === "translate" && k === "d") return run(downloadTranslation);
   if (state.info?.kind !== "generator") return;
   if (["interpolate", "breed", "project"].includes(state.view) && (k === "k" || k === "d")) {
     const [items, what] = tabItems(state.view);
@@ -852,6 +866,7 @@ function wire() {
   $("to-parents").addEventListener("click", addParent);
   $("reset").addEventListener("click", reset);
   $("undo-edit").addEventListener("click", undoEdit);
+  $("translate-download").addEventListener("click", () => downloadTranslation().catch(fail));
   for (const view of ["interpolate", "breed", "project"]) {
     $(`${view}-keep`).addEventListener("click", () => keepItems(...tabItems(view)));
     $(`${view}-download`).addEventListener("click", () => downloadItems(...tabItems(view)).catch(fail));
