@@ -344,6 +344,26 @@ def studio_at(runs: Path, log: Path, **env: str):
         yield url, proc
 
 
+@contextlib.contextmanager
+def studio_page(runs: Path, log: Path, **env: str):
+    """A studio on `runs` (as `studio_at`) and a page of a real headless Chromium on it, 1280×900: yields
+    (url, page, problems), problems collecting the page's uncaught errors and console errors."""
+    from playwright.sync_api import sync_playwright
+
+    from ganvas.studio.launch import CHROMIUM, CHROMIUM_ARGS
+
+    with studio_at(runs, log, **env) as (url, _proc), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+            problems: list[str] = []
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            yield url, page, problems
+        finally:
+            browser.close()
+
+
 @pytest.fixture(scope="session")
 def tileable_run(tmp_path_factory: pytest.TempPathFactory, emoji_built) -> Path:
     """A tiny tileable dcgan run on emoji (seconds), read by the tiling and pixel-art tests; never modified."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_line_error, run_cli, studio_at
+from conftest import assert_one_line_error, run_cli, studio_page
 
 from ganvas.errors import GanvasError
 
@@ -164,37 +164,25 @@ def test_rest_units_and_rendering_with_units(shapes_runs: Path) -> None:
 
 
 def test_studio_units_panel_toggles_rerender_the_output(shapes_runs: Path, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    from ganvas.studio.launch import CHROMIUM, CHROMIUM_ARGS
-
-    with studio_at(shapes_runs, tmp_path / "studio.log") as (url, _proc), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
-            problems: list[str] = []
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.goto(f"{url}/#model=shapes")
-            page.wait_for_selector("#seed-grid .tile img")
-            page.wait_for_function("document.getElementById('current-img').src.startsWith('data:')")
-            assert page.locator("#units-box").is_visible()
-            before = page.locator("#current-img").get_attribute("src")
-            page.locator("#units-box summary").click()                           # opening it scores the units
-            page.wait_for_selector("#units-list .unit")
-            page.select_option("#units-concept", "foreground")
-            assert page.locator("#units-list .unit").count() == 8
-            page.click("#units-all-off")
-            page.wait_for_function("document.getElementById('current-caption').textContent.includes(' off')")
-            page.wait_for_function(f"document.getElementById('current-img').src !== {json.dumps(before)}")
-            first = page.locator("#units-list .unit").first
-            first.locator("input[value='up']").check()
-            page.wait_for_function("document.getElementById('current-caption').textContent.includes(' up')")
-            page.click("#units-all-on")
-            page.wait_for_function("document.getElementById('current-caption').textContent === 'seed 0'")
-            assert not problems, problems
-        finally:
-            browser.close()
+    with studio_page(shapes_runs, tmp_path / "studio.log") as (url, page, problems):
+        page.goto(f"{url}/#model=shapes")
+        page.wait_for_selector("#seed-grid .tile img")
+        page.wait_for_function("document.getElementById('current-img').src.startsWith('data:')")
+        assert page.locator("#units-box").is_visible()
+        before = page.locator("#current-img").get_attribute("src")
+        page.locator("#units-box summary").click()                           # opening it scores the units
+        page.wait_for_selector("#units-list .unit")
+        page.select_option("#units-concept", "foreground")
+        assert page.locator("#units-list .unit").count() == 8
+        page.click("#units-all-off")
+        page.wait_for_function("document.getElementById('current-caption').textContent.includes(' off')")
+        page.wait_for_function(f"document.getElementById('current-img').src !== {json.dumps(before)}")
+        first = page.locator("#units-list .unit").first
+        first.locator("input[value='up']").check()
+        page.wait_for_function("document.getElementById('current-caption').textContent.includes(' up')")
+        page.click("#units-all-on")
+        page.wait_for_function("document.getElementById('current-caption').textContent === 'seed 0'")
+        assert not problems, problems
 
 
 def test_report_section_lists_top_units_and_the_measured_effect(G, dissection) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import studio_at
+from conftest import studio_page
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -74,16 +74,7 @@ def test_why_errors_are_one_line(client: TestClient) -> None:
 
 
 def test_the_map_appears_beside_the_output_and_follows_it(why_runs: Path, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    from ganvas.studio.launch import CHROMIUM, CHROMIUM_ARGS
-
-    with studio_at(why_runs, tmp_path / "studio.log") as (url, _), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
-        problems: list[str] = []
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    with studio_page(why_runs, tmp_path / "studio.log") as (url, page, problems):
         page.goto(f"{url}/")
         page.wait_for_function("document.getElementById('current-caption').textContent === 'seed 0'")
         assert page.locator("#why-box").is_hidden()
@@ -97,7 +88,6 @@ def test_the_map_appears_beside_the_output_and_follows_it(why_runs: Path, tmp_pa
         page.locator("body").focus()
         page.keyboard.press("f")                                               # off again
         page.wait_for_selector("#why-box", state="hidden")
-        browser.close()
     assert not problems, problems
 
 
