@@ -42,6 +42,7 @@ OPERATIONS = {
     "GET /api/models/{model}/directions": 6,            # each new direction set is computed: the dearest
     "GET /api/models/{model}/directions/grid": 6,
     "GET /api/models/{model}/directions/names": 6,      # each new set is computed, then its outputs measured
+    "GET /api/models/{model}/units": 6,                 # each new layer/sample count is dissected
     "POST /api/models/{model}/seeds": 12,
     "POST /api/models/{model}/render": 12,
     "POST /api/models/{model}/interpolate": 12,

@@ -24,7 +24,7 @@ SPAN = 2.0
 
 def sections(ev: Evaluation) -> list[Section]:
     G = ev.generator
-    if G is None or not hasattr(G.model, "edit_space"):
+    if G is None or getattr(G.model, "edit_space", None) is None:
         return []
     try:
         return [_section(G, ev)]

@@ -46,6 +46,8 @@ def _real_labels(ev: Evaluation, idx: np.ndarray) -> torch.Tensor | None:
         return None
     names = list(ev.reference.dataset.label_names)
     classes = list(G.classes)
+    if any(n not in classes for n in names):      # data of other classes: D judges the reals without a class
+        return None
     return one_hot(torch.as_tensor([classes.index(names[int(v)]) for v in y[idx]]), G.model.num_classes)
 
 
@@ -69,12 +71,15 @@ def _cascade_svg(sc: why.SanityCheck) -> str:
 
 def sections(ev: Evaluation) -> list[Section]:
     G = ev.generator
-    if G is None or not hasattr(G.model, "D"):
+    if G is None or getattr(G.model, "D", None) is None:
         return []
     try:
         return [_section(ev)]
     except GanvasError as exc:
         return [Section("Why fake? The discriminator's view", f"<p class='note'>Not drawn: {esc(exc)}</p>")]
+    except (RuntimeError, ValueError, IndexError) as exc:     # a section never takes the whole report down
+        return [Section("Why fake? The discriminator's view",
+                        f"<p class='note'>Not drawn: {esc(type(exc).__name__)}: {esc(exc)}</p>")]
 
 
 def _section(ev: Evaluation) -> Section:
