@@ -13,18 +13,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import assert_one_line_error, run_cli
 
 from ganvas.errors import GanvasError
 from ganvas.explore import attributes as A
 from ganvas.explore import ganspace, naming
 
-# A factor is recovered when some direction's name speaks of it (naming.MIN_EFFECT and more); and the factors'
-# best effects (change per σ / spread over samples) must be clear on the whole: their median above this. Measured
-# on the session's shapes model (docs/directions.md): each the top effect of one direction, hue 0.44, size 0.38,
-# x 0.62, y 0.45; trained from another seed, x and y stayed on top while hue came second to brightness (0.42) and
-# size fell to 0.15, still named. Training trajectories differ between machines, so the test asks what holds on
-# both, not which factor comes first.
+# Two checks of named directions against known factors. A renderer whose latent axes are the factors by
+# construction (no training): every factor must be the top effect of one of its first four directions. And a
+# DCGAN trained on `shapes` (the session's fixture): what a GAN learns in 60 kimg depends on its training
+# trajectory, which differs between CPUs (float rounding): on this machine each of hue, size, x, y led one of the
+# first four directions (0.44, 0.38, 0.62, 0.45); from another training seed hue came second to brightness
+# (0.42) and size fell to 0.15; with ATen's default kernels (another CPU's rounding) hue was in no direction
+# while x, y and size were. So the trained model must name at least three of the four, clearly (the median of
+# their best effects above RECOVERY_MEDIAN), and the renderer all four.
 RECOVERY_MEDIAN = 0.25
 FACTORS = ("hue", "size", "x", "y")
 AREA = {"circle": np.pi / 4, "square": 0.89 ** 2, "triangle": 0.9 / 2}   # a shape's area / its size² (shapes.py)
@@ -89,9 +92,9 @@ def test_every_known_factor_is_recovered_by_a_named_direction(shapes_names) -> N
         for a in n.in_name():
             best[a] = max(best.get(a, 0.0), abs(n.effects[a]))
     report = {n.index: (n.name, n.top(3)) for n in named.directions[:8]}
-    for factor in FACTORS:
-        assert factor in best, (factor, report)
-    assert float(np.median([best[f] for f in FACTORS])) > RECOVERY_MEDIAN, (best, report)
+    found = [f for f in FACTORS if f in best]
+    assert len(found) >= 3, (best, report)
+    assert float(np.median([best[f] for f in found])) > RECOVERY_MEDIAN, (best, report)
     words = {w for pair in naming.WORDS.values() for w in pair} | set(naming.HUE_TARGETS)
     for n in named.directions:                          # names are made of the words, nothing else
         assert n.name in ("little measured change", "no measured change") or \
@@ -102,7 +105,11 @@ def test_names_are_deterministic_and_cached_per_checkpoint(shapes_model, shapes_
     d, named = shapes_names
     again = naming.compute(shapes_model, d)
     assert again.to_json() == named.to_json()
-    assert naming.get(shapes_model, d).to_json() == named.to_json()            # measured or read back
+
+    def measured(n: naming.Naming) -> dict:         # the note (why classes are missing) depends on who cached first
+        return {k: v for k, v in n.to_json().items() if k != "note"}
+
+    assert measured(naming.get(shapes_model, d)) == measured(named)             # measured or read back
     path = naming.cache_path(shapes_model, d, naming.SEEDS, naming.AMOUNT, 0, None)
     assert path.parent == shapes_copy / "explore" / Path(shapes_model.path).name
     data = json.loads(path.read_text())
@@ -242,3 +249,69 @@ def test_one_line_errors(shapes_copy: Path, shapes_model) -> None:
         A.attribute("loudness")
     assert_one_line_error(run_cli("explore", "directions", str(shapes_copy), "--json", "x.json"),
                           "--json", "--describe")
+
+
+class _Factors(torch.nn.Module):
+    """z (8) → 8 numbers, the first four the factors (hue, size, x, y), each along its own orthogonal direction of
+    z with its own spread (so PCA tells them apart), the last four small nuisance the picture ignores."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        q, _ = torch.linalg.qr(torch.randn(8, 8, generator=torch.Generator().manual_seed(3)))
+        self.register_buffer("a", q * torch.tensor([2.0, 1.6, 1.3, 1.0, 0.3, 0.3, 0.3, 0.3])[:, None])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z @ self.a.t()
+
+
+class _Disc(torch.nn.Module):
+    """The factors drawn: a soft disc of that hue (full saturation), size and place on white, 32 px, in [-1, 1]."""
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        side = 32
+        hue = (f[:, 0] * 0.06) % 1.0
+        size = (0.42 + 0.06 * f[:, 1]).clamp(0.15, 0.7)
+        x = (0.5 + 0.07 * f[:, 2]).clamp(0.2, 0.8)
+        y = (0.5 + 0.07 * f[:, 3]).clamp(0.2, 0.8)
+        g = (torch.arange(side) + 0.5) / side
+        yy, xx = torch.meshgrid(g, g, indexing="ij")
+        d = ((xx[None] - x[:, None, None]) ** 2 + (yy[None] - y[:, None, None]) ** 2).sqrt()
+        mask = torch.sigmoid((size[:, None, None] / 2 - d) * side * 2)
+        k = torch.stack([(5 + hue * 6) % 6, (3 + hue * 6) % 6, (1 + hue * 6) % 6], 1)     # HSV → RGB
+        rgb = 1 - torch.clamp(torch.minimum(k, 4 - k), 0, 1) * 0.9
+        return (1 - mask[:, None] * (1 - rgb[:, :, None, None])) * 2 - 1
+
+
+def test_a_renderer_with_known_factors_gets_each_factor_named() -> None:
+    """GANSpace (activations of the factor layer, regressed onto z) and naming, on a generator whose factors are
+    known exactly: each of hue, size, x, y is the top effect of one of the first four directions, far above the
+    nuisance directions."""
+    from ganvas.api import Generator
+    from ganvas.nets.base import DataSpec, GanModel, normal_latent
+
+    class Renderer(GanModel):
+        name = "known-factors"
+        ganspace_layer = "0"
+
+        def __init__(self, spec: DataSpec) -> None:
+            super().__init__(spec, None)
+            self.G = torch.nn.Sequential(_Factors(), _Disc())
+            self.D = torch.nn.Identity()
+
+        @property
+        def latent_shape(self) -> tuple[int, ...]:
+            return (8,)
+
+        def sample_latent(self, n, generator, truncation=None, condition=None):
+            return normal_latent(n, 8, generator, truncation)
+
+    spec = DataSpec("image", (3, 32, 32))
+    G = Generator(Renderer(spec).eval(), {"config": {}, "dataset": {}, "model": {"spec": spec.to_dict()}},
+                  Path("known-factors"), torch.device("cpu"))
+    d = ganspace.compute(G, components=6, samples=2000)
+    named = naming.compute(G, d)
+    tops = [n.top(1)[0] for n in named.directions[:4]]
+    assert sorted(a for a, _ in tops) == sorted(FACTORS), [(n.name, n.top(3)) for n in named.directions]
+    assert all(abs(e) > 0.8 for _, e in tops), tops                       # measured 0.93-1.18
+    for n in named.directions[4:]:                                        # the nuisance: nothing to name
+        assert n.name == "little measured change", (n.name, n.top(3))
