@@ -58,6 +58,7 @@ def main() -> None:
     import ganvas
     from ganvas.data.dataset import load_dataset
     from ganvas.explore import why
+    from ganvas.explore import why_sanity as S
 
     G = ganvas.load(args.run)
     side = G.model.spec.shape[-1]
@@ -100,7 +101,7 @@ def main() -> None:
     k = args.sanity
     for what, x in (("generated", fake[:k]), ("real", real[:k])):
         for method in ("integrated-gradients", "gradient-x-input"):
-            sc = why.sanity_check(G, x, method, seed=0)
+            sc = S.sanity_check(G, x, method, seed=0)
             casc = ", ".join(f"{name}: {r:.2f}" for name, r in sc.cascade)
             print(f"| {what} ({k}) | {method} | {sc.median:.3f} | {sc.rho.min():.3f}–{sc.rho.max():.3f} | "
                   f"{np.median(sc.rho_edges_trained):+.3f} | {np.median(sc.rho_edges_random):+.3f} | {casc} |")
@@ -110,11 +111,11 @@ def main() -> None:
     for what, x in (("generated", fake[:k]), ("real", real[:k])):
         maps = why.explain(G, x)
         for share in (0.05, 0.1):
-            top, rnd = why.deletion(G, maps, share)
+            top, rnd = S.deletion(G, maps, share)
             print(f"| {what} ({k}) | {share:.0%} | {np.median(top):.3f} | {np.median(rnd):.3f} | "
                   f"{int((top > rnd).sum())}/{k} |")
 
-    seeds = [why.sanity_check(G, fake[:k], seed=s, cascade=False).median for s in range(4)]
+    seeds = [S.sanity_check(G, fake[:k], seed=s, cascade=False).median for s in range(4)]
     print(f"\nmedian ρ (generated, integrated gradients) over randomisation seeds 0–3: "
           f"{', '.join(f'{r:.3f}' for r in seeds)}")
 

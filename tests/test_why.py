@@ -16,6 +16,7 @@ from ganvas.api import Generator
 from ganvas.errors import GanvasError
 from ganvas.explore import why
 from ganvas.explore import why_picture as P
+from ganvas.explore import why_sanity as S
 from ganvas.nets import MODELS
 from ganvas.nets.base import DataSpec
 from ganvas.translator import Translator
@@ -45,7 +46,7 @@ def test_trained_d_tells_real_from_generated_in_eval_mode(loaded) -> None:
 
 def test_maps_pass_the_model_randomisation_sanity_check(loaded) -> None:
     for x in (loaded.sample(8, seed=0), _reals(loaded, 8)):
-        sc = why.sanity_check(loaded, x, "integrated-gradients", steps=16, seed=0, cascade=False)
+        sc = S.sanity_check(loaded, x, "integrated-gradients", steps=16, seed=0, cascade=False)
         assert len(sc.rho) == 8
         assert sc.median < SANITY_BOUND and sc.passed, sc.to_json()
         assert np.median(sc.rho_edges_trained) < EDGE_BOUND, sc.to_json()     # not an edge detector
@@ -55,13 +56,13 @@ def test_the_map_finds_the_pixels_d_rests_on(loaded) -> None:
     """Greying the 5% of pixels the map ranks most "towards real" lowers D's score far more than greying as many
     random pixels (measured: median drop 1.50 against 0.19 on generated samples, 7.7 against 2.8 on real ones)."""
     for x, ratio in ((loaded.sample(8, seed=0), 3.0), (_reals(loaded, 8), 1.5)):
-        top, rnd = why.deletion(loaded, why.explain(loaded, x, steps=16), 0.05)
+        top, rnd = S.deletion(loaded, why.explain(loaded, x, steps=16), 0.05)
         assert np.median(top) > ratio * max(np.median(rnd), 0.0) and (top > rnd).sum() >= 7, (top, rnd)
 
 
 def test_cascade_randomises_from_the_top_down_to_all_layers(loaded) -> None:
-    assert why.SANITY_BOUND == SANITY_BOUND                              # what the tool reports as passing
-    sc = why.sanity_check(loaded, loaded.sample(4, seed=3), "gradient-x-input", seed=1)
+    assert S.SANITY_BOUND == SANITY_BOUND                              # what the tool reports as passing
+    sc = S.sanity_check(loaded, loaded.sample(4, seed=3), "gradient-x-input", seed=1)
     names = [name for name, _ in sc.cascade]
     assert names[0] == "net.8" and names[-1] == "net.0"                  # top (the logit's conv) first
     assert sc.cascade[-1][1] == pytest.approx(sc.median, abs=1e-6)       # all layers = all at once

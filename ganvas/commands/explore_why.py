@@ -44,6 +44,7 @@ def why(checkpoint, seeds, images, method, steps, truncation, label, direction, 
     from ganvas.errors import GanvasError
     from ganvas.explore import why as W
     from ganvas.explore import why_picture as P
+    from ganvas.explore import why_sanity as S
     from ganvas.files import write_json
     from ganvas.style import parse_int_list
 
@@ -97,9 +98,9 @@ def why(checkpoint, seeds, images, method, steps, truncation, label, direction, 
         cond = (W.condition_for_seeds(model, parse_int_list(seeds or "0-7", "--seeds"), label)
                 if batches[0][0] == "output" and not translates else None)
         context = inputs if translates and model.model.data_layout == "paired" else None
-        sc = W.sanity_check(model, first.samples, method, condition=cond, context=context, direction=direction,
+        sc = S.sanity_check(model, first.samples, method, condition=cond, context=context, direction=direction,
                             steps=steps)
-        top, rnd = W.deletion(model, sc.trained, 0.05, condition=cond, context=context, direction=direction)
+        top, rnd = S.deletion(model, sc.trained, 0.05, condition=cond, context=context, direction=direction)
         result["sanity"] = {**sc.to_json(), "deletion": {
             "what": "D's logit drop when the 5% of cells the map ranks most towards real are set to the baseline, "
                     "against as many random cells", "median_drop_map": round(float(np.median(top)), 4),
@@ -108,7 +109,7 @@ def why(checkpoint, seeds, images, method, steps, truncation, label, direction, 
         pub.save_picture(out_dir / "sanity.png", P.sanity_picture(model, sc.trained, sc.random),
                          {"why": {**record, "sanity": {"median_rho": round(sc.median, 4), "seed": sc.seed}}})
         print(f"sanity check (D re-initialised): median Spearman ρ of |map| = {sc.median:.3f} over {len(sc.rho)} "
-              f"samples: {'passed' if sc.passed else 'failed'} (below {W.SANITY_BOUND:g}, the maps depend on what D "
+              f"samples: {'passed' if sc.passed else 'failed'} (below {S.SANITY_BOUND:g}, the maps depend on what D "
               "learnt)")
     write_json(out_dir / "why.json", result)
     for kind, maps in batches:

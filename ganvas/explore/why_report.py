@@ -15,6 +15,7 @@ from ganvas.errors import GanvasError
 from ganvas.eval.report import Section, esc, png_data_uri
 from ganvas.explore import why
 from ganvas.explore import why_picture as P
+from ganvas.explore import why_sanity as S
 
 if TYPE_CHECKING:
     from ganvas.eval.evaluate import Evaluation
@@ -51,7 +52,7 @@ def _real_labels(ev: Evaluation, idx: np.ndarray) -> torch.Tensor | None:
     return one_hot(torch.as_tensor([classes.index(names[int(v)]) for v in y[idx]]), G.model.num_classes)
 
 
-def _cascade_svg(sc: why.SanityCheck) -> str:
+def _cascade_svg(sc: S.SanityCheck) -> str:
     """Median ρ after randomising D from the top layer down to each layer (bars), the bound dashed."""
     rows = [("trained", 1.0)] + [(f"down to {name}", r) for name, r in sc.cascade]
     w, bar, h = 560, 18, 24 + 20 * len(rows)
@@ -63,7 +64,7 @@ def _cascade_svg(sc: why.SanityCheck) -> str:
         parts.append(f"<text x='4' y='{y + 13}'>{esc(name)}</text><rect x='{x0}' y='{y}' width='{v * span:.1f}' "
                      f"height='{bar - 4}' fill='{'#999' if i == 0 else '#0072b2'}'/><text x='{x0 + v * span + 4:.1f}' "
                      f"y='{y + 13}'>{r:.2f}</text>")
-    bound = x0 + why.SANITY_BOUND * span
+    bound = x0 + S.SANITY_BOUND * span
     parts.append(f"<line x1='{bound:.1f}' x2='{bound:.1f}' y1='6' y2='{h - 4}' stroke='#d00' "
                  "stroke-dasharray='4'/></svg>")
     return "".join(parts)
@@ -104,7 +105,7 @@ def _section(ev: Evaluation) -> Section:
     maps = why.explain(G, fake[chosen], method, condition=sub_cond, labels=labels)
     worst = P.sheet(G, maps, list(range(k)), columns=2)
     best = P.sheet(G, maps, list(range(k, 2 * k)), columns=2)
-    sc = why.sanity_check(G, fake[chosen], method, condition=sub_cond)
+    sc = S.sanity_check(G, fake[chosen], method, condition=sub_cond)
     intro = (f"<p>The trained discriminator D scored {n} generated samples and {len(real_scores)} real ones (its "
              f"logit; higher = more real-looking to D, in eval mode). Mean logit: real {real_scores.mean():+.2f}, "
              f"generated {scores.mean():+.2f}; D ranks a real sample above a generated one {auc:.0%} of the time "
@@ -116,7 +117,7 @@ def _section(ev: Evaluation) -> Section:
             f"<h3>Judged most real ({k})</h3><img class='px' src='{png_data_uri(best)}'>")
     verdict = "pass" if sc.passed else "fail"
     drawn = P.sanity_picture(G, sc.trained, sc.random, list(range(min(3, len(chosen)))))
-    top, rnd = why.deletion(G, maps, 0.05, condition=sub_cond)
+    top, rnd = S.deletion(G, maps, 0.05, condition=sub_cond)
     deletion_note = (f" Setting the 5% of cells each map ranks most “towards real” to the baseline lowers D's logit by "
                      f"{np.median(top):.2f} (median), as many random cells by {np.median(rnd):.2f}: the maps find "
                      "what D's verdict rests on." if np.median(top) > np.median(rnd) else
@@ -130,7 +131,7 @@ def _section(ev: Evaluation) -> Section:
              f"model's own initialisation, seed {sc.seed}) and the maps of these {len(sc.rho)} samples recomputed "
              f"(Adebayo et al. 2018): the median Spearman rank correlation of |map| between trained and "
              f"randomised D is <b>{sc.median:.2f}</b> (range {sc.rho.min():.2f}–{sc.rho.max():.2f}); the maps "
-             f"{verdict} the check (below {why.SANITY_BOUND:g}: they depend on what D learnt, not only on the "
+             f"{verdict} the check (below {S.SANITY_BOUND:g}: they depend on what D learnt, not only on the "
              f"sample).{edge_note}{deletion_note}</p>"
              f"<p class='small'>Cascading from the top layer down (median ρ after each):</p>{_cascade_svg(sc)}"
              f"<p class='small'>Samples, their maps from the trained D and from the re-initialised D (ρ "
