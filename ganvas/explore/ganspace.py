@@ -254,7 +254,8 @@ def cache_dir(G: Generator) -> Path:
     import os
 
     ckpt = Path(G.path)
-    beside = (ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent) / "explore" / ckpt.name
+    run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    beside = run / "explore" / ckpt.name
     root = os.environ.get(CACHE_ENV)
     if not root and _writable(beside):
         return beside
@@ -262,7 +263,6 @@ def cache_dir(G: Generator) -> Path:
         from ganvas.data import data_home
 
         root = str(data_home() / "explore")
-    run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
     key = hashlib.sha256(str(run.resolve()).encode()).hexdigest()[:12]
     return Path(root).expanduser() / f"{run.name}-{key}" / ckpt.name
 

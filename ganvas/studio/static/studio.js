@@ -411,16 +411,18 @@ function saveKept() {
   try { localStorage.setItem(keptKey(), JSON.stringify(state.kept)); } catch { say("the browser's storage is full: download and clear", true); }
   renderKept();
 }
+function addKept(r, image, edited = null) {    // in this browser, and recorded by the run with its measures
+  state.kept.unshift({ recipe: r, image, label: describe(r), edited, at: new Date().toISOString() });
+  const model = state.model;
+  return recordKeep(model, r).then((answer) => ({ model, answer }))
+    .catch((e) => { say(`kept in this browser; the run did not record it: ${e.message}`, true); return null; });
+}
 function keep() {
   if (!state.current) return;
-  const r = recipe();
-  state.kept.unshift({ recipe: r, image: state.current.image, label: describe(r), edited: state.current.edited || null,
-                       at: new Date().toISOString() });
+  addKept(recipe(), state.current.image, state.current.edited || null)
+    .then((done) => { if (done && state.model === done.model) say(keptMessage(done.answer)); });
   saveKept();
   say("kept");
-  const model = state.model;
-  recordKeep(model, r).then((answer) => { if (state.model === model) say(keptMessage(answer)); })
-    .catch((e) => say(`kept in this browser; the run did not record it: ${e.message}`, true));
 }
 function renderKept() {
   const list = $("kept");
@@ -480,17 +482,11 @@ async function downloadTexts(recipes, names) {
 }
 // --- keep and download on the other tabs: interpolation frames, picked children, a projection --------
 function itemRecipe(item) {
-  const r = { ...base(item), truncation: item.truncation ?? state.truncation };
-  return r;
+  return { ...base(item), truncation: item.truncation ?? state.truncation };
 }
 function keepItems(items, what) {
   if (!items.length) { say(`nothing to keep: ${what}`, true); return; }
-  const model = state.model;
-  for (const item of items) {
-    const r = itemRecipe(item);
-    state.kept.unshift({ recipe: r, image: item.image, label: describe(r), edited: null, at: new Date().toISOString() });
-    recordKeep(model, r).catch((e) => say(`kept in this browser; the run did not record it: ${e.message}`, true));
-  }
+  for (const item of items) addKept(itemRecipe(item), item.image);
   saveKept();
   say(`kept ${items.length}`);
 }
